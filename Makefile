@@ -1,0 +1,41 @@
+# Every target creates .venv and installs the package into it when missing,
+# so on a fresh machine `make demo` and `make test` are all that is needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+OUT ?= mmm_demo
+
+.PHONY: demo test test-slow bench lint format clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/mmm-jax demo --out $(OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-slow: $(STAMP)
+	$(PY) -m pytest --run-slow -m slow
+
+bench: $(STAMP)
+	$(PY) benchmarks/kernels.py
+	$(PY) benchmarks/fit_speed.py
+	$(PY) benchmarks/optimize_speed.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check mmm_jax tests benchmarks experiments
+	$(VENV)/bin/ruff format --check mmm_jax tests benchmarks experiments
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format mmm_jax tests benchmarks experiments
+	$(VENV)/bin/ruff check --fix mmm_jax tests benchmarks experiments
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,42 @@
+"""Adstock and saturation kernels: pure ``jax.numpy`` functions, no NumPyro."""
+
+from mmm_jax.transforms._conv import causal_convolve, convolve_media
+from mmm_jax.transforms.adstock import (
+    ADSTOCK_PARAMS,
+    Adstock,
+    adstock_media,
+    adstock_weights,
+    delayed_weights,
+    geometric_adstock,
+    geometric_adstock_associative,
+    geometric_weights,
+    weibull_weights,
+)
+from mmm_jax.transforms.saturation import (
+    SATURATION_PARAMS,
+    Saturation,
+    hill,
+    logistic,
+    michaelis_menten,
+    saturate,
+)
+
+__all__ = [
+    "ADSTOCK_PARAMS",
+    "SATURATION_PARAMS",
+    "Adstock",
+    "Saturation",
+    "adstock_media",
+    "adstock_weights",
+    "causal_convolve",
+    "convolve_media",
+    "delayed_weights",
+    "geometric_adstock",
+    "geometric_adstock_associative",
+    "geometric_weights",
+    "hill",
+    "logistic",
+    "michaelis_menten",
+    "saturate",
+    "weibull_weights",
+]
