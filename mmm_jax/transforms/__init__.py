@@ -6,6 +6,7 @@ from mmm_jax.transforms.adstock import (
     Adstock,
     adstock_media,
     adstock_weights,
+    adstock_weights_channels,
     delayed_weights,
     geometric_adstock,
     geometric_adstock_associative,
@@ -19,6 +20,7 @@ from mmm_jax.transforms.saturation import (
     logistic,
     michaelis_menten,
     saturate,
+    saturate_channels,
 )
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "Saturation",
     "adstock_media",
     "adstock_weights",
+    "adstock_weights_channels",
     "causal_convolve",
     "convolve_media",
     "delayed_weights",
@@ -38,5 +41,6 @@ __all__ = [
     "logistic",
     "michaelis_menten",
     "saturate",
+    "saturate_channels",
     "weibull_weights",
 ]

@@ -46,6 +46,12 @@ ADSTOCK_PARAMS: dict[Adstock, tuple[str, ...]] = {
 }
 
 
+def _as_float(x: Array) -> Array:
+    """Integer media promoted to the default float; float media keep their dtype."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.result_type(x, float))
+
+
 def geometric_adstock(x: Array, retention: Array, *, normalize: bool = True) -> Array:
     r"""Geometric (infinite-memory) adstock of one series, as a ``lax.scan``.
 
@@ -67,6 +73,7 @@ def geometric_adstock(x: Array, retention: Array, *, normalize: bool = True) -> 
       Jin et al. (2017), Bayesian methods for media mix modeling with carryover
       and shape effects, Eq. (1).
     """
+    x = _as_float(x)
     retention = jnp.asarray(retention, x.dtype)
 
     def step(carry, x_t):
@@ -93,6 +100,7 @@ def geometric_adstock_associative(x: Array, retention: Array, *, normalize: bool
     Returns:
       Shape ``(time,)``.
     """
+    x = _as_float(x)
     retention = jnp.asarray(retention, x.dtype)
 
     def combine(left, right):
@@ -247,7 +255,36 @@ def adstock_media(
     Returns:
       Shape ``(geo, time, channel)``.
     """
+    media = _as_float(media)
     n_channel = media.shape[-1]
     weights = adstock_weights(kind, params, max_lag, normalize=normalize)
     weights = jnp.broadcast_to(weights, (n_channel, max_lag))
     return convolve_media(media, weights.astype(media.dtype))
+
+
+def adstock_weights_channels(
+    kinds: tuple[Adstock, ...], params: Mapping[str, Array], max_lag: int, *, normalize=True
+) -> Array:
+    """Lag weights with a possibly different adstock kind for each channel.
+
+    Args:
+      kinds: One `Adstock` per channel (static).
+      params: Parameter name -> ``(..., channel)``; only the names some
+        channel's kind uses are needed, entries of channels of another kind are
+        ignored.
+      max_lag: Window length (static).
+      normalize: Make each kernel sum to one.
+
+    Returns:
+      Shape ``(..., channel, max_lag)``.
+    """
+    distinct = list(dict.fromkeys(kinds))
+    if len(distinct) == 1:
+        return adstock_weights(distinct[0], params, max_lag, normalize=normalize)
+    out = None
+    for kind in distinct:
+        mask = jnp.asarray([k is kind for k in kinds])
+        safe = {n: jnp.where(mask, params[n], 0.5) for n in ADSTOCK_PARAMS[kind]}
+        w = adstock_weights(kind, safe, max_lag, normalize=normalize)
+        out = w if out is None else jnp.where(mask[:, None], w, out)
+    return out

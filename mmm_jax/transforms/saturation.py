@@ -114,3 +114,29 @@ def saturate(kind: Saturation, x: Array, params: Mapping[str, Array]) -> Array:
     if kind is Saturation.MICHAELIS_MENTEN:
         return michaelis_menten(x, params["half_saturation"])
     return logistic(x, params["rate"])
+
+
+def saturate_channels(kinds: tuple[Saturation, ...], x: Array, params: Mapping[str, Array]) -> Array:
+    """Applies a possibly different saturation kind to each channel.
+
+    Args:
+      kinds: One `Saturation` per channel (static).
+      x: Shape ``(..., channel)``.
+      params: Parameter name -> ``(..., channel)`` (or ``(channel,)``); only the
+        names some channel's kind uses are needed, and entries of channels of
+        another kind are ignored.
+
+    Returns:
+      Shape ``(..., channel)``.
+    """
+    if len(kinds) != x.shape[-1]:
+        raise ValueError(f"{len(kinds)} saturation kinds for {x.shape[-1]} channels")
+    distinct = list(dict.fromkeys(kinds))
+    if len(distinct) == 1:
+        return saturate(distinct[0], x, params)
+    out = jnp.zeros_like(x)
+    for kind in distinct:
+        mask = jnp.asarray([k is kind for k in kinds])
+        safe = {n: jnp.where(mask, params[n], 1.0) for n in SATURATION_PARAMS[kind]}
+        out = jnp.where(mask, saturate(kind, x, safe), out)
+    return out
