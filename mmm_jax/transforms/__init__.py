@@ -13,6 +13,7 @@ from mmm_jax.transforms.adstock import (
     geometric_weights,
     weibull_weights,
 )
+from mmm_jax.transforms.response import steady_state_response
 from mmm_jax.transforms.saturation import (
     SATURATION_PARAMS,
     Saturation,
@@ -42,5 +43,6 @@ __all__ = [
     "michaelis_menten",
     "saturate",
     "saturate_channels",
+    "steady_state_response",
     "weibull_weights",
 ]
