@@ -8,12 +8,24 @@ from mmm_jax.data.dataset import (
     load_csv,
     periods_per_year,
 )
+from mmm_jax.data.simulate import (
+    DEFAULT_CHANNELS,
+    ChannelSpec,
+    Simulation,
+    SimulationConfig,
+    simulate,
+)
 
 __all__ = [
+    "DEFAULT_CHANNELS",
+    "ChannelSpec",
     "DataValidationError",
     "MMMData",
     "Scaler",
+    "Simulation",
+    "SimulationConfig",
     "from_frame",
     "load_csv",
     "periods_per_year",
+    "simulate",
 ]
