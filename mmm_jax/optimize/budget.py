@@ -109,9 +109,7 @@ def _tangent(grad: Array, z: Array, lower: Array, upper: Array) -> Array:
     lower, upper = jnp.broadcast_to(lower, z.shape), jnp.broadcast_to(upper, z.shape)
     free = (z > lower + eps) & (z < upper - eps)
     n_free = jnp.sum(free, axis=-1, keepdims=True)
-    mean_free = jnp.sum(jnp.where(free, grad, 0.0), axis=-1, keepdims=True) / jnp.maximum(
-        n_free, 1
-    )
+    mean_free = jnp.sum(jnp.where(free, grad, 0.0), axis=-1, keepdims=True) / jnp.maximum(n_free, 1)
     level = jnp.where(n_free > 0, mean_free, jnp.mean(grad, axis=-1, keepdims=True))
     return grad - level
 
@@ -150,12 +148,34 @@ def _objective(response_fn, utility, shape, per_draw, unit):
 
 @partial(
     jax.jit,
-    static_argnames=("response_fn", "utility", "optimizer", "num_steps", "n_random", "shape",
-                     "per_draw", "n_draws"),
+    static_argnames=(
+        "response_fn",
+        "utility",
+        "optimizer",
+        "num_steps",
+        "n_random",
+        "shape",
+        "per_draw",
+        "n_draws",
+    ),
 )
 def _solve(
-    fixed_starts, key, total, lower, upper, unit, learning_rate, *,
-    response_fn, utility, optimizer, num_steps, n_random, shape, per_draw, n_draws,
+    fixed_starts,
+    key,
+    total,
+    lower,
+    upper,
+    unit,
+    learning_rate,
+    *,
+    response_fn,
+    utility,
+    optimizer,
+    num_steps,
+    n_random,
+    shape,
+    per_draw,
+    n_draws,
 ):
     """Projected ascent from every start; returns final Z, final values and history."""
     n = fixed_starts.shape[-1]
@@ -178,7 +198,7 @@ def _solve(
         if not per_draw
         else _aligned(response_fn)(unit * first[0].reshape((n_draws,) + shape))
     )
-    scale = jnp.abs(revenue0) / n if per_draw else jnp.mean(jnp.abs(revenue0)) / n
+    scale = jnp.abs(revenue0)[None, :] / n if per_draw else jnp.mean(jnp.abs(revenue0)) / n
     scale = jax.lax.stop_gradient(jnp.where(scale > 0, scale, 1.0))
 
     def summed(z):  # rows are independent, so the gradient of the sum is per row
@@ -216,8 +236,9 @@ def _float_dtype():
 def _polish(x: np.ndarray, total: float, lower: np.ndarray, upper: np.ndarray, tol: float):
     """Snaps near-bound entries to their bounds and puts the sum exactly on ``total`` (float64).
 
-    Works row-wise on ``(..., n)``; the optimiser's float32 answer becomes exactly
-    feasible in currency units.
+    Works row-wise on flattened decisions ``(..., n)`` (each row one whole
+    allocation); the optimiser's float32 answer becomes exactly feasible in
+    currency units.
     """
     x = np.asarray(x, np.float64)
     at_lower = x <= lower + tol
@@ -286,7 +307,7 @@ def optimize_budget(
     budget: float,
     lower: ArrayLike,
     upper: ArrayLike,
-    utility: Utility = mean_revenue(),
+    utility: Utility = mean_revenue(),  # noqa: B008 (a cached, stateless factory)
     num_steps: int = 400,
     learning_rate: float = 0.05,
     num_starts: int = 4,
@@ -351,8 +372,12 @@ def optimize_budget(
         learning_rate=jnp.asarray(learning_rate, dtype),
     )
     static = dict(
-        response_fn=response_fn, utility=utility, optimizer=optimizer, num_steps=int(num_steps),
-        n_random=num_starts - fixed.shape[0], shape=shape,
+        response_fn=response_fn,
+        utility=utility,
+        optimizer=optimizer,
+        num_steps=int(num_steps),
+        n_random=num_starts - fixed.shape[0],
+        shape=shape,
     )
     t0 = time.perf_counter()
     z, values, history = _solve(**args, **static, per_draw=False, n_draws=0)
@@ -360,12 +385,18 @@ def optimize_budget(
     best = int(np.nanargmax(values))
     tol_abs = _AT_BOUND_RTOL * unit
     x, at_lower, at_upper = _polish(
-        unit * np.asarray(z[best], np.float64).reshape(shape), budget, lower, upper, tol_abs
+        unit * np.asarray(z[best], np.float64),
+        budget,
+        lower.reshape(-1),
+        upper.reshape(-1),
+        tol_abs,
     )
+    x, at_lower, at_upper = x.reshape(shape), at_lower.reshape(shape), at_upper.reshape(shape)
     revenue, value, g, mean_grad = _evaluate(
         jnp.asarray(x, dtype), response_fn=response_fn, utility=utility
     )
-    kkt = _kkt(np.asarray(g, np.float64), np.asarray(mean_grad, np.float64), at_lower, at_upper, tol)
+    g, mean_grad = np.asarray(g, np.float64), np.asarray(mean_grad, np.float64)
+    kkt = _kkt(g, mean_grad, at_lower, at_upper, tol)
     seconds = time.perf_counter() - t0
 
     per_draw_x, prob_more = None, None
@@ -375,9 +406,7 @@ def optimize_budget(
         values_d = np.asarray(values_d)  # (start, draw)
         best_d = np.nanargmax(values_d, axis=0)
         zd = np.asarray(zd, np.float64)[best_d, np.arange(n_draws)]  # (draw, n)
-        per_draw_x, _, _ = _polish(
-            unit * zd, budget, lower.reshape(-1), upper.reshape(-1), tol_abs
-        )
+        per_draw_x, _, _ = _polish(unit * zd, budget, lower.reshape(-1), upper.reshape(-1), tol_abs)
         per_draw_x = per_draw_x.reshape((n_draws,) + shape)
         if reference is not None:
             prob_more = np.mean(per_draw_x > reference + tol_abs, axis=0)

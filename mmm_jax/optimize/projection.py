@@ -15,9 +15,10 @@ shift is solved for exactly, so the sum is :math:`B` to rounding, not to the
 bisection's tolerance.
 """
 
+import numpy as np
+
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from mmm_jax._typing import Array, ArrayLike
 

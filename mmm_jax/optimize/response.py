@@ -3,7 +3,7 @@ r"""Differentiable media response surfaces over posterior draws.
 The model's media revenue per period, in its scaled units, is
 
 .. math::
-    m_t = \sum_c \beta_c\, S_c\big(a_{tc}\big) + \sum_{p=(i,j)} \gamma_p\, S_i(a_{ti})\, S_j(a_{tj}),
+    m_t = \sum_c \beta_c S_c(a_{tc}) + \sum_{p=(i,j)} \gamma_p S_i(a_{ti}) S_j(a_{tj}),
     \qquad a_{tc} = \sum_l w_{cl}\, \frac{x_{t-l,c}}{s_c},
 
 with ``coef`` :math:`\beta`, saturation :math:`S_c` (`mmm_jax.transforms.saturate_channels`),
@@ -22,23 +22,24 @@ of all draws').
 from collections.abc import Callable
 from typing import NamedTuple
 
-import jax.numpy as jnp
 import numpy as np
 
+import jax.numpy as jnp
+
 from mmm_jax._typing import Array
-from mmm_jax.transforms import Saturation, saturate_channels
+from mmm_jax.transforms import Saturation, steady_state_response
 from mmm_jax.transforms.saturation import SATURATION_PARAMS
 
 
 class ResponseParams(NamedTuple):
-    """Posterior draws of the media response, in the model's scaled units.
+    r"""Posterior draws of the media response, in the model's scaled units.
 
     Attributes:
-      coef: ``(draw, channel)``: scaled revenue at full saturation, :math:`\\beta`.
+      coef: ``(draw, channel)``: scaled revenue at full saturation, :math:`\beta`.
       saturation: One `Saturation` per channel (static).
       saturation_params: Name -> ``(draw, channel)``; NaN where a channel's kind
         does not use that name.
-      synergy: ``(draw, pair)`` coefficients :math:`\\gamma` for ``pairs``, or None.
+      synergy: ``(draw, pair)`` coefficients :math:`\gamma` for ``pairs``, or None.
       pairs: ``((i, j), ...)`` channel index pairs with ``i < j``, or None.
       media_scale: ``(channel,)`` currency per scaled unit of spend.
       target_scale: ``()`` currency per scaled unit of revenue.
@@ -103,7 +104,8 @@ def _validate(params: ResponseParams) -> tuple[int, int]:
     if params.pairs is not None:
         if np.shape(params.synergy) != (n_draws, len(params.pairs)):
             raise ValueError(
-                f"synergy has shape {np.shape(params.synergy)}, want ({n_draws}, {len(params.pairs)})"
+                f"synergy has shape {np.shape(params.synergy)}, "
+                f"want ({n_draws}, {len(params.pairs)})"
             )
         for i, j in params.pairs:
             if not 0 <= i < j < n_channel:
@@ -118,27 +120,27 @@ def _validate(params: ResponseParams) -> tuple[int, int]:
 
 
 def _revenue(params: ResponseParams, adstocked: Array) -> Array:
-    """Scaled media revenue for adstocked scaled media ``(draw or 1, ..., channel)``.
+    """Scaled media revenue per period for adstocked scaled media ``(draw or 1, ..., channel)``.
 
-    Parameters ``(draw, channel)`` are broadcast over the middle axes.
+    The per-period curve is `mmm_jax.transforms.steady_state_response`; parameters
+    ``(draw, k)`` are broadcast over the middle (e.g. period) axes.
     """
     extra = adstocked.ndim - 2
 
     def expand(p):  # (draw, k) -> (draw, 1, ..., 1, k)
-        return jnp.asarray(p).reshape(p.shape[:1] + (1,) * extra + p.shape[1:])
+        p = jnp.asarray(p)
+        return p.reshape(p.shape[:1] + (1,) * extra + p.shape[1:])
 
-    sat_params = {
-        n: expand(jnp.asarray(v)) for n, v in params.saturation_params.items() if v is not None
-    }
     n_draws = params.coef.shape[0]
     adstocked = jnp.broadcast_to(adstocked, (n_draws,) + adstocked.shape[1:])
-    sat = saturate_channels(tuple(params.saturation), adstocked, sat_params)
-    out = jnp.sum(expand(params.coef) * sat, axis=-1)
-    if params.pairs:
-        i = np.asarray([p[0] for p in params.pairs])
-        j = np.asarray([p[1] for p in params.pairs])
-        out = out + jnp.sum(expand(params.synergy) * sat[..., i] * sat[..., j], axis=-1)
-    return out
+    return steady_state_response(
+        adstocked,
+        expand(params.coef),
+        tuple(params.saturation),
+        {n: expand(v) for n, v in params.saturation_params.items() if v is not None},
+        None if params.synergy is None else expand(params.synergy),
+        params.pairs,
+    )
 
 
 def steady_response(params: ResponseParams) -> ResponseFunction:
@@ -218,7 +220,7 @@ def horizon_response(
         rows = spend_by_draw.shape[0]
         tail = jnp.zeros((rows, n_lag - 1, n_channel), spend_by_draw.dtype)
         head = jnp.broadcast_to(past, (rows,) + past.shape).astype(spend_by_draw.dtype)
-        series = jnp.concatenate([head, spend_by_draw, tail], axis=1) / media_scale
+        series = jnp.concatenate([head, spend_by_draw, tail], axis=1) / media_scale[None, None, :]
         lagged = series[:, lag_index, :]  # (rows, out, lag, channel)
         if rows == 1:  # one plan under every draw
             adstocked = jnp.einsum("tlc,dcl->dtc", lagged[0], weights)

@@ -33,7 +33,7 @@ def _check_probability(name: str, value: float) -> float:
 
 @functools.cache
 def mean_revenue() -> Utility:
-    """Expected media revenue :math:`\\mathbb{E}[R]` over the draws."""
+    r"""Expected media revenue :math:`\mathbb{E}[R]` over the draws."""
 
     def utility(revenue, spend):
         del spend
@@ -95,9 +95,7 @@ def _solve_tail_level(revenue: Array, alpha: float, temperature: Array) -> Array
         below = jnp.mean(jax.nn.sigmoid((mid - revenue) / temperature)) < alpha
         return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
 
-    lo, hi = jax.lax.fori_loop(
-        0, 64, halve, (jnp.min(revenue) - span, jnp.max(revenue) + span)
-    )
+    lo, hi = jax.lax.fori_loop(0, 64, halve, (jnp.min(revenue) - span, jnp.max(revenue) + span))
     return 0.5 * (lo + hi)
 
 

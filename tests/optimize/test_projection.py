@@ -28,7 +28,9 @@ def _slsqp(x, total, lower, upper):
         jac=lambda y: y - x,
         method="SLSQP",
         bounds=list(zip(lower, upper)),
-        constraints=[{"type": "eq", "fun": lambda y: y.sum() - total, "jac": lambda y: np.ones_like(y)}],
+        constraints=[
+            {"type": "eq", "fun": lambda y: y.sum() - total, "jac": lambda y: np.ones_like(y)}
+        ],
         options={"ftol": 1e-14, "maxiter": 1000},
     )
     return res.x
