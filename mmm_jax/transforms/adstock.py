@@ -26,6 +26,7 @@ import jax.numpy as jnp
 
 from mmm_jax._typing import Array
 from mmm_jax.transforms._conv import convolve_media
+from mmm_jax.transforms._util import align
 
 
 class Adstock(enum.Enum):
@@ -284,7 +285,7 @@ def adstock_weights_channels(
     out = None
     for kind in distinct:
         mask = jnp.asarray([k is kind for k in kinds])
-        safe = {n: jnp.where(mask, params[n], 0.5) for n in ADSTOCK_PARAMS[kind]}
+        safe = {n: jnp.where(*align(mask, params[n]), 0.5) for n in ADSTOCK_PARAMS[kind]}
         w = adstock_weights(kind, safe, max_lag, normalize=normalize)
-        out = w if out is None else jnp.where(mask[:, None], w, out)
+        out = w if out is None else jnp.where(*align(mask[:, None], w), out)
     return out

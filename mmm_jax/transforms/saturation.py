@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from mmm_jax._typing import Array
+from mmm_jax.transforms._util import align
 
 
 class Saturation(enum.Enum):
@@ -55,6 +56,7 @@ def hill(x: Array, half_saturation: Array, slope: Array) -> Array:
     Returns:
       Values in :math:`[0, 1)`, the broadcast shape.
     """
+    x, half_saturation, slope = align(x, half_saturation, slope)
     r = x / half_saturation
     positive = r > 0
     safe = jnp.where(positive, r, 1.0)
@@ -71,6 +73,7 @@ def michaelis_menten(x: Array, half_saturation: Array) -> Array:
     Returns:
       Values in :math:`[0, 1)`.
     """
+    x, half_saturation = align(x, half_saturation)
     return x / (x + half_saturation)
 
 
@@ -84,6 +87,7 @@ def logistic(x: Array, rate: Array) -> Array:
     Returns:
       Values in :math:`[0, 1)`.
     """
+    x, rate = align(x, rate)
     return jnp.tanh(0.5 * rate * x)
 
 
@@ -134,9 +138,11 @@ def saturate_channels(kinds: tuple[Saturation, ...], x: Array, params: Mapping[s
     distinct = list(dict.fromkeys(kinds))
     if len(distinct) == 1:
         return saturate(distinct[0], x, params)
-    out = jnp.zeros_like(x)
+    out = None
+    mask = None
     for kind in distinct:
         mask = jnp.asarray([k is kind for k in kinds])
-        safe = {n: jnp.where(mask, params[n], 1.0) for n in SATURATION_PARAMS[kind]}
-        out = jnp.where(mask, saturate(kind, x, safe), out)
+        safe = {n: jnp.where(*align(mask, params[n]), 1.0) for n in SATURATION_PARAMS[kind]}
+        value = saturate(kind, x, safe)
+        out = value if out is None else jnp.where(*align(mask, value), out)
     return out

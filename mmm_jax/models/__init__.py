@@ -1,0 +1,36 @@
+"""NumPyro model terms, their composition and typed configuration."""
+
+from mmm_jax.models.config import (
+    Adstock,
+    BaselinePriors,
+    Likelihood,
+    MediaPriors,
+    ModelConfig,
+    Saturation,
+    SynergyPriors,
+    check_config,
+    config_from_dict,
+    config_to_dict,
+)
+from mmm_jax.models.mmm import ModelInputs, TimeFrame, build_inputs, mmm, time_frame
+from mmm_jax.models.terms import media_response, synergy_pairs
+
+__all__ = [
+    "Adstock",
+    "BaselinePriors",
+    "Likelihood",
+    "MediaPriors",
+    "ModelConfig",
+    "ModelInputs",
+    "Saturation",
+    "SynergyPriors",
+    "TimeFrame",
+    "build_inputs",
+    "check_config",
+    "config_from_dict",
+    "config_to_dict",
+    "media_response",
+    "mmm",
+    "synergy_pairs",
+    "time_frame",
+]

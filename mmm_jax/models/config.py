@@ -1,0 +1,298 @@
+"""Typed, frozen model configuration: options as Enums, priors as NumPyro distributions.
+
+Every prior lives on the model's **scaled** data (spend divided by its
+per-channel mean, revenue by its mean; see :class:`mmm_jax.data.Scaler`), so the
+defaults are weakly informative whatever the currency.
+
+Batch shapes a prior may have (checked by :func:`check_config` when the model
+is built):
+
+=====================  ======================  ================================
+prior                  allowed batch shape     meaning (scaled units)
+=====================  ======================  ================================
+media.roas             ``()`` or ``(channel,)``  ROAS over the fit window
+media.coef             ``()`` or ``(channel,)``  revenue at full saturation
+media.retention        ``()`` or ``(channel,)``  geometric / delayed α
+media.shape            ``()`` or ``(channel,)``  Weibull k (1 = geometric)
+media.scale            ``()`` or ``(channel,)``  Weibull λ, in periods
+media.peak_delay       ``()`` or ``(channel,)``  delayed adstock θ, in periods
+media.half_saturation  ``()`` or ``(channel,)``  Hill / Michaelis-Menten K
+media.slope            ``()`` or ``(channel,)``  Hill s
+media.rate             ``()`` or ``(channel,)``  logistic λ
+baseline.*             ``()``                    intercept, trend, seasonality
+controls               ``()`` or ``(control,)``  control coefficients
+=====================  ======================  ================================
+
+Change a field with ``dataclasses.replace(config, max_lag=8)``.
+"""
+
+import dataclasses
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import numpyro.distributions as dist
+
+from mmm_jax.transforms import ADSTOCK_PARAMS, SATURATION_PARAMS, Adstock, Saturation
+
+__all__ = [
+    "Adstock",
+    "BaselinePriors",
+    "Likelihood",
+    "MediaPriors",
+    "ModelConfig",
+    "Saturation",
+    "SynergyPriors",
+    "check_config",
+    "config_from_dict",
+    "config_to_dict",
+    "distribution_from_dict",
+    "distribution_to_dict",
+]
+
+
+class Likelihood(enum.Enum):
+    """Observation noise on the scaled target."""
+
+    NORMAL = "normal"
+    STUDENT_T = "student_t"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaPriors:
+    """Media-term priors. Each batch shape must be ``()`` or ``(channel,)``.
+
+    By default the media effect is parametrised by **ROAS** (as Meridian does):
+    ``roas`` is the prior of each channel's return on ad spend over the fit
+    window (contribution / spend, synergy aside), and the coefficient follows
+    from it, ``coef = roas * spend / sum_t S(adstock(x_t))``. A prior on ROAS
+    is neutral across channels: the same prior on ``coef`` would imply a higher
+    ROAS for a channel with less spend. It is also what an analyst knows ("our
+    last experiment said 3.5"). Set ``roas=None`` to put the prior on ``coef``
+    (revenue at full saturation, scaled units) instead.
+    """
+
+    roas: dist.Distribution | None = field(default_factory=lambda: dist.LogNormal(0.2, 0.9))
+    coef: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(0.5))
+    retention: dist.Distribution = field(default_factory=lambda: dist.Beta(2.0, 2.0))
+    shape: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.0, 0.5))
+    scale: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.7, 0.8))
+    peak_delay: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(3.0))
+    half_saturation: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.0, 0.7))
+    slope: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.3, 0.5))
+    rate: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.0, 1.0))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaselinePriors:
+    """Organic baseline priors (scaled revenue; time runs from 0 to 1 over the fit window)."""
+
+    intercept: dist.Distribution = field(default_factory=lambda: dist.Normal(0.5, 0.5))
+    trend: dist.Distribution = field(default_factory=lambda: dist.Normal(0.0, 0.5))
+    changepoint: dist.Distribution = field(default_factory=lambda: dist.Laplace(0.0, 0.2))
+    seasonality: dist.Distribution = field(default_factory=lambda: dist.Normal(0.0, 0.2))
+    controls: dist.Distribution = field(default_factory=lambda: dist.Normal(0.0, 1.0))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SynergyPriors:
+    r"""Pairwise-interaction priors: :math:`\gamma_{ij} = \tau z_{ij}`, :math:`z \sim N(0, 1)`.
+
+    The shared scale :math:`\tau` shrinks every pair towards zero unless the
+    data insist (non-centred, so NUTS sees a well-conditioned geometry).
+    """
+
+    scale: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(0.1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """What the model contains and its priors.
+
+    Attributes:
+      adstock: One kind for every channel, or a tuple with one per channel.
+      saturation: One kind for every channel, or a tuple with one per channel.
+      max_lag: Adstock window in periods; ``None`` picks 28 for daily data,
+        8 for weekly and 3 otherwise.
+      yearly_order: Fourier order of yearly seasonality (0 switches it off).
+      weekly_order: Fourier order of weekly seasonality, used for daily data only.
+      n_changepoints: Piecewise-linear trend knots (0 = straight line).
+      likelihood: Normal or Student-t noise on the scaled target.
+      media: Media priors.
+      baseline: Baseline priors.
+      synergy: Pairwise channel interactions; ``None`` switches them off.
+      noise: Prior of the noise scale on the scaled target.
+      nu: Prior of the Student-t degrees of freedom.
+    """
+
+    adstock: Adstock | tuple[Adstock, ...] = Adstock.WEIBULL_PDF
+    saturation: Saturation | tuple[Saturation, ...] = Saturation.HILL
+    max_lag: int | None = None
+    yearly_order: int = 3
+    weekly_order: int = 3
+    n_changepoints: int = 0
+    likelihood: Likelihood = Likelihood.NORMAL
+    media: MediaPriors = field(default_factory=MediaPriors)
+    baseline: BaselinePriors = field(default_factory=BaselinePriors)
+    synergy: SynergyPriors | None = None
+    noise: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(0.2))
+    nu: dist.Distribution = field(default_factory=lambda: dist.Gamma(4.0, 0.2))
+
+    def __post_init__(self):
+        for name, kinds, enum_type in (
+            ("adstock", self.adstock, Adstock),
+            ("saturation", self.saturation, Saturation),
+        ):
+            items = kinds if isinstance(kinds, tuple) else (kinds,)
+            if not items or not all(isinstance(k, enum_type) for k in items):
+                raise TypeError(
+                    f"{name} must be one {enum_type.__name__} or a tuple of them, got {kinds!r}"
+                )
+        if self.max_lag is not None and self.max_lag < 1:
+            raise ValueError(f"max_lag must be >= 1 or None, got {self.max_lag}")
+        for name in ("yearly_order", "weekly_order", "n_changepoints"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        if not isinstance(self.likelihood, Likelihood):
+            raise TypeError(f"likelihood must be a Likelihood, got {self.likelihood!r}")
+
+    def adstock_kinds(self, n_channel: int) -> tuple[Adstock, ...]:
+        """The adstock kind of every channel."""
+        return _per_channel(self.adstock, n_channel, "adstock")
+
+    def saturation_kinds(self, n_channel: int) -> tuple[Saturation, ...]:
+        """The saturation kind of every channel."""
+        return _per_channel(self.saturation, n_channel, "saturation")
+
+    def lag_window(self, periods_per_year: float) -> int:
+        """The adstock window in periods for data with this many periods a year."""
+        if self.max_lag is not None:
+            return self.max_lag
+        if periods_per_year > 300:
+            return 28
+        if periods_per_year > 40:
+            return 8
+        return 3
+
+
+def _per_channel(kinds, n_channel: int, name: str) -> tuple:
+    if not isinstance(kinds, tuple):
+        return (kinds,) * n_channel
+    if len(kinds) != n_channel:
+        raise ValueError(f"{name} has {len(kinds)} kinds for {n_channel} channels")
+    return kinds
+
+
+def media_param_names(
+    config: ModelConfig, n_channel: int
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Adstock and saturation parameter names used by at least one channel, in a fixed order."""
+    ad = {p for k in config.adstock_kinds(n_channel) for p in ADSTOCK_PARAMS[k]}
+    sat = {p for k in config.saturation_kinds(n_channel) for p in SATURATION_PARAMS[k]}
+    order = ("retention", "shape", "scale", "peak_delay", "half_saturation", "slope", "rate")
+    return tuple(p for p in order if p in ad), tuple(p for p in order if p in sat)
+
+
+def check_config(config: ModelConfig, n_channel: int, n_control: int) -> None:
+    """Checks per-channel kinds and prior batch shapes against the data's sizes.
+
+    Raises:
+      ValueError: A tuple of kinds of the wrong length or a prior whose batch
+        shape is neither ``()`` nor the matching ``(channel,)``/``(control,)``.
+    """
+    config.adstock_kinds(n_channel)
+    config.saturation_kinds(n_channel)
+    for f in dataclasses.fields(MediaPriors):
+        prior = getattr(config.media, f.name)
+        if prior is not None:
+            _check_batch(f"media.{f.name}", prior, n_channel)
+    for f in dataclasses.fields(BaselinePriors):
+        prior = getattr(config.baseline, f.name)
+        _check_batch(f"baseline.{f.name}", prior, n_control if f.name == "controls" else None)
+
+
+def _check_batch(name: str, prior: dist.Distribution, size: int | None) -> None:
+    if not isinstance(prior, dist.Distribution):
+        raise TypeError(f"{name} must be a numpyro Distribution, got {type(prior).__name__}")
+    allowed = [()] if size is None else [(), (size,)]
+    if tuple(prior.batch_shape) not in allowed:
+        raise ValueError(
+            f"prior {name} has batch shape {prior.batch_shape}, expected one of {allowed}"
+        )
+
+
+# ------------------------------------------------------------------ JSON round trip
+def distribution_to_dict(d: dist.Distribution) -> dict[str, Any]:
+    """A JSON-safe description of a standard NumPyro distribution.
+
+    Raises:
+      TypeError: The distribution cannot be rebuilt from its arguments.
+    """
+    name = type(d).__name__
+    if getattr(dist, name, None) is not type(d):
+        raise TypeError(f"cannot serialise distribution {name}; use a standard numpyro one")
+    params = {k: np.asarray(getattr(d, k)).tolist() for k in d.arg_constraints if hasattr(d, k)}
+    # Distributions parametrised two ways (e.g. probs/logits) keep only one.
+    if name in {"Bernoulli", "Binomial", "Categorical"}:
+        params = {k: v for k, v in params.items() if k != "logits"}
+    return {"dist": name, "params": params}
+
+
+def distribution_from_dict(spec: dict[str, Any]) -> dist.Distribution:
+    """Inverse of :func:`distribution_to_dict`."""
+    cls = getattr(dist, spec["dist"], None)
+    if cls is None or not isinstance(cls, type) or not issubclass(cls, dist.Distribution):
+        raise ValueError(f"unknown distribution {spec['dist']!r}")
+    return cls(**{k: np.asarray(v, dtype=float) for k, v in spec["params"].items()})
+
+
+def _encode(value):
+    if isinstance(value, dist.Distribution):
+        return distribution_to_dict(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    if dataclasses.is_dataclass(value):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def config_to_dict(config: ModelConfig) -> dict[str, Any]:
+    """A JSON-safe dict of the whole configuration (``json.dumps`` works on it)."""
+    out = _encode(config)
+    json.dumps(out)  # fail here, not when writing a file
+    return out
+
+
+def config_from_dict(spec: dict[str, Any]) -> ModelConfig:
+    """Rebuilds a :class:`ModelConfig` written by :func:`config_to_dict`."""
+
+    def kinds(value, enum_type):
+        if isinstance(value, list):
+            return tuple(enum_type(v) for v in value)
+        return enum_type(value)
+
+    def priors(cls, value):
+        return cls(
+            **{k: None if v is None else distribution_from_dict(v) for k, v in value.items()}
+        )
+
+    return ModelConfig(
+        adstock=kinds(spec["adstock"], Adstock),
+        saturation=kinds(spec["saturation"], Saturation),
+        max_lag=spec["max_lag"],
+        yearly_order=spec["yearly_order"],
+        weekly_order=spec["weekly_order"],
+        n_changepoints=spec["n_changepoints"],
+        likelihood=Likelihood(spec["likelihood"]),
+        media=priors(MediaPriors, spec["media"]),
+        baseline=priors(BaselinePriors, spec["baseline"]),
+        synergy=None if spec["synergy"] is None else priors(SynergyPriors, spec["synergy"]),
+        noise=distribution_from_dict(spec["noise"]),
+        nu=distribution_from_dict(spec["nu"]),
+    )

@@ -1,0 +1,165 @@
+"""The Bayesian MMM: terms composed with ``scope``, and the arrays it runs on."""
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+from numpyro.handlers import scope
+
+from mmm_jax._typing import Array
+from mmm_jax.models.config import Likelihood, ModelConfig, check_config
+from mmm_jax.models.terms import baseline_term, media_term, synergy_term
+
+__all__ = ["ModelInputs", "TimeFrame", "build_inputs", "fourier_features", "mmm", "time_frame"]
+
+_EPOCH = pd.Timestamp("1970-01-01")
+
+
+class TimeFrame(NamedTuple):
+    """Fixes trend time on the fit window so predictions on other windows agree.
+
+    Attributes:
+      origin: First date of the fit window (ISO string).
+      span_days: Days from the first to the last date of the fit window.
+    """
+
+    origin: str
+    span_days: float
+
+
+class ModelInputs(NamedTuple):
+    """Arrays the model runs on, all on the scaled data.
+
+    Attributes:
+      media: Scaled spend, shape ``(geo, time, channel)``.
+      controls: Scaled controls, shape ``(geo, time, control)``.
+      trend_time: 0 at the start, 1 at the end of the fit window, ``(time,)``.
+      fourier: Seasonality features, ``(time, feature)``.
+      changepoints: Trend knots in trend time, ``(knot,)``.
+      spend_ratio: ``media_scale / target_scale``, ``(channel,)``: scaled spend
+        to scaled revenue units (the ROAS parametrisation needs it).
+      reference: Scaled spend of the fit window, ``(geo, time, channel)``, when
+        ``media`` is another window or a counterfactual; ``None`` when fitting.
+      max_lag: Adstock window (static).
+    """
+
+    media: Array
+    controls: Array
+    trend_time: Array
+    fourier: Array
+    changepoints: Array
+    spend_ratio: Array
+    reference: Array | None
+    max_lag: int
+
+
+def fourier_features(dates: pd.DatetimeIndex, period_days: float, order: int) -> np.ndarray:
+    r"""Features :math:`\sin(2\pi k d / P), \cos(2\pi k d / P)`, :math:`k = 1..K`.
+
+    ``d`` counts days since 1970-01-01, so every window of the same calendar
+    gets the same features.
+
+    Returns:
+      Shape ``(time, 2 * order)``.
+    """
+    days = np.asarray((dates - _EPOCH) / pd.Timedelta(days=1), dtype=float)
+    k = np.arange(1, order + 1, dtype=float)
+    angle = 2.0 * np.pi * days[:, None] * k[None, :] / period_days
+    return np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
+
+
+def time_frame(dates: pd.DatetimeIndex) -> TimeFrame:
+    """The :class:`TimeFrame` of a fit window."""
+    span = (dates[-1] - dates[0]) / pd.Timedelta(days=1)
+    return TimeFrame(str(dates[0].date()), float(max(span, 1.0)))
+
+
+def build_inputs(
+    data, config: ModelConfig, frame: TimeFrame | None = None, reference=None
+) -> ModelInputs:
+    """Builds :class:`ModelInputs` from an :class:`~mmm_jax.data.MMMData`.
+
+    Args:
+      data: The data container (already scaled by its own scaler).
+      config: Model configuration.
+      frame: The fit window's time frame; ``None`` uses ``data``'s own dates,
+        which is right when fitting and wrong when predicting another window.
+      reference: The fit data, when ``data`` is another window or a
+        counterfactual: coefficients implied by a ROAS prior stay those of the
+        fit window. ``None`` (or ``data`` itself) when fitting.
+
+    Returns:
+      A :class:`ModelInputs` of float32 (or float64 under x64) arrays.
+    """
+    check_config(config, data.n_channel, data.n_control)
+    frame = frame or time_frame(data.dates)
+    days = (data.dates - pd.Timestamp(frame.origin)) / pd.Timedelta(days=1)
+    trend_time = np.asarray(days, dtype=float) / frame.span_days
+    parts = []
+    if config.yearly_order:
+        parts.append(fourier_features(data.dates, 365.25, config.yearly_order))
+    if config.weekly_order and data.periods_per_year > 300:
+        parts.append(fourier_features(data.dates, 7.0, config.weekly_order))
+    fourier = np.concatenate(parts, axis=1) if parts else np.zeros((data.n_time, 0))
+    knots = np.linspace(0.0, 1.0, config.n_changepoints + 2)[1:-1]
+    dtype = jnp.result_type(float)
+    return ModelInputs(
+        media=jnp.asarray(data.media_scaled, dtype),
+        controls=jnp.asarray(data.controls_scaled, dtype),
+        trend_time=jnp.asarray(trend_time, dtype),
+        fourier=jnp.asarray(fourier, dtype),
+        changepoints=jnp.asarray(knots, dtype),
+        spend_ratio=jnp.asarray(
+            np.asarray(data.scaler.media_scale) / data.scaler.target_scale, dtype
+        ),
+        reference=None
+        if reference is None or reference is data
+        else jnp.asarray(reference.media_scaled, dtype),
+        max_lag=config.lag_window(data.periods_per_year),
+    )
+
+
+def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> None:
+    r"""The marketing mix model on the scaled target.
+
+    .. math::
+        y_{gt} \sim \mathcal{N}\Big(b_{gt} + \sum_c \beta_c S_c(A_c(x_{gc})_t)
+            + \sum_{i<j} \gamma_{ij} S_{gti} S_{gtj},\; \sigma\Big)
+
+    Sites (public API): ``media/*`` (``roas`` or ``coef``, adstock and
+    saturation parameters, each ``(channel,)``; ``coef`` is always there), ``baseline/*``, ``synergy/gamma``
+    ``(pair,)``, ``sigma``, ``mu`` ``(geo, time)`` and the observed ``y``.
+
+    Args:
+      inputs: Arrays from :func:`build_inputs`.
+      config: Model configuration.
+      y: Scaled target ``(geo, time)``; ``None`` samples the prior predictive.
+    """
+    n_geo, n_time, _ = inputs.media.shape
+    media = scope(media_term, "media", divider="/")(
+        inputs.media, config, inputs.max_lag, inputs.spend_ratio, inputs.reference
+    )
+    base = scope(baseline_term, "baseline", divider="/")(
+        n_geo,
+        inputs.trend_time,
+        inputs.fourier,
+        inputs.changepoints,
+        inputs.controls,
+        config.baseline,
+    )
+    total = base + media.contribution.sum(-1)
+    if config.synergy is not None and inputs.media.shape[-1] > 1:
+        total = total + scope(synergy_term, "synergy", divider="/")(media.saturated, config.synergy)
+    mu = numpyro.deterministic("mu", total)
+    sigma = numpyro.sample("sigma", config.noise)
+    if config.likelihood is Likelihood.STUDENT_T:
+        nu = numpyro.sample("nu", config.nu)
+        noise = dist.StudentT(nu, mu, sigma)
+    else:
+        noise = dist.Normal(mu, sigma)
+    with numpyro.plate("geo", n_geo, dim=-2), numpyro.plate("time", n_time, dim=-1):
+        numpyro.sample("y", noise, obs=y)

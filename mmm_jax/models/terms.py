@@ -1,0 +1,200 @@
+r"""NumPyro terms: each samples its own parameters under short local names and
+returns an additive contribution on the scaled target, shape ``(geo, time)``.
+
+The model composes them with ``numpyro.handlers.scope`` (see
+:mod:`mmm_jax.models.mmm`), so site names read ``media/coef``,
+``baseline/intercept`` and so on. Site names are public API.
+"""
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+
+from mmm_jax._typing import Array
+from mmm_jax.models.config import BaselinePriors, ModelConfig, SynergyPriors, media_param_names
+from mmm_jax.transforms import adstock_weights_channels, convolve_media, saturate_channels
+
+
+class MediaOut(NamedTuple):
+    """What the media term returns.
+
+    Attributes:
+      contribution: ``coef * saturation(adstock(media))``, shape ``(geo, time, channel)``.
+      saturated: The saturation values in ``[0, 1)``, shape ``(geo, time, channel)``.
+      params: Sampled parameters, name -> ``(channel,)`` (``coef`` included).
+      weights: Normalised adstock lag weights, shape ``(channel, lag)``.
+    """
+
+    contribution: Array
+    saturated: Array
+    params: dict
+    weights: Array
+
+
+def media_saturation(media: Array, params: dict, config: ModelConfig, max_lag: int):
+    r"""Saturated adstock :math:`S_c(\sum_l w_{cl} x_{g,t-l,c})` for given parameters.
+
+    Args:
+      media: Scaled spend, shape ``(geo, time, channel)``.
+      params: Adstock and saturation parameters, each ``(channel,)``.
+      config: Model configuration (kinds per channel).
+      max_lag: Adstock window.
+
+    Returns:
+      ``(saturated, weights)``: shapes ``(geo, time, channel)`` and ``(channel, lag)``.
+    """
+    n_channel = media.shape[-1]
+    weights = adstock_weights_channels(config.adstock_kinds(n_channel), params, max_lag)
+    adstocked = convolve_media(media, weights.astype(media.dtype))
+    saturated = saturate_channels(config.saturation_kinds(n_channel), adstocked, params)
+    return saturated, weights
+
+
+def media_response(media: Array, params: dict, config: ModelConfig, max_lag: int):
+    r"""Deterministic media response for given parameters (no sampling).
+
+    .. math::
+        c_{gtc} = \beta_c\, S_c\big(\textstyle\sum_l w_{cl}\, x_{g,t-l,c}\big)
+
+    Args:
+      media: Scaled spend, shape ``(geo, time, channel)``.
+      params: ``coef`` and the adstock/saturation parameters, each ``(channel,)``.
+      config: Model configuration (kinds per channel).
+      max_lag: Adstock window.
+
+    Returns:
+      ``(contribution, saturated, weights)`` with shapes ``(geo, time, channel)``
+      twice and ``(channel, lag)``.
+    """
+    saturated, weights = media_saturation(media, params, config, max_lag)
+    coef = jnp.reshape(params["coef"], (1, 1, media.shape[-1]))
+    return coef * saturated, saturated, weights
+
+
+def media_term(
+    media: Array,
+    config: ModelConfig,
+    max_lag: int,
+    spend_ratio: Array,
+    reference: Array | None = None,
+) -> MediaOut:
+    r"""Samples per-channel adstock, saturation and effect size and applies them.
+
+    With a ROAS prior (the default) the effect size is sampled as the ROAS
+    :math:`\rho_c` over the reference window and the coefficient follows:
+
+    .. math::
+        \beta_c = \rho_c\, \frac{m_c \sum_{gt} x_{gtc}}{s \sum_{gt} S_c(A_c(x_{gc}))_t}
+
+    where :math:`m_c / s` (``spend_ratio``) converts scaled spend into scaled
+    revenue units. The reference window is fixed at the fit data, so a
+    counterfactual (other media) keeps the fitted coefficients.
+
+    Args:
+      media: Scaled spend, shape ``(geo, time, channel)``.
+      config: Model configuration.
+      max_lag: Adstock window in periods.
+      spend_ratio: ``media_scale / target_scale``, shape ``(channel,)``.
+      reference: Scaled spend of the fit window when ``media`` is another one
+        (a counterfactual or a hold-out); ``None`` when ``media`` is the fit data.
+
+    Returns:
+      A :class:`MediaOut`.
+    """
+    n_channel = media.shape[-1]
+    ad_names, sat_names = media_param_names(config, n_channel)
+    with numpyro.plate("channel", n_channel):
+        params = {n: numpyro.sample(n, getattr(config.media, n)) for n in ad_names + sat_names}
+        if config.media.roas is None:
+            params["coef"] = numpyro.sample("coef", config.media.coef)
+        else:
+            roas = numpyro.sample("roas", config.media.roas)
+    saturated, weights = media_saturation(media, params, config, max_lag)
+    if config.media.roas is not None:
+        ref_saturated = (
+            saturated
+            if reference is None
+            else media_saturation(reference, params, config, max_lag)[0]
+        )
+        ref_media = media if reference is None else reference
+        sat_sum = jnp.maximum(ref_saturated.sum(axis=(0, 1)), jnp.finfo(saturated.dtype).tiny)
+        params["coef"] = numpyro.deterministic(
+            "coef", roas * ref_media.sum(axis=(0, 1)) * spend_ratio / sat_sum
+        )
+    contribution = saturated * jnp.reshape(params["coef"], (1, 1, n_channel))
+    return MediaOut(contribution, saturated, params, weights)
+
+
+def baseline_term(
+    n_geo: int,
+    trend_time: Array,
+    fourier: Array,
+    changepoints: Array,
+    controls: Array,
+    priors: BaselinePriors,
+) -> Array:
+    r"""Organic baseline: intercept, (piecewise-)linear trend, Fourier seasonality, controls.
+
+    .. math::
+        b_{gt} = \mu_g + \delta\, \tau_t + \sum_k \kappa_k (\tau_t - s_k)_+
+                 + \sum_f \phi_f F_{tf} + \sum_j \eta_j z_{gtj}
+
+    Args:
+      n_geo: Number of geos (one intercept each).
+      trend_time: :math:`\tau_t`, 0 at the start and 1 at the end of the fit
+        window, shape ``(time,)``.
+      fourier: Seasonality features, shape ``(time, feature)`` (feature may be 0).
+      changepoints: Knot positions :math:`s_k` in trend time, shape ``(knot,)``.
+      controls: Scaled controls, shape ``(geo, time, control)`` (control may be 0).
+      priors: Baseline priors.
+
+    Returns:
+      Baseline on the scaled target, shape ``(geo, time)``.
+    """
+    with numpyro.plate("geo", n_geo):
+        intercept = numpyro.sample("intercept", priors.intercept)
+    trend = numpyro.sample("trend", priors.trend) * trend_time
+    if changepoints.shape[0]:
+        with numpyro.plate("knot", changepoints.shape[0]):
+            kappa = numpyro.sample("changepoint", priors.changepoint)
+        hinge = jnp.maximum(trend_time[:, None] - changepoints[None, :], 0.0)
+        trend = trend + jnp.einsum("tk,k->t", hinge, kappa)
+    time_part = trend
+    if fourier.shape[-1]:
+        with numpyro.plate("fourier", fourier.shape[-1]):
+            phi = numpyro.sample("seasonality", priors.seasonality)
+        time_part = time_part + jnp.einsum("tf,f->t", fourier, phi)
+    base = intercept[:, None] + time_part[None, :]
+    if controls.shape[-1]:
+        with numpyro.plate("control", controls.shape[-1]):
+            eta = numpyro.sample("controls", priors.controls)
+        base = base + jnp.einsum("gtj,j->gt", controls, eta)
+    return base
+
+
+def synergy_pairs(n_channel: int) -> tuple[tuple[int, int], ...]:
+    """Channel index pairs ``(i, j)``, ``i < j``, in the order of the ``pair`` plate."""
+    return tuple((i, j) for i in range(n_channel) for j in range(i + 1, n_channel))
+
+
+def synergy_term(saturated: Array, priors: SynergyPriors) -> Array:
+    r"""Pairwise interactions :math:`\sum_{i<j} \gamma_{ij}\, s_{gti}\, s_{gtj}`.
+
+    Args:
+      saturated: Saturation values, shape ``(geo, time, channel)``.
+      priors: Synergy priors (shared shrinkage scale).
+
+    Returns:
+      Shape ``(geo, time)``.
+    """
+    pairs = synergy_pairs(saturated.shape[-1])
+    i = jnp.asarray([p[0] for p in pairs], dtype=jnp.int32)
+    j = jnp.asarray([p[1] for p in pairs], dtype=jnp.int32)
+    tau = numpyro.sample("scale", priors.scale)
+    with numpyro.plate("pair", len(pairs)):
+        z = numpyro.sample("z", dist.Normal(0.0, 1.0))
+    gamma = numpyro.deterministic("gamma", tau * z)
+    products = saturated[..., i] * saturated[..., j]
+    return jnp.einsum("gtp,p->gt", products, gamma)
