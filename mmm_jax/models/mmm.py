@@ -131,8 +131,9 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
             + \sum_{i<j} \gamma_{ij} S_{gti} S_{gtj},\; \sigma\Big)
 
     Sites (public API): ``media/*`` (``roas`` or ``coef``, adstock and
-    saturation parameters, each ``(channel,)``; ``coef`` is always there), ``baseline/*``, ``synergy/gamma``
-    ``(pair,)``, ``sigma``, ``mu`` ``(geo, time)`` and the observed ``y``.
+    saturation parameters, each ``(channel,)``; ``coef`` is always there),
+    ``baseline/*``, ``synergy/gamma`` ``(pair,)``, ``sigma``, ``mu``
+    ``(geo, time)`` and the observed ``y``.
 
     Args:
       inputs: Arrays from :func:`build_inputs`.

@@ -1,9 +1,9 @@
-r"""NumPyro terms: each samples its own parameters under short local names and
-returns an additive contribution on the scaled target, shape ``(geo, time)``.
+r"""NumPyro terms of the MMM.
 
-The model composes them with ``numpyro.handlers.scope`` (see
-:mod:`mmm_jax.models.mmm`), so site names read ``media/coef``,
-``baseline/intercept`` and so on. Site names are public API.
+Each term samples its own parameters under short local names and returns an
+additive contribution on the scaled target, shape ``(geo, time)``. The model
+composes them with ``numpyro.handlers.scope`` (see :mod:`mmm_jax.models.mmm`),
+so site names read ``media/coef``, ``baseline/intercept`` and so on. Site names are public API.
 """
 
 from typing import NamedTuple

@@ -106,7 +106,7 @@ def test_mu_equals_reference_computation(data):
         w = w / w.sum()
         ad = np.array(
             [
-                sum(w[l] * x[t - l, c] for l in range(len(w)) if t - l >= 0)
+                sum(w[k] * x[t - k, c] for k in range(len(w)) if t - k >= 0)
                 for t in range(x.shape[0])
             ]
         )
