@@ -206,20 +206,21 @@ def delayed_weights(
 def adstock_weights(
     kind: Adstock, params: Mapping[str, Array], max_lag: int, *, normalize: bool = True
 ) -> Array:
-    """Lag weights of any kind, batched over the parameters' shape.
+    r"""Lag weights of any kind, batched over the parameters' shape.
 
     Args:
       kind: The adstock family (static).
       params: The kind's parameters (`ADSTOCK_PARAMS`), each of shape
         ``(...,)``, e.g. ``(channel,)`` or ``(draw, channel)``; they broadcast.
-      max_lag: Window length :math:`L \\ge 1` (static).
+      max_lag: Window length :math:`L \ge 1` (static).
       normalize: Make each kernel sum to one.
 
     Returns:
       Shape ``(..., max_lag)``.
 
     Raises:
-      ValueError: Unknown kind, missing parameter or ``max_lag < 1``.
+      TypeError: ``kind`` is not an `Adstock`.
+      ValueError: A parameter is missing or ``max_lag < 1``.
     """
     if not isinstance(kind, Adstock):
         raise TypeError(f"kind must be an Adstock, got {kind!r}")
