@@ -13,6 +13,7 @@ from numpyro.handlers import scope
 from mmm_jax._typing import Array
 from mmm_jax.models.config import Likelihood, ModelConfig, check_config
 from mmm_jax.models.terms import baseline_term, media_term, synergy_term
+from mmm_jax.transforms import lag_stack
 
 __all__ = ["ModelInputs", "TimeFrame", "build_inputs", "fourier_features", "mmm", "time_frame"]
 
@@ -35,26 +36,26 @@ class ModelInputs(NamedTuple):
     """Arrays the model runs on, all on the scaled data.
 
     Attributes:
-      media: Scaled spend, shape ``(geo, time, channel)``.
+      lagged: Lagged scaled spend, ``(geo, time, channel, lag)``
+        (:func:`mmm_jax.transforms.lag_stack`; lag 0 is the spend itself).
       controls: Scaled controls, shape ``(geo, time, control)``.
       trend_time: 0 at the start, 1 at the end of the fit window, ``(time,)``.
       fourier: Seasonality features, ``(time, feature)``.
       changepoints: Trend knots in trend time, ``(knot,)``.
       spend_ratio: ``media_scale / target_scale``, ``(channel,)``: scaled spend
         to scaled revenue units (the ROAS parametrisation needs it).
-      reference: Scaled spend of the fit window, ``(geo, time, channel)``, when
-        ``media`` is another window or a counterfactual; ``None`` when fitting.
-      max_lag: Adstock window (static).
+      reference: Lagged scaled spend of the fit window, ``(geo, time, channel,
+        lag)``, when ``lagged`` is another window or a counterfactual; ``None``
+        when fitting.
     """
 
-    media: Array
+    lagged: Array
     controls: Array
     trend_time: Array
     fourier: Array
     changepoints: Array
     spend_ratio: Array
     reference: Array | None
-    max_lag: int
 
 
 def fourier_features(dates: pd.DatetimeIndex, period_days: float, order: int) -> np.ndarray:
@@ -107,19 +108,20 @@ def build_inputs(
     fourier = np.concatenate(parts, axis=1) if parts else np.zeros((data.n_time, 0))
     knots = np.linspace(0.0, 1.0, config.n_changepoints + 2)[1:-1]
     dtype = jnp.result_type(float)
+    max_lag = config.lag_window(data.periods_per_year)
+    ratio = np.asarray(data.scaler.media_scale) / data.scaler.target_scale
+    if reference is None or reference is data:
+        ref = None
+    else:
+        ref = lag_stack(jnp.asarray(reference.media_scaled, dtype), max_lag)
     return ModelInputs(
-        media=jnp.asarray(data.media_scaled, dtype),
+        lagged=lag_stack(jnp.asarray(data.media_scaled, dtype), max_lag),
         controls=jnp.asarray(data.controls_scaled, dtype),
         trend_time=jnp.asarray(trend_time, dtype),
         fourier=jnp.asarray(fourier, dtype),
         changepoints=jnp.asarray(knots, dtype),
-        spend_ratio=jnp.asarray(
-            np.asarray(data.scaler.media_scale) / data.scaler.target_scale, dtype
-        ),
-        reference=None
-        if reference is None or reference is data
-        else jnp.asarray(reference.media_scaled, dtype),
-        max_lag=config.lag_window(data.periods_per_year),
+        spend_ratio=jnp.asarray(ratio, dtype),
+        reference=ref,
     )
 
 
@@ -140,9 +142,9 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
       config: Model configuration.
       y: Scaled target ``(geo, time)``; ``None`` samples the prior predictive.
     """
-    n_geo, n_time, _ = inputs.media.shape
+    n_geo, n_time, n_channel, _ = inputs.lagged.shape
     media = scope(media_term, "media", divider="/")(
-        inputs.media, config, inputs.max_lag, inputs.spend_ratio, inputs.reference
+        inputs.lagged, config, inputs.spend_ratio, inputs.reference
     )
     base = scope(baseline_term, "baseline", divider="/")(
         n_geo,
@@ -153,7 +155,7 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
         config.baseline,
     )
     total = base + media.contribution.sum(-1)
-    if config.synergy is not None and inputs.media.shape[-1] > 1:
+    if config.synergy is not None and n_channel > 1:
         total = total + scope(synergy_term, "synergy", divider="/")(media.saturated, config.synergy)
     mu = numpyro.deterministic("mu", total)
     sigma = numpyro.sample("sigma", config.noise)

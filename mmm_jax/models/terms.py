@@ -14,7 +14,7 @@ import numpyro.distributions as dist
 
 from mmm_jax._typing import Array
 from mmm_jax.models.config import BaselinePriors, ModelConfig, SynergyPriors, media_param_names
-from mmm_jax.transforms import adstock_weights_channels, convolve_media, saturate_channels
+from mmm_jax.transforms import adstock_from_lags, adstock_weights_channels, saturate_channels
 
 
 class MediaOut(NamedTuple):
@@ -33,50 +33,48 @@ class MediaOut(NamedTuple):
     weights: Array
 
 
-def media_saturation(media: Array, params: dict, config: ModelConfig, max_lag: int):
+def media_saturation(lagged: Array, params: dict, config: ModelConfig):
     r"""Saturated adstock :math:`S_c(\sum_l w_{cl} x_{g,t-l,c})` for given parameters.
 
     Args:
-      media: Scaled spend, shape ``(geo, time, channel)``.
+      lagged: Lagged scaled spend from :func:`mmm_jax.transforms.lag_stack`,
+        shape ``(geo, time, channel, lag)``.
       params: Adstock and saturation parameters, each ``(channel,)``.
       config: Model configuration (kinds per channel).
-      max_lag: Adstock window.
 
     Returns:
       ``(saturated, weights)``: shapes ``(geo, time, channel)`` and ``(channel, lag)``.
     """
-    n_channel = media.shape[-1]
+    n_channel, max_lag = lagged.shape[-2:]
     weights = adstock_weights_channels(config.adstock_kinds(n_channel), params, max_lag)
-    adstocked = convolve_media(media, weights.astype(media.dtype))
+    adstocked = adstock_from_lags(lagged, weights.astype(lagged.dtype))
     saturated = saturate_channels(config.saturation_kinds(n_channel), adstocked, params)
     return saturated, weights
 
 
-def media_response(media: Array, params: dict, config: ModelConfig, max_lag: int):
+def media_response(lagged: Array, params: dict, config: ModelConfig):
     r"""Deterministic media response for given parameters (no sampling).
 
     .. math::
         c_{gtc} = \beta_c\, S_c\big(\textstyle\sum_l w_{cl}\, x_{g,t-l,c}\big)
 
     Args:
-      media: Scaled spend, shape ``(geo, time, channel)``.
+      lagged: Lagged scaled spend, shape ``(geo, time, channel, lag)``.
       params: ``coef`` and the adstock/saturation parameters, each ``(channel,)``.
       config: Model configuration (kinds per channel).
-      max_lag: Adstock window.
 
     Returns:
       ``(contribution, saturated, weights)`` with shapes ``(geo, time, channel)``
       twice and ``(channel, lag)``.
     """
-    saturated, weights = media_saturation(media, params, config, max_lag)
-    coef = jnp.reshape(params["coef"], (1, 1, media.shape[-1]))
+    saturated, weights = media_saturation(lagged, params, config)
+    coef = jnp.reshape(params["coef"], (1, 1, lagged.shape[-2]))
     return coef * saturated, saturated, weights
 
 
 def media_term(
-    media: Array,
+    lagged: Array,
     config: ModelConfig,
-    max_lag: int,
     spend_ratio: Array,
     reference: Array | None = None,
 ) -> MediaOut:
@@ -93,17 +91,18 @@ def media_term(
     counterfactual (other media) keeps the fitted coefficients.
 
     Args:
-      media: Scaled spend, shape ``(geo, time, channel)``.
+      lagged: Lagged scaled spend (:func:`mmm_jax.transforms.lag_stack`),
+        shape ``(geo, time, channel, lag)``.
       config: Model configuration.
-      max_lag: Adstock window in periods.
       spend_ratio: ``media_scale / target_scale``, shape ``(channel,)``.
-      reference: Scaled spend of the fit window when ``media`` is another one
-        (a counterfactual or a hold-out); ``None`` when ``media`` is the fit data.
+      reference: Lagged scaled spend of the fit window when ``lagged`` is
+        another one (a counterfactual or a hold-out); ``None`` when it is the
+        fit data.
 
     Returns:
       A :class:`MediaOut`.
     """
-    n_channel = media.shape[-1]
+    n_channel = lagged.shape[-2]
     ad_names, sat_names = media_param_names(config, n_channel)
     with numpyro.plate("channel", n_channel):
         params = {n: numpyro.sample(n, getattr(config.media, n)) for n in ad_names + sat_names}
@@ -111,18 +110,13 @@ def media_term(
             params["coef"] = numpyro.sample("coef", config.media.coef)
         else:
             roas = numpyro.sample("roas", config.media.roas)
-    saturated, weights = media_saturation(media, params, config, max_lag)
+    saturated, weights = media_saturation(lagged, params, config)
     if config.media.roas is not None:
-        ref_saturated = (
-            saturated
-            if reference is None
-            else media_saturation(reference, params, config, max_lag)[0]
-        )
-        ref_media = media if reference is None else reference
+        ref = lagged if reference is None else reference
+        ref_saturated = saturated if reference is None else media_saturation(ref, params, config)[0]
         sat_sum = jnp.maximum(ref_saturated.sum(axis=(0, 1)), jnp.finfo(saturated.dtype).tiny)
-        params["coef"] = numpyro.deterministic(
-            "coef", roas * ref_media.sum(axis=(0, 1)) * spend_ratio / sat_sum
-        )
+        spend = ref[..., 0].sum(axis=(0, 1))  # lag 0 is the spend itself
+        params["coef"] = numpyro.deterministic("coef", roas * spend * spend_ratio / sat_sum)
     contribution = saturated * jnp.reshape(params["coef"], (1, 1, n_channel))
     return MediaOut(contribution, saturated, params, weights)
 

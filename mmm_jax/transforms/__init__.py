@@ -1,6 +1,6 @@
 """Adstock and saturation kernels: pure ``jax.numpy`` functions, no NumPyro."""
 
-from mmm_jax.transforms._conv import causal_convolve, convolve_media
+from mmm_jax.transforms._conv import adstock_from_lags, causal_convolve, convolve_media, lag_stack
 from mmm_jax.transforms.adstock import (
     ADSTOCK_PARAMS,
     Adstock,
@@ -29,6 +29,7 @@ __all__ = [
     "SATURATION_PARAMS",
     "Adstock",
     "Saturation",
+    "adstock_from_lags",
     "adstock_media",
     "adstock_weights",
     "adstock_weights_channels",
@@ -39,6 +40,7 @@ __all__ = [
     "geometric_adstock_associative",
     "geometric_weights",
     "hill",
+    "lag_stack",
     "logistic",
     "michaelis_menten",
     "saturate",

@@ -37,3 +37,42 @@ def convolve_media(media: Array, weights: Array) -> Array:
     """
     per_channel = jax.vmap(causal_convolve, in_axes=(-1, 0), out_axes=-1)
     return jax.vmap(per_channel, in_axes=(0, None))(media, weights)
+
+
+def lag_stack(media: Array, max_lag: int) -> Array:
+    r"""Lagged copies of the media: ``out[g, t, c, l] = media[g, t - l, c]``, 0 before the start.
+
+    Media are data, so this is computed once before sampling; the adstock of
+    every posterior draw is then one small contraction (`adstock_from_lags`)
+    instead of a convolution, which is several times faster on a CPU and has a
+    cheaper gradient with respect to the weights.
+
+    Args:
+      media: Shape ``(geo, time, channel)``.
+      max_lag: Window length :math:`L \ge 1` (static).
+
+    Returns:
+      Shape ``(geo, time, channel, max_lag)``.
+    """
+    if max_lag < 1:
+        raise ValueError(f"max_lag must be >= 1, got {max_lag}")
+    n_time = media.shape[1]
+    padded = jnp.pad(media, ((0, 0), (max_lag - 1, 0), (0, 0)))
+    lags = [padded[:, max_lag - 1 - l : max_lag - 1 - l + n_time, :] for l in range(max_lag)]  # noqa: E741
+    return jnp.stack(lags, axis=-1)
+
+
+def adstock_from_lags(lagged: Array, weights: Array) -> Array:
+    r"""Adstock from precomputed lags: :math:`a_{gtc} = \sum_l w_{cl}\, x_{g,t-l,c}`.
+
+    Equals `convolve_media` (``media``, ``weights``) when ``lagged`` is
+    `lag_stack` (``media``, ``L``).
+
+    Args:
+      lagged: Shape ``(geo, time, channel, lag)`` from `lag_stack`.
+      weights: Shape ``(channel, lag)``.
+
+    Returns:
+      Shape ``(geo, time, channel)``.
+    """
+    return jnp.einsum("gtcl,cl->gtc", lagged, weights, precision=jax.lax.Precision.HIGHEST)

@@ -78,7 +78,9 @@ def michaelis_menten(x: Array, half_saturation: Array) -> Array:
 
 
 def logistic(x: Array, rate: Array) -> Array:
-    r"""Logistic saturation :math:`(1 - e^{-\lambda x}) / (1 + e^{-\lambda x}) = \tanh(\lambda x / 2)`.
+    r"""Logistic saturation :math:`(1 - e^{-\lambda x}) / (1 + e^{-\lambda x})`.
+
+    Equal to :math:`\tanh(\lambda x / 2)`, which is how it is computed.
 
     Args:
       x: Non-negative, any shape.
@@ -120,7 +122,9 @@ def saturate(kind: Saturation, x: Array, params: Mapping[str, Array]) -> Array:
     return logistic(x, params["rate"])
 
 
-def saturate_channels(kinds: tuple[Saturation, ...], x: Array, params: Mapping[str, Array]) -> Array:
+def saturate_channels(
+    kinds: tuple[Saturation, ...], x: Array, params: Mapping[str, Array]
+) -> Array:
     """Applies a possibly different saturation kind to each channel.
 
     Args:

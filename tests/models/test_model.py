@@ -98,7 +98,7 @@ def test_mu_equals_reference_computation(data):
     mu = np.asarray(tr["mu"]["value"])
 
     x = data.media_scaled[0]  # (time, channel)
-    lag = np.arange(inputs.max_lag)
+    lag = np.arange(inputs.lagged.shape[-1])
     expected = np.zeros(x.shape[0])
     for c in range(3):
         a = float(values["media/retention"][c])
@@ -140,11 +140,11 @@ def test_mixed_kinds_per_channel(data):
     params = {
         k[6:]: tr[k]["value"] for k in tr if k.startswith("media/") and tr[k]["type"] != "plate"
     }
-    contribution, saturated, weights = media_response(inputs.media, params, config, inputs.max_lag)
+    contribution, saturated, weights = media_response(inputs.lagged, params, config)
     np.testing.assert_allclose(
         contribution, tr["media/coef"]["value"][None, None, :] * saturated, rtol=1e-6
     )
-    ad = np.convolve(np.asarray(inputs.media[0, :, 2]), np.asarray(weights[2]))[: data.n_time]
+    ad = np.convolve(data.media_scaled[0, :, 2], np.asarray(weights[2]))[: data.n_time]
     np.testing.assert_allclose(saturated[0, :, 2], np.tanh(0.5 * params["rate"][2] * ad), rtol=1e-5)
     np.testing.assert_allclose(np.asarray(weights).sum(-1), 1.0, rtol=1e-6)
 
@@ -219,7 +219,7 @@ def test_roas_parametrisation_and_fixed_reference(data):
     params = {
         k[6:]: tr[k]["value"] for k in tr if k.startswith("media/") and tr[k]["type"] != "plate"
     }
-    contribution, _, _ = media_response(inputs.media, params, config, inputs.max_lag)
+    contribution, _, _ = media_response(inputs.lagged, params, config)
     revenue = np.asarray(contribution).sum(axis=(0, 1)) * data.scaler.target_scale
     np.testing.assert_allclose(revenue / data.media.sum(axis=(0, 1)), roas, rtol=1e-4)
 
