@@ -27,9 +27,12 @@ How it is solved:
   projection of `project_bounded_simplex`, so every iterate is feasible.
 * **Optax** Adam with a cosine-decayed step (default), inside a jit-compiled
   ``lax.scan``, vmapped over starts (the reference, the uniform allocation and random
-  Dirichlet mixes); the best final utility wins. The compiled loop is cached on the
+  sparse mixes); the best final utility wins. The compiled loop is cached on the
   identity of the response function, the utility and the optimiser: repeated calls
   with the same objects and shapes do not recompile.
+* **Local optima.** S-shaped curves (Hill slopes above one) make the problem
+  non-concave; the KKT check certifies a local optimum only. More starts
+  (``num_starts``) search wider; the per-draw solve also starts from the pooled optimum.
 * **Per draw** (``per_draw=True``): every posterior draw's own optimum, solved as one
   batched problem whose rows are independent (Adam is per coordinate, the projection
   and the tangent step are per row), i.e. the optimisation vmapped over draws. Response
@@ -179,8 +182,10 @@ def _solve(
 ):
     """Projected ascent from every start; returns final Z, final values and history."""
     n = fixed_starts.shape[-1]
-    # Dirichlet(1, ..., 1) as normalised exponentials (cheaper to compile than gamma draws).
-    e = jax.random.exponential(key, (n_random, n), total.dtype)
+    # Sparse random mixes, normalised squared exponentials (more concentrated than a flat
+    # Dirichlet, so starts also explore the corners where S-shaped curves' optima lie;
+    # cheaper to compile than gamma draws).
+    e = jax.random.exponential(key, (n_random, n), total.dtype) ** 2
     mix = e / jnp.sum(e, axis=-1, keepdims=True)
     rand = lower[None, :] + mix * (total - jnp.sum(lower))
     starts = jnp.concatenate([fixed_starts, rand.astype(fixed_starts.dtype)], axis=0)
@@ -336,7 +341,8 @@ def optimize_budget(
         the average entry), cosine-decayed to 0; ignored when ``optimizer``
         is given.
       num_starts: Number of starts: ``reference`` (rescaled to the budget) if
-        given, the uniform allocation, then random Dirichlet mixes.
+        given, the uniform allocation, then random sparse mixes (per draw: the
+        pooled optimum first).
       key: PRNG key for the random starts.
       reference: Optional current allocation (e.g. historical spend): a start,
         and what `BudgetResult.prob_more` compares against.
@@ -402,7 +408,12 @@ def optimize_budget(
     per_draw_x, prob_more = None, None
     if per_draw:
         n_draws = int(jax.eval_shape(response_fn, jnp.zeros(shape, dtype)).shape[0])
-        zd, values_d, _ = _solve(**args, **static, per_draw=True, n_draws=n_draws)
+        # The pooled optimum is usually near each draw's: it is one more start.
+        pooled = np.asarray(z[best], np.float64)[None, :]
+        fixed_d = np.concatenate([pooled, fixed])[:num_starts]
+        args_d = dict(args, fixed_starts=jnp.asarray(fixed_d, dtype))
+        static_d = dict(static, n_random=num_starts - fixed_d.shape[0])
+        zd, values_d, _ = _solve(**args_d, **static_d, per_draw=True, n_draws=n_draws)
         values_d = np.asarray(values_d)  # (start, draw)
         best_d = np.nanargmax(values_d, axis=0)
         zd = np.asarray(zd, np.float64)[best_d, np.arange(n_draws)]  # (draw, n)
