@@ -83,7 +83,9 @@ class BudgetResult:
         ``spread`` (max - min marginal utility among free entries) and
         ``max_violation`` (largest amount by which an entry at a lower bound
         beats the multiplier, or one at an upper bound falls short), both
-        relative to the mean absolute marginal revenue, and ``tolerance``.
+        relative to the mean absolute marginal revenue, ``fixed`` (entries with
+        lower == upper, left out of the check and of the bound masks) and
+        ``tolerance``.
       converged: Spread and violation both within ``kkt["tolerance"]``.
       settings: What was run, and how long it took.
     """
@@ -256,8 +258,8 @@ def _polish(x: np.ndarray, total: float, lower: np.ndarray, upper: np.ndarray, t
     return x, at_lower & (lower < upper), at_upper & (lower < upper)
 
 
-def _kkt(g: np.ndarray, marginal_revenue: np.ndarray, at_lower, at_upper, tol: float) -> dict:
-    free = ~(at_lower | at_upper)
+def _kkt(g: np.ndarray, marginal_revenue: np.ndarray, at_lower, at_upper, fixed, tol) -> dict:
+    free = ~(at_lower | at_upper | fixed)
     denom = max(float(np.mean(np.abs(marginal_revenue))), float(np.mean(np.abs(g))), 1e-300)
     if free.any():
         multiplier = float(np.mean(g[free]))
@@ -276,6 +278,7 @@ def _kkt(g: np.ndarray, marginal_revenue: np.ndarray, at_lower, at_upper, tol: f
         "multiplier": multiplier,
         "spread": spread,
         "max_violation": float(max(violation_lower, violation_upper, 0.0)) / denom,
+        "fixed": fixed,
         "tolerance": tol,
     }
 
@@ -402,7 +405,7 @@ def optimize_budget(
         jnp.asarray(x, dtype), response_fn=response_fn, utility=utility
     )
     g, mean_grad = np.asarray(g, np.float64), np.asarray(mean_grad, np.float64)
-    kkt = _kkt(g, mean_grad, at_lower, at_upper, tol)
+    kkt = _kkt(g, mean_grad, at_lower, at_upper, lower == upper, tol)
     seconds = time.perf_counter() - t0
 
     per_draw_x, prob_more = None, None
@@ -452,7 +455,7 @@ def optimize_budget(
 def _budget_marginal_roas(result: BudgetResult) -> float:
     """dE[R]/dB at the optimum: the best marginal revenue among entries that can still grow."""
     mr = result.kkt["marginal_revenue"]
-    can_grow = ~result.at_upper
+    can_grow = ~(result.at_upper | result.kkt["fixed"])
     return float(np.max(mr[can_grow])) if can_grow.any() else -np.inf
 
 

@@ -80,6 +80,34 @@ def test_bounds_bind_exactly(key):
     assert res.converged and res.kkt["max_violation"] == 0.0
 
 
+def test_fixed_channel_is_left_out_of_kkt(key):
+    lower, upper = np.zeros(4), np.full(4, B)
+    lower[1] = upper[1] = 20_000.0  # a contract: exactly this much
+    res = optimize_budget(mm, budget=B, lower=lower, upper=upper, key=key)
+    assert res.allocation[1] == 20_000.0 and res.kkt["fixed"][1]
+    assert not res.at_lower[1] and not res.at_upper[1]
+    keep = [0, 2, 3]
+    np.testing.assert_allclose(
+        res.allocation[keep], mm_optimum(V[keep], K[keep], B - 20_000.0), rtol=1e-4
+    )
+    assert res.converged
+
+
+def test_per_draw_with_a_plain_callable(key):
+    v = V * np.array([[1.0], [0.6], [1.4]]) * np.array([1.0, 1.5, 0.7, 1.2])  # (draw, channel)
+    k = K * np.array([[1.0], [0.5], [1.5]])
+
+    def plain(x):  # no .aligned: the optimiser falls back to evaluating every draw
+        return jnp.sum(v * x[None, :] / (k + x[None, :]), axis=1)
+
+    res = optimize_budget(
+        plain, budget=B, lower=np.zeros(4), upper=np.full(4, B), key=key, per_draw=True
+    )
+    want = np.stack([mm_optimum(v[d], k[d], B) for d in range(3)])
+    assert np.all(want > 0) and np.ptp(want[:, 2]) > 0.05 * B  # interior, and draws disagree
+    np.testing.assert_allclose(res.per_draw_allocation, want, rtol=1e-4)
+
+
 def test_geo_indexed_decisions(key):
     v = np.array([[120_000.0, 80_000.0, 40_000.0], [50_000.0, 90_000.0, 70_000.0]])
     k = np.array([[30_000.0, 15_000.0, 8_000.0], [12_000.0, 25_000.0, 20_000.0]])
