@@ -26,7 +26,12 @@ def causal_convolve(x: Array, weights: Array) -> Array:
 
 
 def convolve_media(media: Array, weights: Array) -> Array:
-    """Applies `causal_convolve` to every ``(geo, channel)`` series.
+    r"""Causal convolution of every ``(geo, channel)`` series with its channel's kernel.
+
+    Same sum as `causal_convolve` per series, computed as a shift-and-add over
+    the (static, short) lag axis: XLA fuses the ``L`` shifted slices into one
+    pass, which on a CPU is an order of magnitude faster than a batched
+    convolution and needs no ``L``-fold copy of the media.
 
     Args:
       media: Shape ``(geo, time, channel)``.
@@ -35,8 +40,14 @@ def convolve_media(media: Array, weights: Array) -> Array:
     Returns:
       Shape ``(geo, time, channel)``.
     """
-    per_channel = jax.vmap(causal_convolve, in_axes=(-1, 0), out_axes=-1)
-    return jax.vmap(per_channel, in_axes=(0, None))(media, weights)
+    n_time = media.shape[1]
+    n_lag = weights.shape[-1]
+    padded = jnp.pad(media, ((0, 0), (n_lag - 1, 0), (0, 0)))
+    out = jnp.zeros(media.shape, jnp.result_type(media, weights))
+    for lag in range(n_lag):
+        start = n_lag - 1 - lag
+        out = out + padded[:, start : start + n_time, :] * weights[None, None, :, lag]
+    return out
 
 
 def lag_stack(media: Array, max_lag: int) -> Array:
