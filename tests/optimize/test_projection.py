@@ -48,8 +48,10 @@ def test_matches_quadratic_programming_reference(seed):
 @given(st.integers(0, 2**31 - 1))
 def test_feasible_idempotent_and_kkt(seed):
     x, total, lower, upper = _problem(seed)
-    y = np.asarray(project(x, total, lower, upper), np.float64)
-    lo32, hi32 = np.float32(lower), np.float32(upper)
+    y = project(x, total, lower, upper)
+    # bounds hold exactly in the compute dtype (float32, or float64 under JAX_ENABLE_X64)
+    lo32, hi32 = lower.astype(y.dtype), upper.astype(y.dtype)
+    y = np.asarray(y, np.float64)
     # feasible: bounds exactly (clip), the sum to 1e-6 relative
     assert np.all(y >= lo32) and np.all(y <= hi32)
     assert abs(y.sum() - total) <= 1e-6 * total
