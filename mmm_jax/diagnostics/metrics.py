@@ -1,0 +1,335 @@
+"""Numbers a marketing analyst reads off a fit, per posterior draw, in currency.
+
+Contribution and ROAS are **counterfactual** (DESIGN.md): a channel's
+contribution is predicted revenue with all channels minus predicted revenue
+with that channel's spend set to zero, over the same window, per draw. With
+synergy terms this differs from an additive split, and it is what a lift test
+measures.
+
+This module never imports the inference layer: it works on any object with the
+:class:`FitLike` surface (:class:`mmm_jax.inference.Fit` has it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+import jax
+import jax.numpy as jnp
+
+from mmm_jax.models import ModelConfig, synergy_pairs
+from mmm_jax.transforms import SATURATION_PARAMS, steady_state_response
+
+__all__ = [
+    "Contributions",
+    "FitLike",
+    "contributions",
+    "estimate",
+    "fit_metrics",
+    "hdi",
+    "marginal_roas",
+    "media_draws",
+    "response_curves",
+    "saturation_spend",
+    "waste_flags",
+]
+
+HDI_PROB = 0.9
+
+
+class FitLike(Protocol):
+    """What the analysis needs from a fit."""
+
+    data: Any
+    config: ModelConfig
+
+    def flat_draws(self) -> dict[str, np.ndarray]: ...  # noqa: D102
+
+    def predict(self, data=None, *, media=None, sites=("mu",), key=None) -> dict: ...  # noqa: D102
+
+
+# ------------------------------------------------------------------ summaries
+def hdi(x: np.ndarray, prob: float = HDI_PROB) -> tuple[np.ndarray, np.ndarray]:
+    """Highest-density interval over the first axis (shortest window of sorted draws).
+
+    Args:
+      x: Draws, shape ``(sample, ...)``.
+      prob: Interval mass in (0, 1).
+
+    Returns:
+      ``(low, high)``, each of shape ``x.shape[1:]``.
+    """
+    if not 0.0 < prob < 1.0:
+        raise ValueError(f"prob must be in (0, 1), got {prob}")
+    s = np.sort(np.asarray(x, dtype=float), axis=0)
+    n = s.shape[0]
+    k = max(1, int(np.floor(prob * n)))
+    if k >= n:
+        return s[0], s[-1]
+    widths = s[k:] - s[: n - k]
+    start = np.argmin(widths, axis=0)
+    low = np.take_along_axis(s, start[None], axis=0)[0]
+    high = np.take_along_axis(s, (start + k)[None], axis=0)[0]
+    return low, high
+
+
+def estimate(x: np.ndarray, prob: float = HDI_PROB) -> dict[str, float]:
+    """``{"mean", "median", "hdi_low", "hdi_high"}`` of scalar draws ``(sample,)``."""
+    x = np.asarray(x, dtype=float).reshape(-1)
+    low, high = hdi(x, prob)
+    return {
+        "mean": float(np.mean(x)),
+        "median": float(np.median(x)),
+        "hdi_low": float(low),
+        "hdi_high": float(high),
+    }
+
+
+# ------------------------------------------------------------------ contributions
+@dataclass(frozen=True)
+class Contributions:
+    """Counterfactual decomposition of predicted revenue over a window, in currency.
+
+    Attributes:
+      channels: Channel names.
+      spend: Spend per channel over the window, ``(channel,)``.
+      total: Predicted revenue over the window, ``(sample,)``.
+      by_channel: Counterfactual contribution, ``(sample, channel)``.
+      baseline: Predicted revenue with every channel's spend zero, ``(sample,)``.
+      series: Posterior-mean contribution over time, ``(geo, time, channel)``.
+      baseline_series: Posterior-mean baseline over time, ``(geo, time)``.
+      predicted_series: Posterior-mean prediction over time, ``(geo, time)``.
+    """
+
+    channels: tuple[str, ...]
+    spend: np.ndarray
+    total: np.ndarray
+    by_channel: np.ndarray
+    baseline: np.ndarray
+    series: np.ndarray
+    baseline_series: np.ndarray
+    predicted_series: np.ndarray
+
+    @property
+    def roas(self) -> np.ndarray:
+        """Contribution / spend, ``(sample, channel)``; NaN for a channel without spend."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.spend > 0, self.by_channel / self.spend, np.nan)
+
+    @property
+    def baseline_share(self) -> np.ndarray:
+        """Baseline / total predicted revenue, ``(sample,)``."""
+        return self.baseline / self.total
+
+
+def contributions(fit: FitLike, data=None) -> Contributions:
+    """Counterfactual contributions per channel and the baseline, per draw.
+
+    Args:
+      fit: A fitted model.
+      data: The window to decompose (default: the fit data). Its spend before
+        the window still carries over into it through adstock.
+
+    Returns:
+      A :class:`Contributions`.
+    """
+    data = fit.data if data is None else data
+    scale = float(data.scaler.target_scale)
+    full = fit.predict(data)["mu"] * scale  # (sample, geo, time)
+    by_channel, series = [], []
+    for c in range(data.n_channel):
+        media = np.array(data.media)
+        media[..., c] = 0.0
+        delta = full - fit.predict(data, media=media)["mu"] * scale
+        by_channel.append(delta.sum(axis=(1, 2)))
+        series.append(delta.mean(axis=0))
+    base = fit.predict(data, media=np.zeros_like(data.media))["mu"] * scale
+    return Contributions(
+        channels=tuple(data.channels),
+        spend=np.asarray(data.media).sum(axis=(0, 1)),
+        total=full.sum(axis=(1, 2)),
+        by_channel=np.stack(by_channel, axis=1),
+        baseline=base.sum(axis=(1, 2)),
+        series=np.stack(series, axis=-1),
+        baseline_series=base.mean(axis=0),
+        predicted_series=full.mean(axis=0),
+    )
+
+
+def marginal_roas(fit: FitLike, data=None, *, bump: float = 0.01) -> np.ndarray:
+    """Marginal ROAS at historical spend: extra revenue per extra unit of spend.
+
+    Each channel's spend is raised by ``bump`` (1%) in every period of the
+    window; the extra predicted revenue (carry-over included) over the extra
+    spend is the marginal ROAS, per draw.
+
+    Returns:
+      Shape ``(sample, channel)``.
+    """
+    if bump <= 0:
+        raise ValueError(f"bump must be positive, got {bump}")
+    data = fit.data if data is None else data
+    scale = float(data.scaler.target_scale)
+    full = fit.predict(data)["mu"].sum(axis=(1, 2))
+    out = []
+    for c in range(data.n_channel):
+        media = np.array(data.media)
+        media[..., c] *= 1.0 + bump
+        extra_spend = bump * float(np.asarray(data.media)[..., c].sum())
+        bumped = fit.predict(data, media=media)["mu"].sum(axis=(1, 2))
+        out.append((bumped - full) * scale / extra_spend if extra_spend > 0 else np.full_like(full, np.nan))
+    return np.stack(out, axis=1)
+
+
+def waste_flags(mroas: np.ndarray, *, threshold: float = 1.0, prob: float = 0.9) -> np.ndarray:
+    """Channels whose marginal ROAS is below ``threshold`` with posterior probability >= ``prob``.
+
+    Args:
+      mroas: Marginal ROAS draws, ``(sample, channel)``.
+      threshold: Break-even marginal ROAS.
+      prob: Required posterior probability.
+
+    Returns:
+      Boolean ``(channel,)``.
+    """
+    return np.mean(np.asarray(mroas) < threshold, axis=0) >= prob
+
+
+# ------------------------------------------------------------------ steady state
+def media_draws(fit: FitLike) -> dict[str, Any]:
+    """Posterior draws of the steady-state media response, in scaled units.
+
+    Returns:
+      A dict with ``coef`` ``(sample, channel)``, ``saturation_params`` (name ->
+      ``(sample, channel)``), ``kinds`` (saturation kind per channel),
+      ``synergy`` ``(sample, pair)`` or ``None``, ``pairs``, ``media_scale``
+      ``(channel,)`` and ``target_scale``.
+    """
+    draws = fit.flat_draws()
+    n_channel = fit.data.n_channel
+    kinds = fit.config.saturation_kinds(n_channel)
+    names = {n for k in kinds for n in SATURATION_PARAMS[k]}
+    synergy = draws.get("synergy/gamma")
+    return {
+        "coef": np.asarray(draws["media/coef"]),
+        "saturation_params": {n: np.asarray(draws[f"media/{n}"]) for n in names},
+        "kinds": kinds,
+        "synergy": None if synergy is None else np.asarray(synergy),
+        "pairs": synergy_pairs(n_channel) if synergy is not None else None,
+        "media_scale": np.asarray(fit.data.scaler.media_scale, dtype=float),
+        "target_scale": float(fit.data.scaler.target_scale),
+    }
+
+
+def _steady_fn(m: dict):
+    """Currency spend per period ``(channel,)`` -> currency revenue per period ``(sample,)``."""
+    coef = jnp.asarray(m["coef"])
+    params = {k: jnp.asarray(v) for k, v in m["saturation_params"].items()}
+    synergy = None if m["synergy"] is None else jnp.asarray(m["synergy"])
+    scale = jnp.asarray(m["media_scale"])
+
+    def f(spend):
+        x = jnp.broadcast_to(spend / scale, coef.shape)
+        r = steady_state_response(x, coef, m["kinds"], params, synergy, m["pairs"])
+        return r * m["target_scale"]
+
+    return f
+
+
+def response_curves(fit: FitLike, *, grid_size: int = 60, max_multiple: float = 3.0) -> dict[str, np.ndarray]:
+    """Steady-state response of each channel, others held at their mean spend.
+
+    The curve of channel ``c`` is ``r(x_c, others at mean) - r(0, others at mean)``
+    per period, in currency.
+
+    Returns:
+      ``{"spend": (grid, channel), "revenue": (sample, grid, channel)}``.
+    """
+    m = media_draws(fit)
+    f = _steady_fn(m)
+    mean_spend = np.asarray(fit.data.media).mean(axis=(0, 1))
+    grid = np.linspace(0.0, 1.0, grid_size)[:, None] * (max_multiple * mean_spend)[None, :]
+    out = np.zeros((m["coef"].shape[0], grid_size, len(mean_spend)))
+    for c in range(len(mean_spend)):
+        spends = np.repeat(mean_spend[None, :], grid_size, axis=0)
+        spends[:, c] = grid[:, c]
+        zero = mean_spend.copy()
+        zero[c] = 0.0
+        values = jax.vmap(f)(jnp.asarray(spends))  # (grid, sample)
+        out[:, :, c] = np.asarray(values).T - np.asarray(f(jnp.asarray(zero)))[:, None]
+    return {"spend": grid, "revenue": out}
+
+
+def saturation_spend(
+    fit: FitLike, *, threshold: float = 1.0, max_multiple: float = 20.0, grid_size: int = 400
+) -> np.ndarray:
+    """Spend per period beyond which steady-state marginal ROAS stays below ``threshold``.
+
+    For each draw and channel (others at their mean spend), the largest spend
+    at which :math:`\\partial r / \\partial x_c \\ge` ``threshold``, found on a
+    grid up to ``max_multiple`` times the mean spend and refined by bisection.
+    Zero when the channel never earns its marginal cost back; the grid's end
+    when it still does there.
+
+    Returns:
+      Shape ``(sample, channel)``, currency per period.
+    """
+    m = media_draws(fit)
+    f = _steady_fn(m)
+    mean_spend = np.asarray(fit.data.media).mean(axis=(0, 1))
+    n_channel = len(mean_spend)
+    jac = jax.jit(jax.vmap(jax.jacfwd(f)))  # (grid, channel) -> (grid, sample, channel)
+    result = np.zeros((m["coef"].shape[0], n_channel))
+    for c in range(n_channel):
+        xs = np.linspace(0.0, max_multiple * mean_spend[c], grid_size)
+        spends = np.repeat(mean_spend[None, :], grid_size, axis=0)
+        spends[:, c] = xs
+        marg = np.asarray(jac(jnp.asarray(spends)))[:, :, c]  # (grid, sample)
+        above = marg >= threshold
+        any_above = above.any(axis=0)
+        last = grid_size - 1 - np.argmax(above[::-1], axis=0)  # last grid index above threshold
+        lo = xs[last]
+        hi = xs[np.minimum(last + 1, grid_size - 1)]
+        for _ in range(30):  # bisection between the last point above and the next one
+            mid = 0.5 * (lo + hi)
+            probe = np.repeat(mean_spend[None, :], len(mid), axis=0)
+            probe[:, c] = mid
+            m_mid = np.asarray(jac(jnp.asarray(probe)))[np.arange(len(mid)), np.arange(len(mid)), c]
+            lo = np.where(m_mid >= threshold, mid, lo)
+            hi = np.where(m_mid >= threshold, hi, mid)
+        result[:, c] = np.where(any_above, lo, 0.0)
+    return result
+
+
+# ------------------------------------------------------------------ fit quality
+def fit_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    r"""Point-fit quality of a prediction against the actual target.
+
+    .. math::
+        R^2 = 1 - \frac{\sum (y - \hat y)^2}{\sum (y - \bar y)^2}, \quad
+        \mathrm{MAPE} = \overline{|y - \hat y| / |y|}, \quad
+        \mathrm{NRMSE} = \frac{\sqrt{\overline{(y - \hat y)^2}}}{\max y - \min y}
+
+    Args:
+      actual: Shape ``(geo, time)`` (any shape, flattened).
+      predicted: Same shape.
+
+    Returns:
+      ``{"r2", "mape", "nrmse"}``; MAPE skips periods whose actual is zero.
+    """
+    y = np.asarray(actual, dtype=float).reshape(-1)
+    p = np.asarray(predicted, dtype=float).reshape(-1)
+    if y.shape != p.shape:
+        raise ValueError(f"actual and predicted differ in size: {y.shape} vs {p.shape}")
+    resid = y - p
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    nonzero = y != 0
+    span = float(y.max() - y.min())
+    return {
+        "r2": float(1.0 - np.sum(resid**2) / ss_tot) if ss_tot > 0 else float("nan"),
+        "mape": float(np.mean(np.abs(resid[nonzero]) / np.abs(y[nonzero]))) if nonzero.any() else float("nan"),
+        "nrmse": float(np.sqrt(np.mean(resid**2)) / span) if span > 0 else float("nan"),
+    }

@@ -1,0 +1,278 @@
+"""`Fit`: one result type for NUTS, SVI and MAP: draws, data, config, timings.
+
+Draws keep the chain axis: every array is ``(chain, draw, ...)`` (SVI and MAP
+have one chain). Only parameters are stored; everything that depends on time
+(``mu``, contributions, counterfactuals) is recomputed from them on demand with
+:meth:`Fit.predict`, so a saved fit stays small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import jax
+import jax.numpy as jnp
+
+from numpyro.infer import Predictive
+from numpyro.infer.util import log_likelihood
+
+from mmm_jax.data import MMMData
+from mmm_jax.models import ModelConfig, ModelInputs, TimeFrame, build_inputs, mmm
+from mmm_jax.models.config import config_from_dict, config_to_dict
+
+__all__ = ["FORMAT_VERSION", "Fit", "FitFileError"]
+
+FORMAT_VERSION = 1
+
+
+class FitFileError(ValueError):
+    """A saved fit that cannot be read: missing, corrupted or of another format."""
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted MMM.
+
+    Attributes:
+      method: ``"nuts"``, ``"svi"`` or ``"map"``.
+      draws: Site name -> ``(chain, draw, ...)`` posterior draws of the
+        parameters (and small deterministic sites such as ``synergy/gamma``).
+      data: The data the model was fitted on (with its scaler).
+      config: The model configuration.
+      frame: Trend-time frame of the fit window.
+      timings: Seconds spent, e.g. ``warmup_s``, ``sample_s``, ``total_s``.
+      info: JSON-safe facts about the run (seed, settings, divergences, SVI loss
+        trace, guide name).
+      stats: Per-draw sampler statistics, name -> ``(chain, draw)``.
+    """
+
+    method: str
+    draws: dict[str, np.ndarray]
+    data: MMMData
+    config: ModelConfig
+    frame: TimeFrame
+    timings: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, np.ndarray] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ shapes
+    @property
+    def n_chain(self) -> int:
+        """Number of chains."""
+        return next(iter(self.draws.values())).shape[0]
+
+    @property
+    def n_draw(self) -> int:
+        """Draws per chain."""
+        return next(iter(self.draws.values())).shape[1]
+
+    @property
+    def n_samples(self) -> int:
+        """Total posterior draws, chains times draws."""
+        return self.n_chain * self.n_draw
+
+    def flat_draws(self) -> dict[str, np.ndarray]:
+        """Draws with chains merged: site -> ``(sample, ...)``."""
+        return {k: v.reshape((-1,) + v.shape[2:]) for k, v in self.draws.items()}
+
+    # ------------------------------------------------------------ prediction
+    def inputs(self, data: MMMData | None = None) -> ModelInputs:
+        """Model inputs for ``data`` (default: the fit data) on the fit's time frame."""
+        return build_inputs(self.data if data is None else data, self.config, self.frame, reference=self.data)
+
+    def predict(
+        self,
+        data: MMMData | None = None,
+        *,
+        media: np.ndarray | None = None,
+        sites: tuple[str, ...] = ("mu",),
+        key: jax.Array | None = None,
+        batch_size: int = 1000,
+    ) -> dict[str, np.ndarray]:
+        """Posterior draws of deterministic or predictive sites.
+
+        Args:
+          data: Data to predict on (same channels and scaler); default the fit data.
+          media: Optional spend in currency, shape ``(geo, time, channel)``,
+            replacing ``data``'s media (a counterfactual).
+          sites: Sites to return, e.g. ``("mu",)`` or ``("y",)``.
+          key: PRNG key, needed only for sampled sites such as ``"y"``.
+          batch_size: Draws per vectorised batch (bounds memory).
+
+        Returns:
+          Site -> ``(sample, ...)`` on the **scaled** target.
+        """
+        data = self.data if data is None else data
+        if media is not None:
+            data = data.with_media(np.asarray(media, dtype=float))
+        inputs = self.inputs(data)
+        key = jax.random.PRNGKey(0) if key is None else key
+        flat = self.flat_draws()
+        out: dict[str, list[np.ndarray]] = {s: [] for s in sites}
+        predictive = _predictive_fn(sites)
+        for start in range(0, self.n_samples, batch_size):
+            batch = {k: jnp.asarray(v[start : start + batch_size]) for k, v in flat.items()}
+            key, sub = jax.random.split(key)
+            result = predictive(batch, sub, inputs, self.config)
+            for s in sites:
+                out[s].append(np.asarray(result[s]))
+        return {s: np.concatenate(v, axis=0) for s, v in out.items()}
+
+    def log_likelihood(self) -> np.ndarray:
+        """Pointwise log-likelihood of the fit data, ``(chain, draw, geo, time)``."""
+        flat = {k: jnp.asarray(v) for k, v in self.flat_draws().items()}
+        ll = log_likelihood(mmm, flat, self.inputs(), self.config, y=self.data.target_scaled)["y"]
+        return np.asarray(ll).reshape(self.n_chain, self.n_draw, *ll.shape[1:])
+
+    # ------------------------------------------------------------ ArviZ
+    def to_arviz(self, *, posterior_predictive: bool = True, key: jax.Array | None = None):
+        """InferenceData with named dims (``chain, draw, channel, geo, date, ...``).
+
+        Groups: ``posterior``, ``sample_stats`` (NUTS), ``log_likelihood``,
+        ``observed_data`` and, unless switched off, ``posterior_predictive``
+        (revenue in the data's currency).
+        """
+        import arviz as az
+
+        data = self.data
+        coords = {
+            "channel": list(data.channels),
+            "geo": list(data.geos),
+            "date": data.dates,
+            "control": list(data.control_names),
+        }
+        dims = {k: _site_dims(k, v.shape[2:], data) for k, v in self.draws.items()}
+        for k, d in dims.items():
+            for name, size in zip(d, self.draws[k].shape[2:]):
+                coords.setdefault(name, list(range(size)))
+        target = data.target_scaled * data.scaler.target_scale
+        groups: dict[str, Any] = {
+            "posterior": dict(self.draws),
+            "log_likelihood": {"y": self.log_likelihood()},
+            "observed_data": {"y": target},
+        }
+        dims["y"] = ["geo", "date"]
+        if self.stats:
+            groups["sample_stats"] = dict(self.stats)
+        if posterior_predictive:
+            y = self.predict(sites=("y",), key=key)["y"] * data.scaler.target_scale
+            groups["posterior_predictive"] = {"y": y.reshape(self.n_chain, self.n_draw, *y.shape[1:])}
+        return az.from_dict(**groups, coords=coords, dims=dims)
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Writes the fit to one ``.npz`` file (checksummed) and returns its path."""
+        path = Path(path)
+        arrays = {f"draws/{k}": np.asarray(v) for k, v in self.draws.items()}
+        arrays.update({f"stats/{k}": np.asarray(v) for k, v in self.stats.items()})
+        meta = {
+            "format": "mmm_jax.Fit",
+            "version": FORMAT_VERSION,
+            "method": self.method,
+            "config": config_to_dict(self.config),
+            "data": self.data.to_dict(),
+            "frame": self.frame._asdict(),
+            "timings": self.timings,
+            "info": self.info,
+            "checksum": _checksum(arrays),
+        }
+        buffer = io.BytesIO()
+        np.savez(buffer, __meta__=np.asarray(json.dumps(meta)), **arrays)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(buffer.getvalue())
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, *, data: MMMData | None = None) -> Fit:
+        """Reads a fit written by :meth:`save`.
+
+        Args:
+          path: The ``.npz`` file.
+          data: Optional data the fit must have been made on; a mismatch
+            (channels, dates or values) raises.
+
+        Raises:
+          FitFileError: The file is missing, not a saved fit, of another
+            format version, corrupted (checksum) or made on other data.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FitFileError(f"no saved fit at {path}")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                contents = {k: npz[k] for k in npz.files}
+            meta = json.loads(str(contents.pop("__meta__")))
+        except Exception as err:  # zip, JSON or missing-key errors all mean "not a fit"
+            raise FitFileError(f"{path} is not a readable mmm_jax fit ({err})") from None
+        if meta.get("format") != "mmm_jax.Fit":
+            raise FitFileError(f"{path} is not an mmm_jax fit file")
+        if meta.get("version") != FORMAT_VERSION:
+            raise FitFileError(
+                f"{path} has format version {meta.get('version')}, this mmm_jax reads {FORMAT_VERSION}"
+            )
+        if _checksum(contents) != meta["checksum"]:
+            raise FitFileError(f"{path} is corrupted: its arrays do not match their checksum")
+        fit_data = MMMData.from_dict(meta["data"])
+        if data is not None and not _same_data(fit_data, data):
+            raise FitFileError(f"{path} was fitted on other data (channels, dates or values differ)")
+        return cls(
+            method=meta["method"],
+            draws={k[6:]: v for k, v in contents.items() if k.startswith("draws/")},
+            data=fit_data,
+            config=config_from_dict(meta["config"]),
+            frame=TimeFrame(**meta["frame"]),
+            timings=meta["timings"],
+            info=meta["info"],
+            stats={k[6:]: v for k, v in contents.items() if k.startswith("stats/")},
+        )
+
+
+def _predictive_fn(sites: tuple[str, ...]):
+    def run(batch, key, inputs, config):
+        predictive = Predictive(mmm, posterior_samples=batch, return_sites=list(sites), parallel=True)
+        return predictive(key, inputs, config)
+
+    return jax.jit(run, static_argnums=(3,))
+
+
+def _site_dims(name: str, shape: tuple[int, ...], data: MMMData) -> list[str]:
+    leaf = name.split("/")[-1]
+    if not shape:
+        return []
+    if name.startswith("media/"):
+        return ["channel"]
+    if leaf == "intercept":
+        return ["geo"]
+    if leaf == "controls":
+        return ["control"]
+    if name.startswith("synergy/"):
+        return ["pair"]
+    return [f"{name.replace('/', '_')}_dim_{i}" for i in range(len(shape))]
+
+
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        h.update(k.encode())
+        h.update(str(a.dtype).encode())
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _same_data(a: MMMData, b: MMMData) -> bool:
+    return (
+        a.channels == b.channels
+        and a.geos == b.geos
+        and a.dates.equals(b.dates)
+        and np.array_equal(a.media, b.media)
+        and np.array_equal(a.target, b.target)
+    )

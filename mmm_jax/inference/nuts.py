@@ -1,0 +1,119 @@
+"""NUTS (No-U-Turn Sampler) fits of the MMM."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import jax
+
+from numpyro.infer import MCMC, NUTS, init_to_median
+
+from mmm_jax.data import MMMData
+from mmm_jax.inference._common import ChainMethod, keep_parameter_sites
+from mmm_jax.inference.fit import Fit
+from mmm_jax.models import ModelConfig, build_inputs, mmm, time_frame
+
+__all__ = ["fit_nuts"]
+
+
+def fit_nuts(
+    data: MMMData,
+    config: ModelConfig,
+    *,
+    key: jax.Array,
+    num_warmup: int = 1000,
+    num_samples: int = 1000,
+    num_chains: int = 4,
+    target_accept: float = 0.85,
+    max_tree_depth: int = 10,
+    chain_method: ChainMethod | str = ChainMethod.VECTORIZED,
+    progress_bar: bool = True,
+) -> Fit:
+    """Samples the posterior with NUTS.
+
+    Args:
+      data: Validated, scaled data.
+      config: Model configuration.
+      key: PRNG key (no default: same key, same draws on the same backend).
+      num_warmup: Adaptation steps per chain.
+      num_samples: Kept draws per chain.
+      num_chains: Number of chains.
+      target_accept: Target acceptance probability of step-size adaptation.
+      max_tree_depth: Maximum tree depth (at most ``2**depth`` leapfrog steps).
+      chain_method: ``vectorized`` (one device, chains batched with ``vmap``,
+        the default and the fast choice on a GPU), ``parallel`` (one chain per
+        device: needs several JAX devices, e.g.
+        ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` on CPU, set
+        before JAX starts) or ``sequential``.
+      progress_bar: Show a progress bar.
+
+    Returns:
+      A :class:`Fit` with ``method="nuts"``; ``timings`` has ``warmup_s``
+      (including JIT compilation), ``sample_s`` and ``total_s``; ``info`` has
+      the settings and the number of divergences.
+
+    Raises:
+      ValueError: Non-positive sizes or ``target_accept`` outside (0, 1).
+    """
+    chain_method = ChainMethod(chain_method)
+    for name, value in (("num_warmup", num_warmup), ("num_samples", num_samples)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    if num_chains < 1:
+        raise ValueError(f"num_chains must be >= 1, got {num_chains}")
+    if not 0.0 < target_accept < 1.0:
+        raise ValueError(f"target_accept must be in (0, 1), got {target_accept}")
+    if chain_method is ChainMethod.PARALLEL and jax.local_device_count() < num_chains:
+        raise ValueError(
+            f"chain_method='parallel' needs {num_chains} devices, JAX sees {jax.local_device_count()}; "
+            "use 'vectorized' or set XLA_FLAGS=--xla_force_host_platform_device_count before JAX starts"
+        )
+    inputs = build_inputs(data, config)
+    kernel = NUTS(
+        mmm,
+        target_accept_prob=target_accept,
+        max_tree_depth=max_tree_depth,
+        init_strategy=init_to_median(num_samples=15),
+    )
+    mcmc = MCMC(
+        kernel,
+        num_warmup=num_warmup,
+        num_samples=num_samples,
+        num_chains=num_chains,
+        chain_method=chain_method.value,
+        progress_bar=progress_bar,
+    )
+    y = data.target_scaled
+    t0 = time.perf_counter()
+    mcmc.warmup(key, inputs, config, y=y, extra_fields=("diverging", "num_steps"))
+    jax.block_until_ready(mcmc.post_warmup_state)
+    t1 = time.perf_counter()
+    mcmc.run(mcmc.post_warmup_state.rng_key, inputs, config, y=y, extra_fields=("diverging", "num_steps"))
+    samples = jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
+    t2 = time.perf_counter()
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    stats = {
+        "diverging": np.asarray(extra["diverging"]),
+        "num_steps": np.asarray(extra["num_steps"]),
+    }
+    return Fit(
+        method="nuts",
+        draws=keep_parameter_sites(samples),
+        data=data,
+        config=config,
+        frame=time_frame(data.dates),
+        timings={"warmup_s": t1 - t0, "sample_s": t2 - t1, "total_s": t2 - t0},
+        info={
+            "num_warmup": num_warmup,
+            "num_samples": num_samples,
+            "num_chains": num_chains,
+            "target_accept": target_accept,
+            "max_tree_depth": max_tree_depth,
+            "chain_method": chain_method.value,
+            "divergences": int(stats["diverging"].sum()),
+            "backend": jax.default_backend(),
+        },
+        stats=stats,
+    )

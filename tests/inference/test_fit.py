@@ -1,0 +1,152 @@
+"""Fitting on small simulated data: NUTS, SVI, MAP, the Fit object and its file format."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import jax
+
+from mmm_jax.data import SimulationConfig, from_frame, simulate
+from mmm_jax.diagnostics import contributions
+from mmm_jax.inference import Fit, FitFileError, Guide, fit_map, fit_nuts, fit_svi
+from mmm_jax.models import ModelConfig
+
+
+@pytest.fixture(scope="module")
+def sim():
+    base = SimulationConfig(n_periods=200, noise_sd=0.03)
+    cfg = dataclasses.replace(base, channels=base.channels[:2])
+    return simulate(cfg, seed=3)
+
+
+@pytest.fixture(scope="module")
+def data(sim):
+    return from_frame(sim.frame, controls=("organic_traffic",))
+
+
+CONFIG = ModelConfig(yearly_order=1, weekly_order=1, max_lag=14)
+
+
+@pytest.fixture(scope="module")
+def nuts_fit(data):
+    return fit_nuts(
+        data,
+        CONFIG,
+        key=jax.random.PRNGKey(0),
+        num_warmup=150,
+        num_samples=100,
+        num_chains=2,
+        progress_bar=False,
+    )
+
+
+def test_nuts_fit_shapes_and_info(nuts_fit, data):
+    assert nuts_fit.method == "nuts"
+    assert nuts_fit.draws["media/roas"].shape == (2, 100, 2)
+    assert nuts_fit.draws["media/coef"].shape == (2, 100, 2)
+    assert "mu" not in nuts_fit.draws and "y" not in nuts_fit.draws
+    assert nuts_fit.stats["diverging"].shape == (2, 100)
+    assert nuts_fit.info["divergences"] == int(nuts_fit.stats["diverging"].sum())
+    assert nuts_fit.timings["total_s"] >= nuts_fit.timings["sample_s"] > 0
+
+
+def test_nuts_fit_explains_the_data(nuts_fit, data, sim):
+    """Posterior-mean prediction tracks revenue closely and ROAS intervals are sane."""
+    mu = nuts_fit.predict()["mu"].mean(0) * data.scaler.target_scale
+    resid = np.asarray(data.target) - mu
+    assert np.sqrt(np.mean(resid**2)) / np.mean(data.target) < 0.06  # noise is 3%
+    c = contributions(nuts_fit)
+    truth = np.array([sim.truth["channels"][n]["roas"] for n in data.channels])
+    roas = c.roas.mean(0)
+    # short chains on 200 days: a loose but real check, a factor of 2 around the truth
+    assert np.all(roas > truth / 2) and np.all(roas < truth * 2)
+
+
+def test_same_key_same_draws(data):
+    kw = dict(num_warmup=20, num_samples=10, num_chains=1, progress_bar=False)
+    a = fit_nuts(data, CONFIG, key=jax.random.PRNGKey(5), **kw)
+    b = fit_nuts(data, CONFIG, key=jax.random.PRNGKey(5), **kw)
+    for k in a.draws:
+        np.testing.assert_array_equal(a.draws[k], b.draws[k])
+
+
+def test_nuts_argument_errors(data):
+    with pytest.raises(ValueError, match="num_warmup must be >= 1"):
+        fit_nuts(data, CONFIG, key=jax.random.PRNGKey(0), num_warmup=0)
+    with pytest.raises(ValueError, match="target_accept must be in"):
+        fit_nuts(data, CONFIG, key=jax.random.PRNGKey(0), target_accept=1.5)
+    with pytest.raises(ValueError, match="chain_method='parallel' needs 64 devices"):
+        fit_nuts(data, CONFIG, key=jax.random.PRNGKey(0), num_chains=64, chain_method="parallel")
+
+
+@pytest.mark.parametrize("guide", list(Guide))
+def test_svi_guides_fit(data, guide):
+    fit = fit_svi(
+        data,
+        CONFIG,
+        key=jax.random.PRNGKey(1),
+        guide=guide,
+        num_steps=1500,
+        num_samples=200,
+        progress_bar=False,
+    )
+    assert fit.method == "svi" and fit.info["guide"] == guide.value
+    assert fit.draws["media/roas"].shape == (1, 200, 2)
+    losses = np.asarray(fit.info["losses"])
+    # the ELBO improved a lot from its start
+    assert np.mean(losses[-50:]) < np.mean(losses[:50]) - 100
+    mu = fit.predict()["mu"].mean(0) * data.scaler.target_scale
+    assert np.sqrt(np.mean((np.asarray(data.target) - mu) ** 2)) / np.mean(data.target) < 0.08
+
+
+def test_map_is_one_draw_and_fits(data):
+    fit = fit_map(data, CONFIG, key=jax.random.PRNGKey(2), num_steps=1500, progress_bar=False)
+    assert fit.draws["media/roas"].shape == (1, 1, 2)
+    mu = fit.predict()["mu"][0] * data.scaler.target_scale
+    assert np.sqrt(np.mean((np.asarray(data.target) - mu) ** 2)) / np.mean(data.target) < 0.08
+
+
+def test_save_load_round_trip(nuts_fit, tmp_path):
+    path = nuts_fit.save(tmp_path / "fit.npz")
+    back = Fit.load(path, data=nuts_fit.data)
+    assert back.method == "nuts" and back.info == nuts_fit.info and back.timings == nuts_fit.timings
+    for k in nuts_fit.draws:
+        np.testing.assert_array_equal(back.draws[k], nuts_fit.draws[k])
+    assert back.data == nuts_fit.data
+    np.testing.assert_array_equal(back.predict()["mu"], nuts_fit.predict()["mu"])
+
+
+def test_load_refuses_bad_files(nuts_fit, tmp_path, data):
+    with pytest.raises(FitFileError, match="no saved fit at"):
+        Fit.load(tmp_path / "missing.npz")
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip at all")
+    with pytest.raises(FitFileError, match="is not a readable mmm_jax fit"):
+        Fit.load(junk)
+    path = nuts_fit.save(tmp_path / "fit.npz")
+    # flip bytes inside the stored arrays: the checksum must catch it
+    raw = bytearray(path.read_bytes())
+    middle = len(raw) // 2
+    raw[middle : middle + 8] = bytes(b ^ 0xFF for b in raw[middle : middle + 8])
+    corrupted = tmp_path / "corrupted.npz"
+    corrupted.write_bytes(bytes(raw))
+    with pytest.raises(FitFileError):
+        Fit.load(corrupted)
+    other = data.with_media(np.asarray(data.media) * 1.1)
+    with pytest.raises(FitFileError, match="fitted on other data"):
+        Fit.load(path, data=other)
+
+
+def test_to_arviz_named_dims(nuts_fit, data):
+    idata = nuts_fit.to_arviz()
+    post = idata.posterior
+    assert post["media/roas"].dims == ("chain", "draw", "channel")
+    assert list(post.coords["channel"].values) == list(data.channels)
+    assert idata.log_likelihood["y"].dims == ("chain", "draw", "geo", "date")
+    ppc = idata.posterior_predictive["y"]
+    assert ppc.shape == (2, 100, 1, data.n_time)
+    # posterior predictive is in currency: its mean tracks observed revenue
+    obs = idata.observed_data["y"].values
+    rel = np.abs(ppc.mean(("chain", "draw")).values - obs).mean() / obs.mean()
+    assert rel < 0.06
