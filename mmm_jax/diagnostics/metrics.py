@@ -21,7 +21,12 @@ import jax
 import jax.numpy as jnp
 
 from mmm_jax.models import ModelConfig, synergy_pairs
-from mmm_jax.transforms import SATURATION_PARAMS, steady_state_response
+from mmm_jax.transforms import (
+    ADSTOCK_PARAMS,
+    SATURATION_PARAMS,
+    adstock_weights_channels,
+    steady_state_response,
+)
 
 __all__ = [
     "Contributions",
@@ -180,7 +185,9 @@ def marginal_roas(fit: FitLike, data=None, *, bump: float = 0.01) -> np.ndarray:
         media[..., c] *= 1.0 + bump
         extra_spend = bump * float(np.asarray(data.media)[..., c].sum())
         bumped = fit.predict(data, media=media)["mu"].sum(axis=(1, 2))
-        out.append((bumped - full) * scale / extra_spend if extra_spend > 0 else np.full_like(full, np.nan))
+        out.append(
+            (bumped - full) * scale / extra_spend if extra_spend > 0 else np.full_like(full, np.nan)
+        )
     return np.stack(out, axis=1)
 
 
@@ -200,27 +207,39 @@ def waste_flags(mroas: np.ndarray, *, threshold: float = 1.0, prob: float = 0.9)
 
 # ------------------------------------------------------------------ steady state
 def media_draws(fit: FitLike) -> dict[str, Any]:
-    """Posterior draws of the steady-state media response, in scaled units.
+    """Posterior draws of the media response, in scaled units.
+
+    The keys are the fields of :class:`mmm_jax.optimize.ResponseParams`, so
+    ``ResponseParams(**media_draws(fit))`` feeds the budget optimiser.
 
     Returns:
-      A dict with ``coef`` ``(sample, channel)``, ``saturation_params`` (name ->
-      ``(sample, channel)``), ``kinds`` (saturation kind per channel),
+      A dict with ``coef`` ``(sample, channel)``, ``saturation`` (kind per
+      channel), ``saturation_params`` (name -> ``(sample, channel)``),
       ``synergy`` ``(sample, pair)`` or ``None``, ``pairs``, ``media_scale``
-      ``(channel,)`` and ``target_scale``.
+      ``(channel,)``, ``target_scale`` and ``adstock_weights``
+      ``(sample, channel, lag)``.
     """
     draws = fit.flat_draws()
-    n_channel = fit.data.n_channel
+    data = fit.data
+    n_channel = data.n_channel
     kinds = fit.config.saturation_kinds(n_channel)
     names = {n for k in kinds for n in SATURATION_PARAMS[k]}
+    ad_kinds = fit.config.adstock_kinds(n_channel)
+    ad_names = {n for k in ad_kinds for n in ADSTOCK_PARAMS[k]}
+    max_lag = fit.config.lag_window(data.periods_per_year)
+    weights = adstock_weights_channels(
+        ad_kinds, {n: jnp.asarray(draws[f"media/{n}"]) for n in ad_names}, max_lag
+    )
     synergy = draws.get("synergy/gamma")
     return {
         "coef": np.asarray(draws["media/coef"]),
+        "saturation": kinds,
         "saturation_params": {n: np.asarray(draws[f"media/{n}"]) for n in names},
-        "kinds": kinds,
         "synergy": None if synergy is None else np.asarray(synergy),
         "pairs": synergy_pairs(n_channel) if synergy is not None else None,
-        "media_scale": np.asarray(fit.data.scaler.media_scale, dtype=float),
-        "target_scale": float(fit.data.scaler.target_scale),
+        "media_scale": np.asarray(data.scaler.media_scale, dtype=float),
+        "target_scale": float(data.scaler.target_scale),
+        "adstock_weights": np.asarray(weights),
     }
 
 
@@ -233,13 +252,15 @@ def _steady_fn(m: dict):
 
     def f(spend):
         x = jnp.broadcast_to(spend / scale, coef.shape)
-        r = steady_state_response(x, coef, m["kinds"], params, synergy, m["pairs"])
+        r = steady_state_response(x, coef, m["saturation"], params, synergy, m["pairs"])
         return r * m["target_scale"]
 
     return f
 
 
-def response_curves(fit: FitLike, *, grid_size: int = 60, max_multiple: float = 3.0) -> dict[str, np.ndarray]:
+def response_curves(
+    fit: FitLike, *, grid_size: int = 60, max_multiple: float = 3.0
+) -> dict[str, np.ndarray]:
     """Steady-state response of each channel, others held at their mean spend.
 
     The curve of channel ``c`` is ``r(x_c, others at mean) - r(0, others at mean)``
@@ -266,10 +287,10 @@ def response_curves(fit: FitLike, *, grid_size: int = 60, max_multiple: float = 
 def saturation_spend(
     fit: FitLike, *, threshold: float = 1.0, max_multiple: float = 20.0, grid_size: int = 400
 ) -> np.ndarray:
-    """Spend per period beyond which steady-state marginal ROAS stays below ``threshold``.
+    r"""Spend per period beyond which steady-state marginal ROAS stays below ``threshold``.
 
     For each draw and channel (others at their mean spend), the largest spend
-    at which :math:`\\partial r / \\partial x_c \\ge` ``threshold``, found on a
+    at which :math:`\partial r / \partial x_c \ge` ``threshold``, found on a
     grid up to ``max_multiple`` times the mean spend and refined by bisection.
     Zero when the channel never earns its marginal cost back; the grid's end
     when it still does there.
@@ -330,6 +351,8 @@ def fit_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     span = float(y.max() - y.min())
     return {
         "r2": float(1.0 - np.sum(resid**2) / ss_tot) if ss_tot > 0 else float("nan"),
-        "mape": float(np.mean(np.abs(resid[nonzero]) / np.abs(y[nonzero]))) if nonzero.any() else float("nan"),
+        "mape": float(np.mean(np.abs(resid[nonzero]) / np.abs(y[nonzero])))
+        if nonzero.any()
+        else float("nan"),
         "nrmse": float(np.sqrt(np.mean(resid**2)) / span) if span > 0 else float("nan"),
     }

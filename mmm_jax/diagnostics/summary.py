@@ -93,7 +93,7 @@ def summarize(fit: FitLike, *, with_saturation: bool = True) -> dict[str, Any]:
         },
         "data": {
             "target": data.target_name,
-            "currency_note": "money in the data's currency; spend and contributions over the fit window",
+            "note": "money in the data's currency; spend and contributions over the fit window",
             "start": str(data.dates[0].date()),
             "end": str(data.dates[-1].date()),
             "n_periods": int(data.n_time),
