@@ -1,0 +1,228 @@
+"""The HTML report: self-contained, escaped, one table row per channel, truth checked."""
+
+from __future__ import annotations
+
+import base64
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from mmm_jax.diagnostics.report import CAPTIONS, write_report
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+EVIL = "<script>alert('x')</script>"
+
+
+def _est(mean, low, high):
+    return {"mean": mean, "median": mean, "hdi_low": low, "hdi_high": high}
+
+
+def _summary(names=("search", "social")):
+    channels = {}
+    for k, name in enumerate(names):
+        channels[name] = {
+            "spend": 1_234_567.0 * (k + 1),
+            "contribution": _est(2_500_000.0 + k, 2_100_000.0, 2_950_000.0),
+            "roas": _est(1.8 - 0.9 * k, 1.5 - 0.9 * k, 2.1 - 0.9 * k),
+            "marginal_roas": _est(1.2 - 0.6 * k, 0.9 - 0.6 * k, 1.4 - 0.6 * k),
+            "prob_marginal_roas_below_1": 0.2 + 0.7 * k,
+            "saturation_spend": _est(45_000.0, 38_000.0, 52_000.0) if k == 0 else None,
+            "wasteful": bool(k),
+        }
+    return {
+        "channels": channels,
+        "baseline": {
+            "contribution": _est(40_000_000.0, 38_000_000.0, 42_000_000.0),
+            "share": _est(0.82, 0.80, 0.85),
+        },
+        "synergy": {f"{names[0]}:{names[1]}": _est(0.05, -0.01, 0.11)},
+        "fit": {"r2": 0.913, "mape": 0.0412, "nrmse": 0.071},
+        "diagnostics": {
+            "method": "nuts",
+            "seconds": 83.4,
+            "r_hat_max": 1.004,
+            "ess_bulk_min": 612.0,
+            "divergences": 0,
+        },
+        "review": [
+            {"check": "convergence", "status": "pass", "message": "R-hat below 1.01"},
+            {"check": "fit", "status": "warn", "message": "MAPE above 4% & rising"},
+            {"check": "roas", "status": "fail", "message": f"{names[1]} ROAS below 1"},
+        ],
+        "data": {
+            "target": "revenue",
+            "start": "2023-01-01",
+            "end": "2024-12-30",
+            "n_periods": 730,
+            "n_geos": 1,
+        },
+    }
+
+
+def _figure(kind: int) -> Figure:
+    fig = Figure(figsize=(4, 3))
+    ax = fig.add_subplot()
+    x = np.linspace(0, 10, 50)
+    ax.plot(x, np.sin(x) if kind == 0 else np.cos(x))
+    ax.set_title(f"figure {kind}")
+    return fig
+
+
+class _Page(HTMLParser):
+    """Collects tables (as rows of cell texts with row classes), images, links and text."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.imgs, self.tags, self.text = [], [], [], []
+        self._cell = None
+        self._row = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "table":
+            self.tables.append({"head": [], "rows": []})
+        elif tag == "tr":
+            self._row = {"cls": attrs.get("class", ""), "cells": []}
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "img":
+            self.imgs.append(attrs)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row["cells"].append(" ".join(" ".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            table = self.tables[-1]  # the first row of a table is its header
+            (table["rows"] if table["head"] else table["head"]).append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _parse(path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    for table in page.tables:
+        table["head"] = table["head"][0]["cells"]
+    return page
+
+
+def _table(page, first_header):
+    (table,) = [t for t in page.tables if t["head"][0] == first_header]
+    return table
+
+
+def test_report_tables_numbers_and_embedded_figures(tmp_path):
+    summary = _summary()
+    figures = {"roas": _figure(0), "custom_plot": _figure(1)}
+    path = write_report(
+        tmp_path / "out", summary=summary, figures=figures, title="Demo & report", notes=["n1"]
+    )
+    assert path == tmp_path / "out" / "report.html"
+    page = _parse(path)
+    raw = path.read_text(encoding="utf-8")
+
+    channels = _table(page, "Channel")
+    assert [r["cells"][0] for r in channels["rows"]] == ["search", "social"]
+    assert "True ROAS" not in channels["head"]
+    search, social = (r["cells"] for r in channels["rows"])
+    assert search[1] == "1,234,567"
+    assert search[2] == "2,500,000 [2,100,000, 2,950,000]"
+    assert search[3] == "1.80 [1.50, 2.10]"
+    assert search[4] == "1.20 [0.90, 1.40]"
+    assert search[5] == "45,000 [38,000, 52,000]"
+    assert social[5] == "—"  # no saturation spend
+    assert (search[6], social[6]) == ("no", "yes")
+
+    baseline = _table(page, "Quantity")
+    assert baseline["rows"][1]["cells"][1] == "82.0% [80.0%, 85.0%]"
+    synergy = _table(page, "Pair")
+    assert synergy["rows"][0]["cells"] == ["search × social", "0.05 [-0.01, 0.11]"]
+    fit = _table(page, "Metric")
+    assert [r["cells"][1] for r in fit["rows"]] == ["0.91", "4.1%", "7.1%"]
+    diag = _table(page, "Check")
+    assert [r["cells"][1] for r in diag["rows"]] == ["NUTS", "83.4 s", "1.004", "612", "0"]
+    review = _table(page, "Status")
+    assert [r["cls"] for r in review["rows"]] == ["pass", "warn", "fail"]
+    assert review["rows"][1]["cells"] == ["warn", "fit", "MAPE above 4% & rising"]
+    assert "MAPE above 4% &amp; rising" in raw
+
+    # headline cards: total spend, media ROAS = sum of contribution means / total spend
+    text = " ".join(page.text)
+    assert "3,703,701" in text
+    assert f"{(2 * 2_500_000.0 + 1) / (3 * 1_234_567.0):,.2f}" in text
+
+    # figures: embedded PNGs, known caption for a standard key, a readable one for others
+    assert len(page.imgs) == 2
+    for img in page.imgs:
+        prefix = "data:image/png;base64,"
+        assert img["src"].startswith(prefix)
+        png = base64.b64decode(img["src"][len(prefix) :], validate=True)
+        assert png[:8] == PNG_SIGNATURE and len(png) > 5_000
+    assert CAPTIONS["roas"] in text and "Custom plot" in text
+
+    # self-contained: no scripts, stylesheets or remote sources
+    assert not [t for t, _ in page.tags if t in ("script", "link", "iframe")]
+    assert not re.search(r"(src|href)=['\"]?(https?:|//)", raw)
+    assert [t for t, _ in page.tags].count("style") == 1
+    assert "<title>Demo &amp; report</title>" in raw
+    assert "n1" in text
+
+
+def test_report_truth_columns_say_whether_truth_is_inside_hdi(tmp_path):
+    truth = {
+        "channels": {
+            "search": {"roas": 1.7, "marginal_roas": 2.0},  # inside, outside (0.9–1.4)
+            "social": {"roas": 2.0, "marginal_roas": 0.5},  # outside (0.6–1.2), inside (0.3–0.8)
+        },
+        "baseline_share": 0.79,  # outside (0.80–0.85)
+    }
+    path = write_report(tmp_path, summary=_summary(), figures={}, title="t", truth=truth)
+    page = _parse(path)
+    channels = _table(page, "Channel")
+    assert channels["head"][-4:] == [
+        "True ROAS",
+        "Inside HDI?",
+        "True marginal ROAS",
+        "Inside HDI?",
+    ]
+    assert [r["cells"][-4:] for r in channels["rows"]] == [
+        ["1.70", "yes", "2.00", "no"],
+        ["2.00", "no", "0.50", "yes"],
+    ]
+    baseline = _table(page, "Quantity")
+    assert baseline["rows"][1]["cells"][2:] == ["79.0%", "no"]
+    assert not page.imgs
+
+
+def test_report_escapes_every_string(tmp_path):
+    summary = _summary(names=(EVIL, "tv & radio"))
+    summary["review"].append({"check": EVIL, "status": "<b>", "message": EVIL})
+    path = write_report(
+        tmp_path, summary=summary, figures={EVIL: _figure(0)}, title=EVIL, notes=[EVIL], truth=None
+    )
+    raw = path.read_text(encoding="utf-8")
+    page = _parse(path)
+    assert "<script>" not in raw and "<b>" not in raw
+    assert "&lt;script&gt;" in raw
+    assert not [t for t, _ in page.tags if t in ("script", "b")]
+    channels = _table(page, "Channel")
+    assert [r["cells"][0] for r in channels["rows"]] == [EVIL, "tv & radio"]
+    review = _table(page, "Status")
+    assert review["rows"][-1]["cls"] == "warn"  # unknown status shown as a warning
+    assert review["rows"][-1]["cells"][1:] == [EVIL, EVIL]
+
+
+def test_report_rejects_bad_inputs(tmp_path):
+    with pytest.raises(TypeError, match="summary"):
+        write_report(tmp_path, summary=[1, 2], figures={}, title="t")
+    with pytest.raises(TypeError, match="Figure"):
+        write_report(tmp_path, summary=_summary(), figures={"x": object()}, title="t")
