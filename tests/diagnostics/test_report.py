@@ -226,3 +226,144 @@ def test_report_rejects_bad_inputs(tmp_path):
         write_report(tmp_path, summary=[1, 2], figures={}, title="t")
     with pytest.raises(TypeError, match="Figure"):
         write_report(tmp_path, summary=_summary(), figures={"x": object()}, title="t")
+
+
+# ------------------------------------------------------------------ figures_for_fit
+def _hand_fit(synergy: bool):
+    """A Fit with hand-set draws (no inference): 2 channels, 3 draws, 60 days."""
+    import pandas as pd
+
+    from mmm_jax.data import from_frame
+    from mmm_jax.inference import Fit
+    from mmm_jax.models import (
+        Adstock,
+        MediaPriors,
+        ModelConfig,
+        Saturation,
+        SynergyPriors,
+        time_frame,
+    )
+
+    rng = np.random.default_rng(3)
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "date": pd.date_range("2024-01-01", periods=n, freq="D"),
+            "spend_search": rng.gamma(4.0, 250.0, n),
+            "spend_social": rng.gamma(4.0, 500.0, n),
+            "revenue": rng.normal(10_000.0, 300.0, n),
+        }
+    )
+    data = from_frame(frame)
+    config = ModelConfig(
+        adstock=Adstock.GEOMETRIC,
+        saturation=Saturation.MICHAELIS_MENTEN,
+        max_lag=4,
+        yearly_order=0,
+        weekly_order=0,
+        media=MediaPriors(roas=None),
+        synergy=SynergyPriors() if synergy else None,
+    )
+    draws = {
+        "media/retention": np.array([[[0.5, 0.1], [0.3, 0.2], [0.4, 0.3]]]),
+        "media/half_saturation": np.array([[[1.0, 2.0], [0.5, 1.5], [0.8, 1.0]]]),
+        "media/coef": np.array([[[0.2, 0.4], [0.1, 0.3], [0.15, 0.35]]]),
+        "baseline/intercept": np.array([[[0.5], [0.6], [0.55]]]),
+        "baseline/trend": np.array([[0.0, 0.05, 0.02]]),
+        "sigma": np.array([[0.05, 0.05, 0.05]]),
+    }
+    if synergy:
+        gamma = np.array([0.05, -0.02, 0.04])
+        draws["synergy/scale"] = np.array([[0.1, 0.1, 0.1]])
+        draws["synergy/z"] = gamma[None, :, None] / 0.1
+        draws["synergy/gamma"] = gamma[None, :, None]
+    return Fit("nuts", draws, data, config, time_frame(data.dates))
+
+
+def test_figures_for_fit_draws_metrics_numbers(tmp_path):
+    from mmm_jax.diagnostics import contributions, marginal_roas, summarize
+    from mmm_jax.diagnostics.report import figures_for_fit
+
+    fit = _hand_fit(synergy=True)
+    truth = {"channels": {"search": {"roas": 1.5}}}
+    figs = figures_for_fit(fit, truth=truth)
+    assert list(figs) == [
+        "posterior_predictive",
+        "contributions",
+        "waterfall",
+        "roas",
+        "response_curves",
+        "synergy",
+    ]
+    contrib = contributions(fit)
+    waterfall = figs["waterfall"].axes[0]
+    heights = [p.get_height() for p in waterfall.patches]
+    np.testing.assert_allclose(heights[1:3], contrib.by_channel.mean(axis=0), rtol=1e-6)
+    roas_ax = figs["roas"].axes[0]
+    means = [float(np.asarray(c.lines[0].get_xdata(), dtype=float)[0]) for c in roas_ax.containers]
+    mroas = marginal_roas(fit)
+    np.testing.assert_allclose(
+        means,
+        [
+            contrib.roas[:, 0].mean(),
+            mroas[:, 0].mean(),
+            contrib.roas[:, 1].mean(),
+            mroas[:, 1].mean(),
+        ],
+        rtol=1e-6,
+    )
+    crosses = [ln for ln in roas_ax.get_lines() if ln.get_marker() == "x"]
+    assert [float(ln.get_xdata()[0]) for ln in crosses] == [1.5]
+    heat = figs["synergy"].axes[0].get_images()[0].get_array()
+    gamma = fit.draws["synergy/gamma"][0, :, 0] * float(fit.data.scaler.target_scale)
+    np.testing.assert_allclose(heat[0, 1], gamma.mean(), rtol=1e-6)
+    path = write_report(tmp_path, summary=summarize(fit), figures=figs, title="hand fit")
+    page = _parse(path)
+    assert len(page.imgs) == 6
+    # a summary made without saturation spend turns the saturation markers off
+    summary = summarize(fit, with_saturation=False)
+    no_sat = figures_for_fit(_hand_fit(synergy=False), summary=summary)
+    assert "synergy" not in no_sat
+    for ax in no_sat["response_curves"].axes:
+        assert not [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+
+
+@pytest.mark.slow
+def test_figures_for_fit_on_a_tiny_svi_fit(tmp_path):
+    import jax
+
+    from mmm_jax.data import from_frame
+    from mmm_jax.data.simulate import DEFAULT_CHANNELS, SimulationConfig, simulate
+    from mmm_jax.diagnostics import summarize
+    from mmm_jax.diagnostics.report import figures_for_fit
+    from mmm_jax.inference import fit_svi
+    from mmm_jax.models import ModelConfig
+
+    sim = simulate(SimulationConfig(n_periods=120, channels=DEFAULT_CHANNELS[:2]), seed=0)
+    data = from_frame(sim.frame, controls=("organic_traffic",))
+    config = ModelConfig(yearly_order=1, weekly_order=1, max_lag=14)
+    fit = fit_svi(
+        data, config, key=jax.random.PRNGKey(0), num_steps=300, num_samples=50, progress_bar=False
+    )
+    summary = summarize(fit)
+    figs = figures_for_fit(fit, summary=summary, truth=sim.truth)
+    assert list(figs) == [
+        "posterior_predictive",
+        "contributions",
+        "waterfall",
+        "roas",
+        "response_curves",
+        "loss",
+    ]
+    loss_line = figs["loss"].axes[0].get_lines()[0]
+    assert len(loss_line.get_ydata()) == len(fit.info["losses"])
+    crosses = [ln for ln in figs["roas"].axes[0].get_lines() if ln.get_marker() == "x"]
+    assert sorted(float(ln.get_xdata()[0]) for ln in crosses) == sorted(
+        sim.truth["channels"][n][k] for n in data.channels for k in ("roas", "marginal_roas")
+    )
+    path = write_report(
+        tmp_path, summary=summary, figures=figs, title="tiny SVI fit", truth=sim.truth
+    )
+    page = _parse(path)
+    assert [r["cells"][0] for r in _table(page, "Channel")["rows"]] == list(data.channels)
+    assert len(page.imgs) == 6
