@@ -1,0 +1,581 @@
+r"""The model review a careful analyst runs before trusting a fit.
+
+Each check returns ``{"check", "status", "value", "message"}`` with ``status``
+one of ``"pass"``, ``"warn"``, ``"fail"`` and a plain-language verdict:
+
+- **sampler**: max R-hat, min bulk ESS and divergences (NUTS), or the SVI
+  convergence flag (SVI, MAP);
+- **posterior predictive check**: the share of observed periods inside the
+  90% posterior predictive interval, and the lag-1 autocorrelation of the
+  residuals (strong autocorrelation: the baseline misses something);
+- **negative baseline**: the posterior probability that the all-media-zero
+  prediction is negative in some period;
+- **implausible ROAS**: a posterior-mean ROAS above 20, or more than 5%
+  posterior mass above 50;
+- **prior-to-posterior shift** per sampled parameter element: contraction and
+  z-shift,
+
+  .. math::
+      c = 1 - \frac{\mathrm{Var}_{post}}{\mathrm{Var}_{prior}}, \qquad
+      z = \frac{|\bar\theta_{post} - \bar\theta_{prior}|}{\mathrm{sd}_{prior}},
+
+  with prior moments from prior draws of the model (``Predictive``).
+
+The module never imports the inference layer: ``fit`` is anything with the
+:class:`~mmm_jax.diagnostics.metrics.FitLike` surface plus ``draws``,
+``method``, ``info``, ``stats`` and ``inputs()`` (as ``Fit`` has).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import jax
+from numpyro.handlers import seed, trace
+from numpyro.infer import Predictive
+
+from mmm_jax.diagnostics.metrics import FitLike, contributions
+from mmm_jax.diagnostics.summary import convergence
+from mmm_jax.models import mmm
+
+__all__ = [
+    "ReviewThresholds",
+    "add_review",
+    "check_convergence",
+    "check_negative_baseline",
+    "check_ppc",
+    "check_prior_shift",
+    "check_roas",
+    "prior_posterior_shift",
+    "review",
+    "review_table",
+]
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewThresholds:
+    """Where each check turns from pass to warn to fail.
+
+    Attributes:
+      r_hat_pass: Max R-hat below this passes.
+      r_hat_warn: Max R-hat below this warns; at or above fails.
+      ess_pass: Min bulk ESS at or above this passes.
+      ess_warn: Min bulk ESS at or above this warns; below fails.
+      divergence_warn: Divergent share below this warns (zero passes).
+      interval_prob: Mass of the posterior predictive interval.
+      coverage_pass: ``(low, high)`` coverage band that passes.
+      coverage_fail: Coverage below this fails (above ``high`` only warns).
+      autocorr_warn: Absolute residual lag-1 autocorrelation at or above
+        this warns.
+      autocorr_fail: ... and at or above this fails.
+      negative_baseline_warn: P(baseline negative in some period) above this warns.
+      negative_baseline_fail: ... and above this fails.
+      roas_mean_max: Posterior-mean ROAS above this warns.
+      roas_tail: ROAS value for the tail probability.
+      roas_tail_prob: P(ROAS > ``roas_tail``) above this warns.
+      contraction_low: Contraction below this means the data taught little.
+    """
+
+    r_hat_pass: float = 1.01
+    r_hat_warn: float = 1.05
+    ess_pass: float = 400.0
+    ess_warn: float = 100.0
+    divergence_warn: float = 0.01
+    interval_prob: float = 0.9
+    coverage_pass: tuple[float, float] = (0.85, 0.95)
+    coverage_fail: float = 0.7
+    autocorr_warn: float = 0.3
+    autocorr_fail: float = 0.6
+    negative_baseline_warn: float = 0.05
+    negative_baseline_fail: float = 0.5
+    roas_mean_max: float = 20.0
+    roas_tail: float = 50.0
+    roas_tail_prob: float = 0.05
+    contraction_low: float = 0.1
+
+    def __post_init__(self):
+        if not 1.0 <= self.r_hat_pass <= self.r_hat_warn:
+            raise ValueError(
+                f"need 1 <= r_hat_pass <= r_hat_warn, got {self.r_hat_pass}, {self.r_hat_warn}"
+            )
+        if not 0.0 < self.interval_prob < 1.0:
+            raise ValueError(f"interval_prob must be in (0, 1), got {self.interval_prob}")
+        lo, hi = self.coverage_pass
+        if not 0.0 <= self.coverage_fail <= lo <= hi <= 1.0:
+            raise ValueError(
+                f"need 0 <= coverage_fail <= low <= high <= 1, got {self.coverage_fail}, {lo}, {hi}"
+            )
+
+
+DEFAULT_THRESHOLDS = ReviewThresholds()
+
+
+def _item(check: str, status: str, value: Any, message: str) -> dict[str, Any]:
+    return {"check": check, "status": status, "value": value, "message": message}
+
+
+# ------------------------------------------------------------------ sampler
+def check_convergence(
+    fit: FitLike,
+    *,
+    diagnostics: dict | None = None,
+    thresholds: ReviewThresholds = DEFAULT_THRESHOLDS,
+) -> list[dict[str, Any]]:
+    """R-hat, bulk ESS and divergences (multi-chain), or the SVI flag (SVI, MAP).
+
+    Args:
+      fit: A fitted model.
+      diagnostics: ``summary["diagnostics"]`` when already computed (keys
+        ``r_hat_max``, ``ess_bulk_min``, ``divergences``); else computed.
+      thresholds: Check thresholds.
+
+    Returns:
+      Review items: ``r_hat``, ``ess_bulk`` and ``divergences`` where they
+      apply, ``svi_converged`` for SVI and MAP fits.
+    """
+    t = thresholds
+    method = str(getattr(fit, "method", "unknown"))
+    d = convergence(fit) if diagnostics is None else diagnostics
+    items = []
+    if method in ("svi", "map"):
+        converged = (getattr(fit, "info", {}) or {}).get("converged")
+        if converged is None:
+            items.append(
+                _item(
+                    "svi_converged",
+                    WARN,
+                    None,
+                    "The fit records no convergence flag; check the loss trace.",
+                )
+            )
+        elif converged:
+            items.append(
+                _item(
+                    "svi_converged",
+                    PASS,
+                    True,
+                    "The optimisation loss levelled off over its last 10% of steps.",
+                )
+            )
+        else:
+            items.append(
+                _item(
+                    "svi_converged",
+                    FAIL,
+                    False,
+                    "The optimisation loss was still falling at the end: run more steps or raise the "
+                    "learning rate before reading any number off this fit.",
+                )
+            )
+    r_hat = d.get("r_hat_max")
+    if r_hat is not None:
+        if r_hat < t.r_hat_pass:
+            items.append(
+                _item(
+                    "r_hat", PASS, r_hat, f"Chains agree (max R-hat {r_hat:.3f} < {t.r_hat_pass})."
+                )
+            )
+        elif r_hat < t.r_hat_warn:
+            items.append(
+                _item(
+                    "r_hat",
+                    WARN,
+                    r_hat,
+                    f"Chains roughly agree (max R-hat {r_hat:.3f}); draw more samples before reporting tight intervals.",
+                )
+            )
+        else:
+            items.append(
+                _item(
+                    "r_hat",
+                    FAIL,
+                    r_hat,
+                    f"Chains disagree (max R-hat {r_hat:.3f} >= {t.r_hat_warn}): they explored different "
+                    "answers, so the posterior is not trustworthy. Run longer or reparametrise.",
+                )
+            )
+    ess = d.get("ess_bulk_min")
+    if ess is not None:
+        if ess >= t.ess_pass:
+            status, text = (
+                PASS,
+                f"Enough independent draws (min bulk ESS {ess:.0f} >= {t.ess_pass:.0f}).",
+            )
+        elif ess >= t.ess_warn:
+            status = WARN
+            text = f"Few independent draws (min bulk ESS {ess:.0f}); tail quantiles and HDIs are noisy."
+        else:
+            status = FAIL
+            text = f"Too few independent draws (min bulk ESS {ess:.0f} < {t.ess_warn:.0f}); draw many more samples."
+        items.append(_item("ess_bulk", status, ess, text))
+    div = d.get("divergences")
+    if div is not None and method not in ("svi", "map"):
+        n = max(int(getattr(fit, "n_samples", 0)) or _n_samples(fit), 1)
+        share = div / n
+        if div == 0:
+            status, text = PASS, "No divergent transitions."
+        elif share < t.divergence_warn:
+            status = WARN
+            text = f"{div} divergent transitions ({share:.2%}); raise target_accept and check where they sit."
+        else:
+            status = FAIL
+            text = (
+                f"{div} divergent transitions ({share:.1%}): the sampler missed parts of the posterior, "
+                "so estimates may be biased. Raise target_accept or reparametrise."
+            )
+        items.append(_item("divergences", status, int(div), text))
+    return items
+
+
+def _n_samples(fit: FitLike) -> int:
+    return int(next(iter(fit.flat_draws().values())).shape[0])
+
+
+# ------------------------------------------------------------------ posterior predictive check
+def _lag1(resid: np.ndarray) -> float:
+    """Mean over geos of the lag-1 autocorrelation of ``(geo, time)`` residuals."""
+    r = resid - resid.mean(axis=-1, keepdims=True)
+    den = np.sum(r * r, axis=-1)
+    num = np.sum(r[:, 1:] * r[:, :-1], axis=-1)
+    ok = den > 0
+    return float(np.mean(num[ok] / den[ok])) if ok.any() else float("nan")
+
+
+def check_ppc(
+    fit: FitLike, *, key: jax.Array | None = None, thresholds: ReviewThresholds = DEFAULT_THRESHOLDS
+) -> list[dict[str, Any]]:
+    """Posterior predictive coverage and residual autocorrelation on the fit data.
+
+    Coverage is the share of observed (geo, period) values inside the
+    equal-tailed ``interval_prob`` interval of posterior predictive draws of
+    ``y``; residuals are observed minus posterior-mean ``mu``.
+
+    Returns:
+      Items ``ppc_coverage`` and ``residual_autocorrelation``.
+    """
+    t = thresholds
+    data = fit.data
+    scale = float(data.scaler.target_scale)
+    key = jax.random.PRNGKey(1) if key is None else key
+    pred = fit.predict(sites=("mu", "y"), key=key)
+    y_rep = np.asarray(pred["y"]) * scale
+    actual = np.asarray(data.target, dtype=float)
+    p = t.interval_prob
+    low, high = np.quantile(y_rep, [(1.0 - p) / 2.0, (1.0 + p) / 2.0], axis=0)
+    cov = float(np.mean((actual >= low) & (actual <= high)))
+    lo, hi = t.coverage_pass
+    if lo <= cov <= hi:
+        status = PASS
+        text = f"{cov:.0%} of observed periods fall inside the {p:.0%} predictive interval, as they should."
+    elif cov < t.coverage_fail:
+        status = FAIL
+        text = (
+            f"Only {cov:.0%} of observed periods fall inside the {p:.0%} predictive interval: the model "
+            "is overconfident or misses structure; do not trust its intervals."
+        )
+    elif cov < lo:
+        status = WARN
+        text = f"{cov:.0%} of observed periods fall inside the {p:.0%} predictive interval: somewhat overconfident."
+    else:
+        status = WARN
+        text = (
+            f"{cov:.0%} of observed periods fall inside the {p:.0%} predictive interval: the intervals are "
+            "wider than the data need (noise overestimated)."
+        )
+    items = [_item("ppc_coverage", status, cov, text)]
+    resid = actual - np.asarray(pred["mu"]).mean(axis=0) * scale
+    rho = _lag1(resid)
+    if not np.isfinite(rho):
+        items.append(
+            _item(
+                "residual_autocorrelation",
+                WARN,
+                None,
+                "Too few periods to measure autocorrelation.",
+            )
+        )
+    elif abs(rho) < t.autocorr_warn:
+        items.append(
+            _item(
+                "residual_autocorrelation",
+                PASS,
+                rho,
+                f"Residuals look like noise (lag-1 autocorrelation {rho:.2f}).",
+            )
+        )
+    else:
+        status = WARN if abs(rho) < t.autocorr_fail else FAIL
+        items.append(
+            _item(
+                "residual_autocorrelation",
+                status,
+                rho,
+                f"Residuals are autocorrelated (lag-1 {rho:.2f}): the baseline misses something "
+                "(seasonality, trend changes, holidays, a missing control), which can leak into media effects.",
+            )
+        )
+    return items
+
+
+# ------------------------------------------------------------------ baseline and ROAS
+def check_negative_baseline(
+    fit: FitLike, *, thresholds: ReviewThresholds = DEFAULT_THRESHOLDS
+) -> dict[str, Any]:
+    """Posterior probability that the all-media-zero prediction is negative in some period.
+
+    Returns:
+      Item ``negative_baseline`` whose value is that probability.
+    """
+    t = thresholds
+    data = fit.data
+    base = np.asarray(
+        fit.predict(data, media=np.zeros_like(np.asarray(data.media)))["mu"]
+    )  # (sample, geo, time)
+    prob = float(np.mean(np.any(base < 0.0, axis=(1, 2))))
+    share = float(np.mean(base < 0.0))
+    if prob <= t.negative_baseline_warn:
+        return _item(
+            "negative_baseline",
+            PASS,
+            prob,
+            f"The baseline stays positive (P(negative somewhere) = {prob:.1%}).",
+        )
+    status = WARN if prob <= t.negative_baseline_fail else FAIL
+    return _item(
+        "negative_baseline",
+        status,
+        prob,
+        f"With all media off the model predicts negative revenue in some period with probability {prob:.0%} "
+        f"({share:.1%} of period-draws): media are credited with more than the data can hold. "
+        "Tighten the ROAS priors or add controls.",
+    )
+
+
+def check_roas(
+    fit: FitLike,
+    *,
+    roas: np.ndarray | None = None,
+    thresholds: ReviewThresholds = DEFAULT_THRESHOLDS,
+) -> dict[str, Any]:
+    """Flags channels with an implausible counterfactual ROAS.
+
+    Args:
+      fit: A fitted model.
+      roas: ROAS draws ``(sample, channel)``; default computed with
+        :func:`~mmm_jax.diagnostics.metrics.contributions`.
+      thresholds: Check thresholds.
+
+    Returns:
+      Item ``roas_plausible`` whose value maps channel -> ``{"mean", "prob_above"}``.
+    """
+    t = thresholds
+    roas = contributions(fit).roas if roas is None else np.asarray(roas)
+    names = list(fit.data.channels)
+    value, bad = {}, []
+    for c, name in enumerate(names):
+        r = roas[:, c]
+        if not np.all(np.isfinite(r)):
+            value[name] = {"mean": None, "prob_above": None}
+            continue
+        mean, tail = float(np.mean(r)), float(np.mean(r > t.roas_tail))
+        value[name] = {"mean": mean, "prob_above": tail}
+        if mean > t.roas_mean_max or tail > t.roas_tail_prob:
+            bad.append(f"{name} (mean {mean:.1f}, P(>{t.roas_tail:g}) = {tail:.0%})")
+    if not bad:
+        return _item("roas_plausible", PASS, value, "Every channel's ROAS is in a plausible range.")
+    return _item(
+        "roas_plausible",
+        WARN,
+        value,
+        "Implausibly high ROAS for " + ", ".join(bad) + ": few channels return more than "
+        f"{t.roas_mean_max:g} per unit spent. Suspect confounding (spend following demand) or too little spend "
+        "variation; check against a lift test.",
+    )
+
+
+# ------------------------------------------------------------------ prior to posterior
+def _sampled_sites(fit: FitLike) -> list[str]:
+    tr = trace(seed(mmm, 0)).get_trace(fit.inputs(), fit.config)
+    return [
+        k
+        for k, v in tr.items()
+        if v["type"] == "sample" and not v["is_observed"] and k in fit.draws
+    ]
+
+
+def prior_posterior_shift(
+    fit: FitLike, *, key: jax.Array | None = None, num_samples: int = 4000
+) -> dict[str, Any]:
+    """Contraction and z-shift of every sampled parameter element.
+
+    Prior moments come from ``num_samples`` draws of the model's prior
+    (``numpyro.infer.Predictive`` on ``fit.inputs()``).
+
+    Returns:
+      Site -> ``{"contraction", "z_shift", "labels"}``: arrays of the site's
+      element shape and one label per element (``"media/roas[search]"``).
+    """
+    key = jax.random.PRNGKey(2) if key is None else key
+    sites = _sampled_sites(fit)
+    prior = Predictive(mmm, num_samples=num_samples, return_sites=sites)(
+        key, fit.inputs(), fit.config
+    )
+    post = fit.flat_draws()
+    out = {}
+    for s in sites:
+        pr = np.asarray(prior[s], dtype=float)
+        po = np.asarray(post[s], dtype=float)
+        var_pr = pr.var(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            contraction = 1.0 - po.var(axis=0) / var_pr
+            z = np.abs(po.mean(axis=0) - pr.mean(axis=0)) / np.sqrt(var_pr)
+        out[s] = {
+            "contraction": contraction,
+            "z_shift": z,
+            "labels": _labels(s, contraction.shape, fit.data),
+        }
+    return out
+
+
+def _labels(site: str, shape: tuple[int, ...], data) -> list[str]:
+    if not shape:
+        return [site]
+    names = None
+    if site.startswith("media/") and shape == (data.n_channel,):
+        names = list(data.channels)
+    elif site == "baseline/controls" and shape == (data.n_control,):
+        names = list(data.control_names)
+    elif site == "baseline/intercept" and shape == (data.n_geo,):
+        names = list(data.geos)
+    flat = int(np.prod(shape))
+    if names is not None:
+        return [f"{site}[{n}]" for n in names]
+    return [f"{site}[{','.join(map(str, np.unravel_index(i, shape)))}]" for i in range(flat)]
+
+
+def check_prior_shift(
+    fit: FitLike,
+    *,
+    key: jax.Array | None = None,
+    num_samples: int = 4000,
+    thresholds: ReviewThresholds = DEFAULT_THRESHOLDS,
+) -> dict[str, Any]:
+    """What the data taught: parameters whose posterior is mostly their prior.
+
+    Returns:
+      Item ``prior_shift`` whose value maps each element label to
+      ``{"contraction", "z_shift"}``; ``warn`` when a media parameter (which
+      drives ROAS) has contraction below ``contraction_low``, else ``pass``
+      with the weakly informed baseline parameters named in the message.
+    """
+    t = thresholds
+    shift = prior_posterior_shift(fit, key=key, num_samples=num_samples)
+    value, weak = {}, []
+    for s, d in shift.items():
+        for label, c, z in zip(
+            d["labels"], d["contraction"].reshape(-1), d["z_shift"].reshape(-1), strict=True
+        ):
+            value[label] = {"contraction": float(c), "z_shift": float(z)}
+            if np.isfinite(c) and c < t.contraction_low:
+                weak.append(label)
+    if not weak:
+        return _item(
+            "prior_shift",
+            PASS,
+            value,
+            "The data informed every parameter (posterior narrower than prior).",
+        )
+    media_weak = [w for w in weak if w.startswith("media/")]
+    text = (
+        "The data said little about "
+        + ", ".join(weak)
+        + "; their posteriors are mostly the prior, so any number resting on them repeats the prior."
+    )
+    if media_weak:
+        text += " Consider lift tests or more spend variation for those channels."
+    return _item("prior_shift", WARN if media_weak else PASS, value, text)
+
+
+# ------------------------------------------------------------------ all together
+def review(
+    fit: FitLike,
+    *,
+    summary: dict | None = None,
+    key: jax.Array | None = None,
+    prior_samples: int = 4000,
+    thresholds: ReviewThresholds = DEFAULT_THRESHOLDS,
+) -> list[dict[str, Any]]:
+    """Runs every check on a fit.
+
+    Args:
+      fit: A fitted model (``Fit``).
+      summary: The output of :func:`~mmm_jax.diagnostics.summary.summarize`
+        for this fit, if at hand: its convergence diagnostics are reused.
+      key: PRNG key for predictive and prior draws (default ``PRNGKey(0)``).
+      prior_samples: Prior draws for the prior-to-posterior shift.
+      thresholds: Where checks turn to warn and fail.
+
+    Returns:
+      Review items ``{"check", "status", "value", "message"}`` in reading
+      order: sampler, predictive check, baseline, ROAS, prior shift.
+    """
+    key = jax.random.PRNGKey(0) if key is None else key
+    k_ppc, k_prior = jax.random.split(key)
+    diagnostics = None if summary is None else summary.get("diagnostics")
+    items = check_convergence(fit, diagnostics=diagnostics, thresholds=thresholds)
+    items += check_ppc(fit, key=k_ppc, thresholds=thresholds)
+    items.append(check_negative_baseline(fit, thresholds=thresholds))
+    items.append(check_roas(fit, thresholds=thresholds))
+    items.append(
+        check_prior_shift(fit, key=k_prior, num_samples=prior_samples, thresholds=thresholds)
+    )
+    return items
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, dict):
+        return f"{len(value)} entries"
+    return str(value)
+
+
+def review_table(items: list[dict[str, Any]]) -> str:
+    """Plain-text table of review items: status, check, value, verdict."""
+    rows = [(i["status"].upper(), i["check"], _short(i["value"]), i["message"]) for i in items]
+    w0 = max([6, *(len(r[0]) for r in rows)])
+    w1 = max([5, *(len(r[1]) for r in rows)])
+    w2 = max([5, *(len(r[2]) for r in rows)])
+    lines = [f"{'status':<{w0}}  {'check':<{w1}}  {'value':<{w2}}  verdict"]
+    lines.append("-" * len(lines[0]))
+    lines += [f"{a:<{w0}}  {b:<{w1}}  {c:<{w2}}  {d}" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def add_review(summary: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sets ``summary["review"] = items`` (JSON-safe copies) and returns ``summary``."""
+    summary["review"] = [_json_safe(dict(i)) for i in items]
+    return summary
+
+
+def _json_safe(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
