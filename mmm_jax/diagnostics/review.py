@@ -168,7 +168,8 @@ def check_convergence(
                     "svi_converged",
                     FAIL,
                     False,
-                    "The optimisation loss was still falling at the end: run more steps or raise the "
+                    "The optimisation loss was still falling at the end: run more steps or raise "
+                    "the "
                     "learning rate before reading any number off this fit.",
                 )
             )
@@ -186,7 +187,8 @@ def check_convergence(
                     "r_hat",
                     WARN,
                     r_hat,
-                    f"Chains roughly agree (max R-hat {r_hat:.3f}); draw more samples before reporting tight intervals.",
+                    f"Chains roughly agree (max R-hat {r_hat:.3f}); draw more samples before "
+                    "reporting tight intervals.",
                 )
             )
         else:
@@ -195,7 +197,8 @@ def check_convergence(
                     "r_hat",
                     FAIL,
                     r_hat,
-                    f"Chains disagree (max R-hat {r_hat:.3f} >= {t.r_hat_warn}): they explored different "
+                    f"Chains disagree (max R-hat {r_hat:.3f} >= {t.r_hat_warn}): they explored "
+                    "different "
                     "answers, so the posterior is not trustworthy. Run longer or reparametrise.",
                 )
             )
@@ -208,10 +211,16 @@ def check_convergence(
             )
         elif ess >= t.ess_warn:
             status = WARN
-            text = f"Few independent draws (min bulk ESS {ess:.0f}); tail quantiles and HDIs are noisy."
+            text = (
+                f"Few independent draws (min bulk ESS {ess:.0f}); tail quantiles and HDIs are "
+                "noisy."
+            )
         else:
             status = FAIL
-            text = f"Too few independent draws (min bulk ESS {ess:.0f} < {t.ess_warn:.0f}); draw many more samples."
+            text = (
+                f"Too few independent draws (min bulk ESS {ess:.0f} < {t.ess_warn:.0f}); draw "
+                "many more samples."
+            )
         items.append(_item("ess_bulk", status, ess, text))
     div = d.get("divergences")
     if div is not None and method not in ("svi", "map"):
@@ -221,11 +230,15 @@ def check_convergence(
             status, text = PASS, "No divergent transitions."
         elif share < t.divergence_warn:
             status = WARN
-            text = f"{div} divergent transitions ({share:.2%}); raise target_accept and check where they sit."
+            text = (
+                f"{div} divergent transitions ({share:.2%}); raise target_accept and check "
+                "where they sit."
+            )
         else:
             status = FAIL
             text = (
-                f"{div} divergent transitions ({share:.1%}): the sampler missed parts of the posterior, "
+                f"{div} divergent transitions ({share:.1%}): the sampler missed parts of the "
+                "posterior, "
                 "so estimates may be biased. Raise target_accept or reparametrise."
             )
         items.append(_item("divergences", status, int(div), text))
@@ -271,20 +284,28 @@ def check_ppc(
     lo, hi = t.coverage_pass
     if lo <= cov <= hi:
         status = PASS
-        text = f"{cov:.0%} of observed periods fall inside the {p:.0%} predictive interval, as they should."
+        text = (
+            f"{cov:.0%} of observed periods fall inside the {p:.0%} predictive interval, as "
+            "they should."
+        )
     elif cov < t.coverage_fail:
         status = FAIL
         text = (
-            f"Only {cov:.0%} of observed periods fall inside the {p:.0%} predictive interval: the model "
+            f"Only {cov:.0%} of observed periods fall inside the {p:.0%} predictive interval: the "
+            "model "
             "is overconfident or misses structure; do not trust its intervals."
         )
     elif cov < lo:
         status = WARN
-        text = f"{cov:.0%} of observed periods fall inside the {p:.0%} predictive interval: somewhat overconfident."
+        text = (
+            f"{cov:.0%} of observed periods fall inside the {p:.0%} predictive interval: "
+            "somewhat overconfident."
+        )
     else:
         status = WARN
         text = (
-            f"{cov:.0%} of observed periods fall inside the {p:.0%} predictive interval: the intervals are "
+            f"{cov:.0%} of observed periods fall inside the {p:.0%} predictive interval: the "
+            "intervals are "
             "wider than the data need (noise overestimated)."
         )
     items = [_item("ppc_coverage", status, cov, text)]
@@ -316,7 +337,8 @@ def check_ppc(
                 status,
                 rho,
                 f"Residuals are autocorrelated (lag-1 {rho:.2f}): the baseline misses something "
-                "(seasonality, trend changes, holidays, a missing control), which can leak into media effects.",
+                "(seasonality, trend changes, holidays, a missing control), which can leak into "
+                "media effects.",
             )
         )
     return items
@@ -350,7 +372,8 @@ def check_negative_baseline(
         "negative_baseline",
         status,
         prob,
-        f"With all media off the model predicts negative revenue in some period with probability {prob:.0%} "
+        "With all media off the model predicts negative revenue in some period with probability "
+        f"{prob:.0%} "
         f"({share:.1%} of period-draws): media are credited with more than the data can hold. "
         "Tighten the ROAS priors or add controls.",
     )
@@ -393,7 +416,8 @@ def check_roas(
         WARN,
         value,
         "Implausibly high ROAS for " + ", ".join(bad) + ": few channels return more than "
-        f"{t.roas_mean_max:g} per unit spent. Suspect confounding (spend following demand) or too little spend "
+        f"{t.roas_mean_max:g} per unit spent. Suspect confounding (spend following demand) or too "
+        "little spend "
         "variation; check against a lift test.",
     )
 
@@ -476,7 +500,7 @@ def check_prior_shift(
     t = thresholds
     shift = prior_posterior_shift(fit, key=key, num_samples=num_samples)
     value, weak = {}, []
-    for s, d in shift.items():
+    for d in shift.values():
         for label, c, z in zip(
             d["labels"], d["contraction"].reshape(-1), d["z_shift"].reshape(-1), strict=True
         ):
@@ -494,7 +518,10 @@ def check_prior_shift(
     text = (
         "The data said little about "
         + ", ".join(weak)
-        + "; their posteriors are mostly the prior, so any number resting on them repeats the prior."
+        + (
+            "; their posteriors are mostly the prior, so any number resting on them repeats the "
+            "prior."
+        )
     )
     if media_weak:
         text += " Consider lift tests or more spend variation for those channels."
