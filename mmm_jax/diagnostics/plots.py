@@ -27,12 +27,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import Formatter
 
 from mmm_jax.diagnostics.metrics import HDI_PROB, Contributions, hdi
 
 __all__ = [
     "BASELINE_COLOR",
+    "CurrencyFormatter",
     "channel_colors",
     "currency_formatter",
     "plot_budget_reallocation",
@@ -90,27 +91,55 @@ def channel_colors(names: Sequence[str]) -> dict[str, str]:
     return {n: _PALETTE[i % len(_PALETTE)] for i, n in enumerate(names)}
 
 
-def currency_formatter(symbol: str = "") -> FuncFormatter:
-    """Tick formatter for money: thousands separators, ``k``/``M``/``B`` above 10,000.
+class CurrencyFormatter(Formatter):
+    """Money ticks: thousands separators, or ``k``/``M``/``B`` when the axis reaches 10,000.
+
+    On an axis the unit is chosen once from the largest tick, so every tick
+    of an axis shares it (``0, 5k, 10k``, not ``5,000, 10k``), with just
+    enough decimals to tell neighbouring ticks apart. Called on a lone value
+    (no ticks set), the unit follows the value.
+
+    Args:
+      symbol: Currency symbol put before the number, e.g. ``"$"``.
+    """
+
+    _UNITS = ((1e9, "B"), (1e6, "M"), (1e4, "k"))
+
+    def __init__(self, symbol: str = ""):
+        self.symbol = symbol
+        self._ticks = np.zeros(0)
+
+    def set_locs(self, locs: Sequence[float]) -> None:
+        """Remembers the axis' tick values (called by matplotlib before formatting)."""
+        ticks = np.asarray(locs, dtype=float)
+        self._ticks = ticks[np.isfinite(ticks)]
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        """Formats one tick value."""
+        ticks = self._ticks
+        ref = float(np.max(np.abs(ticks))) if ticks.size else abs(x)
+        size, suffix = next(((s, u) for s, u in self._UNITS if ref >= s), (1.0, ""))
+        size = 1e3 if suffix == "k" else size
+        if x == 0:
+            return f"{self.symbol}0"
+        values = ticks / size if ticks.size > 1 else np.array([x / size])
+        digits = next(
+            (d for d in range(3) if np.allclose(values, np.round(values, d), atol=1e-9)), 2
+        )
+        sign = "-" if x < 0 else ""
+        return f"{sign}{self.symbol}{abs(x) / size:,.{digits}f}{suffix}"
+
+
+def currency_formatter(symbol: str = "") -> CurrencyFormatter:
+    """A `CurrencyFormatter` for ``axis.set_major_formatter``.
 
     Args:
       symbol: Currency symbol put before the number, e.g. ``"$"`` (default none).
 
     Returns:
-      A ``FuncFormatter`` for ``axis.set_major_formatter``.
+      The formatter.
     """
-
-    def fmt(x: float, _pos: Any = None) -> str:
-        sign = "-" if x < 0 else ""
-        a = abs(x)
-        for size, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
-            if a >= size:
-                scaled = a / (size if suffix != "k" else 1e3)
-                digits = 0 if scaled >= 100 or scaled == round(scaled) else 1
-                return f"{sign}{symbol}{scaled:,.{digits}f}{suffix}"
-        return f"{sign}{symbol}{a:,.0f}" if a >= 10 or a == round(a) else f"{sign}{symbol}{a:,.2f}"
-
-    return FuncFormatter(fmt)
+    return CurrencyFormatter(symbol)
 
 
 def _money(x: float, symbol: str = "") -> str:
@@ -194,7 +223,8 @@ def plot_posterior_predictive(
     ax.fill_between(x, q05, q95, color=_MODEL_COLOR, alpha=0.15, linewidth=0, label="90% interval")
     ax.fill_between(x, q25, q75, color=_MODEL_COLOR, alpha=0.30, linewidth=0, label="50% interval")
     ax.plot(x, draws.mean(axis=0), color=_MODEL_COLOR, linewidth=1.6, label="posterior mean")
-    ax.plot(x, y, color=_ACTUAL_COLOR, linewidth=1.0, marker="o", markersize=2.0, label="actual")
+    dots = {"marker": "o", "markersize": 2.0} if y.shape[0] <= 160 else {}
+    ax.plot(x, y, color=_ACTUAL_COLOR, linewidth=0.9, label="actual", **dots)
     ax.yaxis.set_major_formatter(currency_formatter(currency))
     ax.set_title(title, loc="left", fontweight="bold")
     ax.set_xlabel("Date")

@@ -69,7 +69,7 @@ _CSS = """
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--ink);
        font: 15px/1.55 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1120px; margin: 0 auto; padding: 32px 28px 64px; }
+main { max-width: 1240px; margin: 0 auto; padding: 32px 28px 64px; }
 h1 { font-size: 28px; margin: 0 0 4px; letter-spacing: -0.01em; }
 h2 { font-size: 19px; margin: 40px 0 12px; padding-bottom: 6px;
      border-bottom: 2px solid var(--line); }
@@ -85,10 +85,11 @@ table { border-collapse: collapse; width: 100%; background: #fff; border: 1px so
 th, td { padding: 8px 10px; text-align: right; border-bottom: 1px solid var(--line);
          font-variant-numeric: tabular-nums; vertical-align: top; }
 th { background: #eef1f4; font-weight: 600; font-size: 12.5px; color: #39424c; }
-th:first-child, td:first-child { text-align: left; }
-td.text { text-align: left; }
+th:first-child, td:first-child { text-align: left; white-space: nowrap; }
+td.text, th.text { text-align: left; }
+.scroll { overflow-x: auto; }
 tr:last-child td { border-bottom: none; }
-.hdi { display: block; color: var(--muted); font-size: 12px; }
+.hdi { display: block; color: var(--muted); font-size: 12px; white-space: nowrap; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 7px; }
 .flag { font-weight: 600; color: var(--fail-ink); }
 .yes { color: var(--pass-ink); font-weight: 600; } .no { color: var(--fail-ink); font-weight: 600; }
@@ -174,7 +175,11 @@ def _table(
     """An HTML table; cells are HTML already (escaped by the caller), ``text_cols`` left-aligned."""
     rows = [list(r) for r in rows]
     classes = list(row_classes) if row_classes is not None else [""] * len(rows)
-    out = ["<table><thead><tr>", *(f"<th>{_esc(h)}</th>" for h in head), "</tr></thead><tbody>"]
+    heads = (
+        f"<th class='text'>{_esc(h)}</th>" if i in text_cols else f"<th>{_esc(h)}</th>"
+        for i, h in enumerate(head)
+    )
+    out = ["<div class='scroll'><table><thead><tr>", *heads, "</tr></thead><tbody>"]
     for cls, row in zip(classes, rows, strict=True):
         out.append(f"<tr class='{_esc(cls)}'>" if cls else "<tr>")
         out.extend(
@@ -182,7 +187,7 @@ def _table(
             for i, c in enumerate(row)
         )
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 

@@ -89,16 +89,36 @@ def test_channel_colors_are_stable_and_distinct():
         (12_500, "12.5k"),
         (250_000, "250k"),
         (3_000_000, "3M"),
-        (1_250_000, "1.2M"),
+        (1_250_000, "1.25M"),
         (-45_000, "-45k"),
-        (2.5, "2.50"),
+        (2.5, "2.5"),
+        (2.125, "2.12"),
     ],
 )
-def test_currency_formatter(value, text):
+def test_currency_formatter_lone_values(value, text):
     assert plots.currency_formatter()(value) == text
-    assert plots.currency_formatter("$")(value) == (
-        text.replace("-", "-$") if value < 0 else "$" + text
-    )
+    dollar = "$0" if value == 0 else (text.replace("-", "-$") if value < 0 else "$" + text)
+    assert plots.currency_formatter("$")(value) == dollar
+
+
+@pytest.mark.parametrize(
+    ("ticks", "texts"),
+    [
+        ([0, 5_000, 10_000, 15_000], ["0", "5k", "10k", "15k"]),  # one unit per axis
+        ([0, 250, 500, 750, 1_000], ["0", "250", "500", "750", "1,000"]),
+        ([0, 2.5e6, 5e6, 7.5e6], ["0", "2.5M", "5.0M", "7.5M"]),  # enough decimals for every tick
+        ([1.2e6, 1.25e6, 1.3e6], ["1.20M", "1.25M", "1.30M"]),
+        ([-2e9, 0, 2e9], ["-2B", "0", "2B"]),
+    ],
+)
+def test_currency_formatter_on_an_axis(ticks, texts):
+    fig = Figure()
+    ax = fig.add_subplot()
+    ax.set_ylim(min(ticks), max(ticks))
+    ax.set_yticks(ticks)
+    ax.yaxis.set_major_formatter(plots.currency_formatter())
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_yticklabels()] == texts
 
 
 # ------------------------------------------------------------------ 1
