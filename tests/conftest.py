@@ -4,9 +4,15 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Four CPU devices so NUTS tests can run chains in parallel (must precede JAX's start).
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+    ).strip()
+
+import pytest  # noqa: E402
 
 import jax  # noqa: E402
-import pytest  # noqa: E402
 
 # Catch national/geo broadcasting bugs: (geo, time) against (time,) must be explicit.
 jax.config.update("jax_numpy_rank_promotion", "raise")

@@ -19,7 +19,6 @@ import numpy as np
 
 import jax
 import jax.numpy as jnp
-
 from numpyro.infer import Predictive
 from numpyro.infer.util import log_likelihood
 
@@ -85,7 +84,9 @@ class Fit:
     # ------------------------------------------------------------ prediction
     def inputs(self, data: MMMData | None = None) -> ModelInputs:
         """Model inputs for ``data`` (default: the fit data) on the fit's time frame."""
-        return build_inputs(self.data if data is None else data, self.config, self.frame, reference=self.data)
+        return build_inputs(
+            self.data if data is None else data, self.config, self.frame, reference=self.data
+        )
 
     def predict(
         self,
@@ -163,7 +164,9 @@ class Fit:
             groups["sample_stats"] = dict(self.stats)
         if posterior_predictive:
             y = self.predict(sites=("y",), key=key)["y"] * data.scaler.target_scale
-            groups["posterior_predictive"] = {"y": y.reshape(self.n_chain, self.n_draw, *y.shape[1:])}
+            groups["posterior_predictive"] = {
+                "y": y.reshape(self.n_chain, self.n_draw, *y.shape[1:])
+            }
         return az.from_dict(**groups, coords=coords, dims=dims)
 
     # ------------------------------------------------------------ persistence
@@ -221,7 +224,9 @@ class Fit:
             raise FitFileError(f"{path} is corrupted: its arrays do not match their checksum")
         fit_data = MMMData.from_dict(meta["data"])
         if data is not None and not _same_data(fit_data, data):
-            raise FitFileError(f"{path} was fitted on other data (channels, dates or values differ)")
+            raise FitFileError(
+                f"{path} was fitted on other data (channels, dates or values differ)"
+            )
         return cls(
             method=meta["method"],
             draws={k[6:]: v for k, v in contents.items() if k.startswith("draws/")},
@@ -236,7 +241,9 @@ class Fit:
 
 def _predictive_fn(sites: tuple[str, ...]):
     def run(batch, key, inputs, config):
-        predictive = Predictive(mmm, posterior_samples=batch, return_sites=list(sites), parallel=True)
+        predictive = Predictive(
+            mmm, posterior_samples=batch, return_sites=list(sites), parallel=True
+        )
         return predictive(key, inputs, config)
 
     return jax.jit(run, static_argnums=(3,))

@@ -7,7 +7,6 @@ import time
 import numpy as np
 
 import jax
-
 from numpyro.infer import MCMC, NUTS, init_to_median
 
 from mmm_jax.data import MMMData
@@ -16,6 +15,16 @@ from mmm_jax.inference.fit import Fit
 from mmm_jax.models import ModelConfig, build_inputs, mmm, time_frame
 
 __all__ = ["fit_nuts"]
+
+
+def _pick_chain_method(chain_method, num_chains: int) -> ChainMethod:
+    if chain_method is not None:
+        return ChainMethod(chain_method)
+    if num_chains > 1 and jax.local_device_count() >= num_chains:
+        return ChainMethod.PARALLEL
+    if jax.default_backend() == "cpu":
+        return ChainMethod.SEQUENTIAL
+    return ChainMethod.VECTORIZED
 
 
 def fit_nuts(
@@ -28,7 +37,8 @@ def fit_nuts(
     num_chains: int = 4,
     target_accept: float = 0.85,
     max_tree_depth: int = 10,
-    chain_method: ChainMethod | str = ChainMethod.VECTORIZED,
+    dense_mass: bool = True,
+    chain_method: ChainMethod | str | None = None,
     progress_bar: bool = True,
 ) -> Fit:
     """Samples the posterior with NUTS.
@@ -42,11 +52,19 @@ def fit_nuts(
       num_chains: Number of chains.
       target_accept: Target acceptance probability of step-size adaptation.
       max_tree_depth: Maximum tree depth (at most ``2**depth`` leapfrog steps).
-      chain_method: ``vectorized`` (one device, chains batched with ``vmap``,
-        the default and the fast choice on a GPU), ``parallel`` (one chain per
-        device: needs several JAX devices, e.g.
-        ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` on CPU, set
-        before JAX starts) or ``sequential``.
+      dense_mass: Adapt a full (dense) mass matrix during warmup. The MMM
+        posterior has strong linear correlations (ROAS against half-saturation
+        and slope, intercept against every channel's level); a diagonal mass
+        matrix leaves NUTS taking hundreds of leapfrog steps per draw, a dense
+        one a few dozen, at negligible cost for a few dozen parameters.
+      chain_method: ``parallel`` (one chain per device: needs ``num_chains``
+        JAX devices, e.g. ``XLA_FLAGS=--xla_force_host_platform_device_count=4``
+        on CPU, set before JAX starts), ``vectorized`` (chains batched with
+        ``vmap`` on one device: the choice for a GPU) or ``sequential``.
+        ``None`` picks parallel when there are enough devices, else vectorized
+        on an accelerator and sequential on a CPU. On a CPU vectorized chains
+        wait for the longest tree of any chain at every step: on beauty_daily
+        with 4 chains on 2 cores they took 142 s where parallel took 29 s.
       progress_bar: Show a progress bar.
 
     Returns:
@@ -57,7 +75,7 @@ def fit_nuts(
     Raises:
       ValueError: Non-positive sizes or ``target_accept`` outside (0, 1).
     """
-    chain_method = ChainMethod(chain_method)
+    chain_method = _pick_chain_method(chain_method, num_chains)
     for name, value in (("num_warmup", num_warmup), ("num_samples", num_samples)):
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
@@ -75,6 +93,7 @@ def fit_nuts(
         mmm,
         target_accept_prob=target_accept,
         max_tree_depth=max_tree_depth,
+        dense_mass=dense_mass,
         init_strategy=init_to_median(num_samples=15),
     )
     mcmc = MCMC(
@@ -90,7 +109,9 @@ def fit_nuts(
     mcmc.warmup(key, inputs, config, y=y, extra_fields=("diverging", "num_steps"))
     jax.block_until_ready(mcmc.post_warmup_state)
     t1 = time.perf_counter()
-    mcmc.run(mcmc.post_warmup_state.rng_key, inputs, config, y=y, extra_fields=("diverging", "num_steps"))
+    mcmc.run(
+        mcmc.post_warmup_state.rng_key, inputs, config, y=y, extra_fields=("diverging", "num_steps")
+    )
     samples = jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
     t2 = time.perf_counter()
     extra = mcmc.get_extra_fields(group_by_chain=True)
@@ -111,6 +132,7 @@ def fit_nuts(
             "num_chains": num_chains,
             "target_accept": target_accept,
             "max_tree_depth": max_tree_depth,
+            "dense_mass": dense_mass,
             "chain_method": chain_method.value,
             "divergences": int(stats["diverging"].sum()),
             "backend": jax.default_backend(),

@@ -10,7 +10,6 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 import optax
-
 from numpyro.handlers import seed, trace
 from numpyro.infer import SVI, Predictive, Trace_ELBO, init_to_median
 from numpyro.infer.autoguide import (
@@ -57,11 +56,19 @@ def _default_optimizer(num_steps: int, learning_rate: float) -> optax.GradientTr
     return optax.chain(optax.clip_by_global_norm(10.0), optax.adam(schedule))
 
 
-def _run_svi(guide, data, config, inputs, *, key, optimizer, num_steps, num_particles, progress_bar):
+def _run_svi(
+    guide, data, config, inputs, *, key, optimizer, num_steps, num_particles, progress_bar
+):
     svi = SVI(mmm, guide, optimizer, Trace_ELBO(num_particles=num_particles))
     t0 = time.perf_counter()
     result = svi.run(
-        key, num_steps, inputs, config, y=data.target_scaled, progress_bar=progress_bar, stable_update=True
+        key,
+        num_steps,
+        inputs,
+        config,
+        y=data.target_scaled,
+        progress_bar=progress_bar,
+        stable_update=True,
     )
     losses = np.asarray(jax.block_until_ready(result.losses))
     return result.params, losses, time.perf_counter() - t0
@@ -77,14 +84,18 @@ def _complete(latent: dict, inputs: ModelInputs, config: ModelConfig, key) -> di
     names = _deterministic_sites(inputs, config)
     if not names:
         return dict(latent)
-    extra = Predictive(mmm, posterior_samples=latent, return_sites=names, parallel=True)(key, inputs, config)
+    extra = Predictive(mmm, posterior_samples=latent, return_sites=names, parallel=True)(
+        key, inputs, config
+    )
     return {**latent, **extra}
 
 
 def _loss_summary(losses: np.ndarray, max_points: int = 2000) -> dict:
     step = max(1, len(losses) // max_points)
     tail = losses[-max(10, len(losses) // 10) :]
-    head = losses[-2 * len(tail) : -len(tail)] if len(losses) >= 2 * len(tail) else losses[: len(tail)]
+    head = (
+        losses[-2 * len(tail) : -len(tail)] if len(losses) >= 2 * len(tail) else losses[: len(tail)]
+    )
     # Converged: the last 10% of steps improved the mean loss by less than 1% of its spread.
     spread = float(np.std(tail)) + 1e-12
     improvement = float(np.mean(head) - np.mean(tail))
