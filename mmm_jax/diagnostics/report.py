@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+import jax
+
 from mmm_jax.diagnostics import metrics, plots
 from mmm_jax.models import synergy_pairs
 
@@ -500,8 +502,6 @@ def figures_for_fit(
     Returns:
       Key (see `CAPTIONS`) -> Figure, in report order.
     """
-    import jax
-
     data = fit.data
     names = list(data.channels)
     scale = float(data.scaler.target_scale)
