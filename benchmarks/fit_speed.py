@@ -1,0 +1,206 @@
+"""Fit speed on beauty_daily: NUTS wall time, compile time, bulk ESS and ESS/s; SVI wall time.
+
+Measured the way ../shared/anchors measured PyMC-Marketing and Meridian: min bulk
+ESS over the channel parameters divided by the fit's wall time (compile
+included), 4 chains x 1000 warmup x 1000 draws, organic_traffic as control.
+
+Compile time is reported apart: a 1-warmup/1-draw run of the same model is
+almost all compilation; its time is subtracted to give the run time.
+
+With ``--pymc-python PATH`` (a Python from a separate virtual environment where
+PyMC-Marketing is installed; it is not a dependency of mmm_jax) the anchor
+script ``../shared/anchors/fit_pymc.py`` runs on the same data and the ratio is
+printed. Without it, the anchor's published figure is used.
+
+Usage::
+
+    python benchmarks/fit_speed.py [--data DIR] [--chains 4 --warmup 1000 --draws 1000]
+        [--chain-method parallel|vectorized] [--svi-steps 10000] [--pymc-python PATH] [--out FILE]
+
+Run as a script so that it can give JAX one CPU device per core for parallel chains.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+# PyMC-Marketing 1.3 with the numpyro sampler on this data and a 2-core machine (anchors/README.md).
+ANCHOR = {
+    "library": "PyMC-Marketing 1.3 (numpyro sampler)",
+    "fit_s": 58.0,
+    "ess_per_s": 33.4,
+    "min_ess": 1931,
+}
+
+
+def channel_ess(fit) -> tuple[float, float]:
+    """Min bulk ESS and max R-hat over the sampled channel parameters (media/*)."""
+    import arviz as az
+    import numpy as np
+
+    draws = {k: v for k, v in fit.draws.items() if k.startswith("media/") and k != "media/coef"}
+    ds = az.convert_to_dataset(draws)
+    ess = az.ess(ds, method="bulk")
+    rhat = az.rhat(ds)
+    return (
+        float(min(np.min(ess[v].values) for v in ess.data_vars)),
+        float(max(np.max(rhat[v].values) for v in rhat.data_vars)),
+    )
+
+
+def run_pymc(python: str, data_dir: Path, args) -> dict | None:
+    script = SHARED / "anchors" / "fit_pymc.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "pymc.json"
+        cmd = [
+            python,
+            str(script),
+            str(data_dir),
+            "--sampler",
+            "numpyro",
+            "--chains",
+            str(args.chains),
+        ]
+        cmd += [
+            "--tune",
+            str(args.warmup),
+            "--draws",
+            str(args.draws),
+            "--no_optimize",
+            "--out",
+            str(out),
+        ]
+        print("running", " ".join(cmd), flush=True)
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0 or not out.exists():
+            print("PyMC-Marketing run failed:\n", done.stderr[-2000:])
+            return None
+        res = json.loads(out.read_text())
+    d = res["diagnostics"]
+    return {
+        "library": f"PyMC-Marketing {res['versions']['pymc_marketing']} (numpyro sampler), measured here",
+        "fit_s": res["timing"]["fit_s"],
+        "ess_per_s": d["ess_per_s_fit"],
+        "min_ess": d["min_ess_bulk_channel"],
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=SHARED / "benchdata" / "beauty_daily")
+    ap.add_argument("--chains", type=int, default=4)
+    ap.add_argument("--warmup", type=int, default=1000)
+    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument(
+        "--chain-method", default=None, help="parallel (default when enough devices) or vectorized"
+    )
+    ap.add_argument("--svi-steps", type=int, default=10_000)
+    ap.add_argument("--synergy", action="store_true", help="include the pairwise synergy term")
+    ap.add_argument(
+        "--pymc-python", help="Python of a venv with pymc-marketing, to run it side by side"
+    )
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    from mmm_jax.cli import configure_devices
+
+    configure_devices(args.chains)
+
+    import jax
+
+    from mmm_jax.data import load_csv
+    from mmm_jax.inference import fit_nuts, fit_svi
+    from mmm_jax.models import ModelConfig, SynergyPriors
+
+    data = load_csv(args.data / "data.csv", controls=("organic_traffic",))
+    config = ModelConfig(synergy=SynergyPriors() if args.synergy else None)
+    common = dict(num_chains=args.chains, chain_method=args.chain_method, progress_bar=False)
+    backend = jax.default_backend()
+    device = jax.devices()[0].device_kind
+
+    t0 = time.perf_counter()
+    fit_nuts(data, config, key=jax.random.PRNGKey(1), num_warmup=1, num_samples=1, **common)
+    compile_s = time.perf_counter() - t0
+    fit = fit_nuts(
+        data,
+        config,
+        key=jax.random.PRNGKey(0),
+        num_warmup=args.warmup,
+        num_samples=args.draws,
+        **common,
+    )
+    nuts_s = fit.timings["total_s"]
+    method = fit.info["chain_method"]
+    min_ess, max_rhat = channel_ess(fit)
+
+    t0 = time.perf_counter()
+    svi = fit_svi(
+        data, config, key=jax.random.PRNGKey(0), num_steps=args.svi_steps, progress_bar=False
+    )
+    svi_s = time.perf_counter() - t0
+
+    result = {
+        "data": str(args.data.name),
+        "backend": backend,
+        "device": device,
+        "cpu_count": os.cpu_count(),
+        "settings": {
+            "chains": args.chains,
+            "warmup": args.warmup,
+            "draws": args.draws,
+            "chain_method": method,
+        },
+        "synergy": args.synergy,
+        "nuts": {
+            "wall_s": nuts_s,
+            "compile_s_estimate": compile_s,
+            "run_s_excluding_compile": max(nuts_s - compile_s, 1e-9),
+            "min_bulk_ess_channel": min_ess,
+            "max_rhat_channel": max_rhat,
+            "ess_per_s": min_ess / nuts_s,
+            "ess_per_s_excluding_compile": min_ess / max(nuts_s - compile_s, 1e-9),
+            "divergences": fit.info["divergences"],
+        },
+        "svi": {"wall_s": svi_s, "steps": args.svi_steps, "guide": svi.info["guide"]},
+    }
+    pymc = run_pymc(args.pymc_python, args.data, args) if args.pymc_python else None
+    result["pymc_marketing"] = pymc or {
+        **ANCHOR,
+        "note": "anchor figure from shared/anchors/README.md",
+    }
+    ref = result["pymc_marketing"]
+    result["ratio_ess_per_s_vs_pymc"] = result["nuts"]["ess_per_s"] / ref["ess_per_s"]
+
+    n = result["nuts"]
+    print(
+        f"\nfit speed on {result['data']} ({backend}: {device}, {os.cpu_count()} cores, chains {method})"
+    )
+    print(f"{'':34}{'mmm_jax':>12}{ref['library'][:30]:>34}")
+    print(f"{'NUTS wall s (compile included)':34}{n['wall_s']:>12.1f}{ref['fit_s']:>34.1f}")
+    print(f"{'  of which compile (estimate)':34}{n['compile_s_estimate']:>12.1f}")
+    print(
+        f"{'min bulk ESS, channel params':34}{n['min_bulk_ess_channel']:>12.0f}{ref['min_ess']:>34.0f}"
+    )
+    print(f"{'bulk ESS per second':34}{n['ess_per_s']:>12.1f}{ref['ess_per_s']:>34.1f}")
+    print(f"{'  excluding compile':34}{n['ess_per_s_excluding_compile']:>12.1f}")
+    print(
+        f"{'max R-hat (channel) / divergences':34}{n['max_rhat_channel']:>8.3f} / {n['divergences']}"
+    )
+    print(f"{'SVI wall s':34}{svi_s:>12.1f}   ({args.svi_steps} steps, {svi.info['guide']})")
+    print(f"ESS/s ratio vs PyMC-Marketing: {result['ratio_ess_per_s_vs_pymc']:.1f}x")
+    out = args.out or ROOT / "benchmarks" / "results" / f"fit_speed_{backend}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {out}")
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

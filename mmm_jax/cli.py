@@ -1,0 +1,412 @@
+"""The ``mmm-jax`` command line: the stable surface scripts and benchmarks rely on.
+
+Commands (see DESIGN.md, "The results contract")::
+
+    mmm-jax demo [--out DIR]
+    mmm-jax fit DATA.csv --out RUN [options]
+    mmm-jax optimize RUN --budget AMOUNT_PER_PERIOD [--bounds LO,HI] [--out alloc.json]
+    mmm-jax simulate RUN --allocation alloc.json
+    mmm-jax report RUN
+
+Bad input ends with a one-line ``error: ...`` on stderr and exit status 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def configure_devices(n_chains: int = 4) -> None:
+    """Gives JAX one CPU device per chain so NUTS chains run in parallel threads.
+
+    Must run before JAX starts; it changes nothing on a GPU, where chains are
+    vectorised, or when ``XLA_FLAGS`` already sets a device count.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        count = max(n_chains, os.cpu_count() or 1)
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+# ------------------------------------------------------------------ fit
+def _parse_list(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    return items or None
+
+
+def _model_config(args):
+    from mmm_jax.models import Adstock, Likelihood, ModelConfig, Saturation, SynergyPriors
+
+    try:
+        adstock = Adstock(args.adstock)
+        saturation = Saturation(args.saturation)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    return ModelConfig(
+        adstock=adstock,
+        saturation=saturation,
+        max_lag=args.max_lag,
+        synergy=SynergyPriors() if args.synergy else None,
+        likelihood=Likelihood(args.likelihood),
+    )
+
+
+def run_fit(args) -> dict:
+    """``mmm-jax fit``: validate data, fit, write ``RUN/fit.npz`` and ``RUN/summary.json``."""
+    import jax
+
+    from mmm_jax.data import load_csv
+    from mmm_jax.diagnostics import summarize
+    from mmm_jax.inference import fit_map, fit_nuts, fit_svi
+
+    data = load_csv(
+        args.data,
+        date=args.date,
+        target=args.target,
+        channels=_parse_list(args.channels),
+        controls=tuple(_parse_list(args.controls) or ()),
+        geo=args.geo,
+    )
+    config = _model_config(args)
+    if args.lift_tests:
+        raise CLIError("--lift-tests: lift-test calibration is not built yet (issue 4)")
+    key = jax.random.PRNGKey(args.seed)
+    progress = not args.quiet
+    if args.method == "nuts":
+        fit = fit_nuts(
+            data,
+            config,
+            key=key,
+            num_warmup=args.warmup,
+            num_samples=args.draws,
+            num_chains=args.chains,
+            progress_bar=progress,
+        )
+    elif args.method == "svi":
+        fit = fit_svi(
+            data, config, key=key, num_steps=args.svi_steps, guide=args.guide, progress_bar=progress
+        )
+    else:
+        fit = fit_map(data, config, key=key, num_steps=args.svi_steps, progress_bar=progress)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fit.save(out / "fit.npz")
+    summary = summarize(fit)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    _print_summary(summary)
+    print(f"wrote {out / 'summary.json'} and {out / 'fit.npz'}")
+    return summary
+
+
+def _print_summary(summary: dict) -> None:
+    d = summary["diagnostics"]
+    print(
+        f"method {d['method']}: {d['seconds']:.1f} s, r_hat_max {d['r_hat_max']}, "
+        f"ess_bulk_min {d['ess_bulk_min']}, divergences {d['divergences']}"
+    )
+    print(f"{'channel':<12}{'ROAS mean':>10}{'90% HDI':>22}{'mROAS':>8}  wasteful")
+    for name, ch in summary["channels"].items():
+        r = ch["roas"]
+        print(
+            f"{name:<12}{r['mean']:>10.2f}   [{r['hdi_low']:>7.2f}, {r['hdi_high']:>7.2f}]"
+            f"{ch['marginal_roas']['mean']:>8.2f}  {'yes' if ch['wasteful'] else 'no'}"
+        )
+    b = summary["baseline"]["share"]
+    print(f"baseline share {b['mean']:.3f} [{b['hdi_low']:.3f}, {b['hdi_high']:.3f}]")
+    f = summary["fit"]
+    print(f"fit: R2 {f['r2']:.3f}  MAPE {f['mape']:.3%}  NRMSE {f['nrmse']:.3f}")
+
+
+# ------------------------------------------------------------------ optimize / simulate
+def _load_run(run: str):
+    from mmm_jax.inference import Fit
+
+    path = Path(run)
+    if path.is_dir():
+        path = path / "fit.npz"
+    if not path.exists():
+        raise CLIError(f"no fit found at {path}: run `mmm-jax fit DATA.csv --out {run}` first")
+    return Fit.load(path)
+
+
+def _response(fit):
+    from mmm_jax.diagnostics import media_draws
+    from mmm_jax.optimize import ResponseParams, steady_response
+
+    if fit.data.n_geo > 1:
+        raise CLIError(
+            "optimize/simulate on a geo panel is not built yet (issue 7); fit a national model"
+        )
+    return steady_response(ResponseParams(**media_draws(fit)))
+
+
+def _historical(fit):
+    import numpy as np
+
+    return np.asarray(fit.data.media).sum(axis=0).mean(axis=0)  # per period, summed over geos
+
+
+def _baseline_per_period(fit):
+    """Posterior draws of the mean baseline revenue per period (all media at zero)."""
+    import numpy as np
+
+    base = fit.predict(media=np.zeros_like(fit.data.media))["mu"] * fit.data.scaler.target_scale
+    return base.sum(axis=1).mean(axis=1)  # (sample,)
+
+
+def _parse_bounds(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise CLIError(
+            f"--bounds must be LO,HI multiples of historical spend, got {text!r}"
+        ) from None
+    if not 0 <= lo <= hi:
+        raise CLIError(f"--bounds needs 0 <= LO <= HI, got {lo}, {hi}")
+    return lo, hi
+
+
+def run_optimize(args) -> dict:
+    """``mmm-jax optimize``: the allocation maximising the posterior utility, as ``alloc.json``."""
+    import numpy as np
+
+    import jax
+
+    from mmm_jax.diagnostics import estimate
+    from mmm_jax.optimize import cvar, mean_profit, mean_revenue, optimize_budget, value_at_risk
+
+    fit = _load_run(args.run)
+    names = list(fit.data.channels)
+    hist = _historical(fit)
+    budget = float(args.budget) if args.budget is not None else float(hist.sum())
+    if not budget > 0:
+        raise CLIError(f"--budget must be positive, got {budget}")
+    lo, hi = _parse_bounds(args.bounds)
+    lower, upper = lo * hist, hi * hist
+    if lower.sum() > budget or upper.sum() < budget:
+        raise CLIError(
+            f"budget {budget:,.2f} is outside what the bounds allow: "
+            f"[{lower.sum():,.2f}, {upper.sum():,.2f}] per period ({lo}x-{hi}x historical)"
+        )
+    utilities = {"mean": mean_revenue, "profit": mean_profit}
+    if args.utility in utilities:
+        utility = utilities[args.utility]()
+    else:
+        kind, _, level = args.utility.partition(":")
+        try:
+            utility = {"var": value_at_risk, "cvar": cvar}[kind](float(level))
+        except (KeyError, ValueError):
+            raise CLIError(
+                f"--utility must be mean, profit, var:Q or cvar:Q, got {args.utility!r}"
+            ) from None
+    response = _response(fit)
+    result = optimize_budget(
+        response,
+        budget=budget,
+        lower=lower,
+        upper=upper,
+        utility=utility,
+        key=jax.random.PRNGKey(args.seed),
+        reference=hist * budget / hist.sum(),
+        per_draw=args.per_draw,
+    )
+    base = _baseline_per_period(fit)
+    revenue = base + result.expected_revenue
+    historical = base + np.asarray(response(hist))
+    alloc = {
+        "budget": budget,
+        "allocation": dict(zip(names, map(float, result.allocation))),
+        "historical_allocation": dict(zip(names, map(float, hist))),
+        "expected_revenue": estimate(revenue),
+        "historical_revenue": estimate(historical),
+        "uplift": estimate(revenue - historical),
+        "media_revenue": estimate(result.expected_revenue),
+        "shift": {n: float(a - h) for n, a, h in zip(names, result.allocation, hist)},
+        "at_lower_bound": [n for n, b in zip(names, result.at_lower) if b],
+        "at_upper_bound": [n for n, b in zip(names, result.at_upper) if b],
+        "bounds_multiple_of_historical": [lo, hi],
+        "utility": args.utility,
+        "kkt": {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.kkt.items()},
+        "converged": bool(result.converged),
+        "note": "per period, steady state (constant spend); revenue includes the mean baseline",
+    }
+    if result.prob_more is not None:
+        alloc["prob_should_get_more"] = dict(zip(names, map(float, result.prob_more)))
+    out = Path(args.out) if args.out else Path(args.run) / "alloc.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(alloc, indent=2))
+    print(f"budget {budget:,.0f} per period, bounds {lo}x-{hi}x historical, utility {args.utility}")
+    print(f"{'channel':<12}{'historical':>14}{'recommended':>14}{'shift':>9}")
+    for n, h, a in zip(names, hist, result.allocation):
+        flag = " (at bound)" if n in alloc["at_lower_bound"] + alloc["at_upper_bound"] else ""
+        print(f"{n:<12}{h:>14,.0f}{a:>14,.0f}{(a - h) / h:>+9.1%}{flag}")
+    u = alloc["uplift"]
+    print(
+        f"expected uplift {u['mean']:,.0f} per period "
+        f"(90% HDI {u['hdi_low']:,.0f} to {u['hdi_high']:,.0f}); KKT converged: {result.converged}"
+    )
+    print(f"wrote {out}")
+    return alloc
+
+
+def _read_allocation(path: str, names: list[str]):
+    import numpy as np
+
+    p = Path(path)
+    if not p.is_file():
+        raise CLIError(f"no allocation file at {p}")
+    try:
+        spec = json.loads(p.read_text())
+    except json.JSONDecodeError as err:
+        raise CLIError(f"{p} is not valid JSON ({err})") from None
+    alloc = spec.get("allocation", spec) if isinstance(spec, dict) else None
+    if not isinstance(alloc, dict):
+        raise CLIError(
+            f"{p} must hold {{channel: amount}} or {{'allocation': {{channel: amount}}}}"
+        )
+    unknown = sorted(set(alloc) - set(names))
+    missing = [n for n in names if n not in alloc]
+    if unknown or missing:
+        raise CLIError(
+            f"{p}: unknown channels {unknown}, missing channels {missing}; the fit has {names}"
+        )
+    try:
+        x = np.array([float(alloc[n]) for n in names])
+    except (TypeError, ValueError):
+        raise CLIError(f"{p}: every amount must be a number") from None
+    bad = [n for n, v in zip(names, x) if not np.isfinite(v) or v < 0]
+    if bad:
+        raise CLIError(f"{p}: spend must be finite and non-negative, not for {bad}")
+    return x
+
+
+def run_simulate(args) -> dict:
+    """``mmm-jax simulate``: revenue and its credible interval for any allocation."""
+    import numpy as np
+
+    from mmm_jax.diagnostics import estimate
+
+    fit = _load_run(args.run)
+    names = list(fit.data.channels)
+    x = _read_allocation(args.allocation, names)
+    hist = _historical(fit)
+    response = _response(fit)
+    base = _baseline_per_period(fit)
+    media = np.asarray(response(x))
+    media_hist = np.asarray(response(hist))
+    out = {
+        "allocation": dict(zip(names, map(float, x))),
+        "budget": float(x.sum()),
+        "expected_revenue": estimate(base + media),
+        "media_revenue": estimate(media),
+        "historical_revenue": estimate(base + media_hist),
+        "uplift": estimate(media - media_hist),
+        "roas": estimate(media / max(float(x.sum()), 1e-12)),
+        "note": "per period, steady state (constant spend)",
+    }
+    text = json.dumps(out, indent=2)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text)
+    return out
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mmm-jax``."""
+    parser = argparse.ArgumentParser(
+        prog="mmm-jax", description="Bayesian marketing mix modeling on JAX."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fit = sub.add_parser("fit", help="fit the MMM to a CSV and write RUN/summary.json")
+    fit.add_argument("data", help="CSV with a date column, the target and spend_* columns")
+    fit.add_argument("--out", required=True, help="run folder to write")
+    fit.add_argument("--date", default="date")
+    fit.add_argument("--target", default="revenue")
+    fit.add_argument("--channels", help="comma-separated channels (default: every spend_* column)")
+    fit.add_argument("--controls", help="comma-separated control columns, e.g. organic_traffic")
+    fit.add_argument("--geo", help="geo column for panel data")
+    fit.add_argument(
+        "--lift-tests", help="CSV of lift tests: channel,start,end,spend_delta,lift,lift_se"
+    )
+    fit.add_argument("--method", choices=["nuts", "svi", "map"], default="nuts")
+    fit.add_argument(
+        "--adstock",
+        choices=["geometric", "weibull_cdf", "weibull_pdf", "delayed"],
+        default="weibull_pdf",
+    )
+    fit.add_argument(
+        "--saturation", choices=["hill", "michaelis_menten", "logistic"], default="hill"
+    )
+    fit.add_argument(
+        "--max-lag", type=int, default=None, help="adstock window (default by frequency)"
+    )
+    fit.add_argument("--likelihood", choices=["normal", "student_t"], default="normal")
+    fit.add_argument("--synergy", action="store_true", help="add pairwise channel interactions")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--chains", type=int, default=4)
+    fit.add_argument("--draws", type=int, default=1000)
+    fit.add_argument("--warmup", type=int, default=1000)
+    fit.add_argument("--svi-steps", type=int, default=10_000)
+    fit.add_argument(
+        "--guide", choices=["auto_normal", "auto_mvn", "auto_lowrank"], default="auto_mvn"
+    )
+    fit.add_argument("--quiet", action="store_true", help="no progress bars")
+    fit.set_defaults(func=run_fit)
+
+    opt = sub.add_parser("optimize", help="recommend a budget allocation over the posterior")
+    opt.add_argument("run", help="run folder written by `mmm-jax fit`")
+    opt.add_argument("--budget", type=float, help="total spend per period (default: historical)")
+    opt.add_argument(
+        "--bounds", default="0.5,2.0", help="per-channel LO,HI multiples of historical spend"
+    )
+    opt.add_argument(
+        "--utility", default="mean", help="mean, profit, var:Q (lower quantile) or cvar:Q"
+    )
+    opt.add_argument("--per-draw", action="store_true", help="also optimise each posterior draw")
+    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--out", help="allocation JSON (default RUN/alloc.json)")
+    opt.set_defaults(func=run_optimize)
+
+    sim = sub.add_parser(
+        "simulate", help="what-if: revenue with credible interval for an allocation"
+    )
+    sim.add_argument("run", help="run folder written by `mmm-jax fit`")
+    sim.add_argument(
+        "--allocation", required=True, help="JSON {channel: spend per period} or an alloc.json"
+    )
+    sim.add_argument("--out", help="also write the result here")
+    sim.set_defaults(func=run_simulate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mmm-jax`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_devices(getattr(args, "chains", 4))
+    from mmm_jax.data import DataValidationError
+    from mmm_jax.inference import FitFileError
+
+    try:
+        args.func(args)
+    except (CLIError, DataValidationError, FitFileError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
