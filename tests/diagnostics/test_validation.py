@@ -195,7 +195,8 @@ def test_holdout_with_a_real_nuts_refit(data):
         )
 
     out = holdout_metrics(data, fit_fn, frac=0.1)
-    # A correctly specified model forecasts 15 days ahead well and keeps calibrated intervals.
-    assert out["train"]["r2"] > 0.8
-    assert out["holdout"]["mape"] < 0.1
-    assert out["holdout"]["coverage"] >= 0.6
+    # A correctly specified model (noisy data: in-sample R^2 ~0.55, MAPE ~4%) forecasts 15 days
+    # ahead about as well as it fits, and its intervals stay calibrated on both windows.
+    assert 0.8 <= out["train"]["coverage"] <= 0.98
+    assert out["holdout"]["mape"] < 2.0 * out["train"]["mape"]
+    assert out["holdout"]["coverage"] >= 0.7
