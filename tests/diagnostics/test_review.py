@@ -155,7 +155,9 @@ def test_ppc_coverage_matches_numpy(fit):
     # Same thing through the probability integral transform: inside <=> 5% < PIT < 95% (up to ties).
     assert abs(np.mean((pit > 0.05) & (pit < 0.95)) - coverage) <= 2.0 / pit.size
     c = coverage
-    assert got["ppc_coverage"]["status"] == ("pass" if 0.85 <= c <= 0.95 else "fail" if c < 0.7 else "warn")
+    assert got["ppc_coverage"]["status"] == (
+        "pass" if 0.85 <= c <= 0.95 else "fail" if c < 0.7 else "warn"
+    )
     # corrcoef centres the two slices separately; they agree to O(1/T).
     assert got["residual_autocorrelation"]["value"] == pytest.approx(rho, abs=0.03)
 
@@ -238,7 +240,9 @@ def test_prior_shift_item_names_weak_parameters(fit, items):
 def test_prior_as_posterior_teaches_nothing(fit):
     """A 'fit' whose draws are prior draws: every z-shift ~ 0 and the review says so."""
     sites = [k for k in fit.draws if k != "media/coef"]
-    prior = Predictive(mmm, num_samples=4000, return_sites=sites)(jax.random.PRNGKey(77), fit.inputs(), fit.config)
+    prior = Predictive(mmm, num_samples=4000, return_sites=sites)(
+        jax.random.PRNGKey(77), fit.inputs(), fit.config
+    )
     draws = {k: np.asarray(v)[None] for k, v in prior.items()}
     prior_fit = dataclasses.replace(fit, draws=draws)
     shift = prior_posterior_shift(prior_fit, key=jax.random.PRNGKey(4), num_samples=4000)
