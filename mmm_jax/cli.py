@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--max-lag", type=int, default=None, help="adstock window (default by frequency)"
     )
-    fit.add_argument("--likelihood", choices=["normal", "student_t"], default="normal")
+    fit.add_argument("--likelihood", choices=["normal", "student_t", "lognormal"], default="normal")
     fit.add_argument("--synergy", action="store_true", help="add pairwise channel interactions")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--chains", type=int, default=4)

@@ -19,6 +19,7 @@ media.peak_delay       ``()`` or ``(channel,)``  delayed adstock θ, in periods
 media.half_saturation  ``()`` or ``(channel,)``  Hill / Michaelis-Menten K
 media.slope            ``()`` or ``(channel,)``  Hill s
 media.rate             ``()`` or ``(channel,)``  logistic λ
+media.saturation_at_mean  ``()`` or ``(channel,)``  S(mean spend) in (0, 1)
 baseline.*             ``()``                    intercept, trend, seasonality
 controls               ``()`` or ``(control,)``  control coefficients
 =====================  ======================  ================================
@@ -55,15 +56,22 @@ __all__ = [
 
 
 class Likelihood(enum.Enum):
-    """Observation noise on the scaled target."""
+    r"""Observation noise on the scaled target.
+
+    ``NORMAL`` and ``STUDENT_T`` are additive with scale ``sigma``;
+    ``LOGNORMAL`` is multiplicative, :math:`y = \mu e^{\varepsilon - \sigma^2/2}`,
+    :math:`\varepsilon \sim N(0, \sigma)`, so ``sigma`` is the relative noise,
+    :math:`E[y] = \mu`, and days with more revenue are allowed more noise.
+    """
 
     NORMAL = "normal"
     STUDENT_T = "student_t"
+    LOGNORMAL = "lognormal"
 
 
 @dataclass(frozen=True, kw_only=True)
 class MediaPriors:
-    """Media-term priors. Each batch shape must be ``()`` or ``(channel,)``.
+    r"""Media-term priors. Each batch shape must be ``()`` or ``(channel,)``.
 
     By default the media effect is parametrised by **ROAS** (as Meridian does):
     ``roas`` is the prior of each channel's return on ad spend over the fit
@@ -73,6 +81,14 @@ class MediaPriors:
     ROAS for a channel with less spend. It is also what an analyst knows ("our
     last experiment said 3.5"). Set ``roas=None`` to put the prior on ``coef``
     (revenue at full saturation, scaled units) instead.
+
+    With ``saturation_at_mean`` set (e.g. ``Beta(2, 2)``), each curve is
+    parametrised by how saturated the channel is at its mean spend,
+    :math:`\bar S = S(\bar x) \in (0, 1)`, instead of by ``half_saturation``
+    (Hill, Michaelis-Menten) or ``rate`` (logistic), which become deterministic
+    sites. Since ``mROAS / ROAS`` is about ``slope * (1 - S̄)``, the data's
+    well-measured marginal ROAS then ties ``roas`` and ``S̄`` along a nearly
+    straight line in log space, which NUTS's dense mass matrix absorbs.
     """
 
     roas: dist.Distribution | None = field(default_factory=lambda: dist.LogNormal(0.2, 0.9))
@@ -84,6 +100,7 @@ class MediaPriors:
     half_saturation: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.0, 0.7))
     slope: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.3, 0.5))
     rate: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.0, 1.0))
+    saturation_at_mean: dist.Distribution | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,7 +210,18 @@ def media_param_names(
     """Adstock and saturation parameter names used by at least one channel, in a fixed order."""
     ad = {p for k in config.adstock_kinds(n_channel) for p in ADSTOCK_PARAMS[k]}
     sat = {p for k in config.saturation_kinds(n_channel) for p in SATURATION_PARAMS[k]}
-    order = ("retention", "shape", "scale", "peak_delay", "half_saturation", "slope", "rate")
+    if config.media.saturation_at_mean is not None:
+        sat = (sat - {"half_saturation", "rate"}) | {"saturation_at_mean"}
+    order = (
+        "retention",
+        "shape",
+        "scale",
+        "peak_delay",
+        "half_saturation",
+        "slope",
+        "rate",
+        "saturation_at_mean",
+    )
     return tuple(p for p in order if p in ad), tuple(p for p in order if p in sat)
 
 

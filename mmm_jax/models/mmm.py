@@ -162,6 +162,10 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
     if config.likelihood is Likelihood.STUDENT_T:
         nu = numpyro.sample("nu", config.nu)
         noise = dist.StudentT(nu, mu, sigma)
+    elif config.likelihood is Likelihood.LOGNORMAL:
+        # A mean below 1e-3 of the average revenue is not a revenue model any
+        # more; the floor keeps the log finite while NUTS explores such corners.
+        noise = dist.LogNormal(jnp.log(jnp.maximum(mu, 1e-3)) - 0.5 * sigma**2, sigma)
     else:
         noise = dist.Normal(mu, sigma)
     with numpyro.plate("geo", n_geo, dim=-2), numpyro.plate("time", n_time, dim=-1):

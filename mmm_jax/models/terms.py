@@ -14,7 +14,12 @@ import numpyro.distributions as dist
 
 from mmm_jax._typing import Array
 from mmm_jax.models.config import BaselinePriors, ModelConfig, SynergyPriors, media_param_names
-from mmm_jax.transforms import adstock_from_lags, adstock_weights_channels, saturate_channels
+from mmm_jax.transforms import (
+    Saturation,
+    adstock_from_lags,
+    adstock_weights_channels,
+    saturate_channels,
+)
 
 
 class MediaOut(NamedTuple):
@@ -72,6 +77,35 @@ def media_response(lagged: Array, params: dict, config: ModelConfig):
     return coef * saturated, saturated, weights
 
 
+def curve_from_saturation_at_mean(kinds: tuple[Saturation, ...], params: dict) -> dict:
+    r"""Curve parameters that give saturation :math:`\bar S` at the mean spend (scaled 1).
+
+    .. math::
+        K_{hill} = \Big(\frac{1 - \bar S}{\bar S}\Big)^{1/s}, \quad
+        K_{mm} = \frac{1 - \bar S}{\bar S}, \quad
+        \lambda_{logistic} = 2 \operatorname{atanh}(\bar S)
+
+    Args:
+      kinds: Saturation kind per channel.
+      params: Must hold ``saturation_at_mean`` ``(channel,)`` and, with Hill
+        channels, ``slope``.
+
+    Returns:
+      ``half_saturation`` and/or ``rate``, each ``(channel,)`` (entries of
+      channels of another kind are unused placeholders).
+    """
+    level = params["saturation_at_mean"]
+    odds = (1.0 - level) / level
+    out = {}
+    if Saturation.HILL in kinds or Saturation.MICHAELIS_MENTEN in kinds:
+        slope = params.get("slope", jnp.ones_like(level))
+        is_hill = jnp.asarray([k is Saturation.HILL for k in kinds])
+        out["half_saturation"] = jnp.where(is_hill, odds ** (1.0 / slope), odds)
+    if Saturation.LOGISTIC in kinds:
+        out["rate"] = 2.0 * jnp.arctanh(level)
+    return out
+
+
 def media_term(
     lagged: Array,
     config: ModelConfig,
@@ -110,6 +144,11 @@ def media_term(
             params["coef"] = numpyro.sample("coef", config.media.coef)
         else:
             roas = numpyro.sample("roas", config.media.roas)
+    if config.media.saturation_at_mean is not None:
+        for name, value in curve_from_saturation_at_mean(
+            config.saturation_kinds(n_channel), params
+        ).items():
+            params[name] = numpyro.deterministic(name, value)
     saturated, weights = media_saturation(lagged, params, config)
     if config.media.roas is not None:
         ref = lagged if reference is None else reference

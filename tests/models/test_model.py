@@ -233,3 +233,29 @@ def test_roas_parametrisation_and_fixed_reference(data):
         build_inputs(half, config), config
     )
     assert not np.allclose(tr_wrong["media/coef"]["value"], tr["media/coef"]["value"], rtol=1e-3)
+
+
+def test_lognormal_likelihood_has_mean_mu(data):
+    config = ModelConfig(likelihood=Likelihood.LOGNORMAL)
+    tr = trace(seed(mmm, 0)).get_trace(build_inputs(data, config), config)
+    fn = tr["y"]["fn"]
+    assert isinstance(fn, dist.LogNormal)
+    np.testing.assert_allclose(fn.mean, tr["mu"]["value"], rtol=1e-5)
+    np.testing.assert_allclose(fn.scale, tr["sigma"]["value"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", list(Saturation))
+def test_saturation_at_mean_parametrisation(data, kind):
+    """The derived curve is exactly S-bar saturated at the mean (scaled) spend of 1."""
+    from mmm_jax.transforms import saturate
+
+    config = ModelConfig(saturation=kind, media=MediaPriors(saturation_at_mean=dist.Beta(2.0, 2.0)))
+    tr = trace(seed(mmm, 1)).get_trace(build_inputs(data, config), config)
+    level = tr["media/saturation_at_mean"]["value"]
+    assert tr["media/saturation_at_mean"]["type"] == "sample"
+    derived = "rate" if kind is Saturation.LOGISTIC else "half_saturation"
+    assert tr[f"media/{derived}"]["type"] == "deterministic"
+    params = {
+        k[6:]: tr[k]["value"] for k in tr if k.startswith("media/") and tr[k]["type"] != "plate"
+    }
+    np.testing.assert_allclose(saturate(kind, jnp.ones(3), params), level, rtol=1e-5)
