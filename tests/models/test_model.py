@@ -240,7 +240,10 @@ def test_lognormal_likelihood_has_mean_mu(data):
     tr = trace(seed(mmm, 0)).get_trace(build_inputs(data, config), config)
     fn = tr["y"]["fn"]
     assert isinstance(fn, dist.LogNormal)
-    np.testing.assert_allclose(fn.mean, tr["mu"]["value"], rtol=1e-5)
+    mu = np.asarray(tr["mu"]["value"])
+    ok = mu > 1e-3  # a prior draw may put mu below the floor on some days
+    np.testing.assert_allclose(np.asarray(fn.mean)[ok], mu[ok], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(fn.mean)[~ok], 1e-3, rtol=1e-5)
     np.testing.assert_allclose(fn.scale, tr["sigma"]["value"], rtol=1e-6)
 
 
