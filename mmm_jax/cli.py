@@ -2,7 +2,7 @@
 
 Commands (see DESIGN.md, "The results contract")::
 
-    mmm-jax demo [--out DIR]
+    mmm-jax demo [--out DIR] [--seed N] [--quick]
     mmm-jax fit DATA.csv --out RUN [options]
     mmm-jax optimize RUN --budget AMOUNT_PER_PERIOD [--bounds LO,HI] [--out alloc.json]
     mmm-jax simulate RUN --allocation alloc.json
@@ -322,6 +322,113 @@ def run_simulate(args) -> dict:
     return out
 
 
+# ------------------------------------------------------------------ report
+def _read_json(path: Path, what: str):
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CLIError(f"{path} is not valid JSON ({err}); {what}") from None
+
+
+def write_run_report(run: str | Path, *, title: str | None = None) -> Path:
+    """Writes ``RUN/report.html`` and ``RUN/figures/*.png`` for a run folder.
+
+    Reads ``RUN/fit.npz`` and, when present, ``RUN/summary.json`` (else it is
+    computed), ``RUN/alloc.json`` (adds the budget reallocation figure and an
+    allocation note), ``RUN/truth.json`` (adds truth columns) and
+    ``RUN/demo.json`` (adds its ``notes``). A summary without model review
+    verdicts gets them computed for the page only; no input file is changed.
+
+    Args:
+      run: The run folder written by ``mmm-jax fit`` (or ``mmm-jax demo``).
+      title: Page title (default: ``MMM report: <folder name>``).
+
+    Returns:
+      Path of ``report.html``.
+
+    Raises:
+      CLIError: No run folder, or unreadable JSON in it.
+    """
+    import numpy as np
+
+    from mmm_jax.diagnostics import summarize
+    from mmm_jax.diagnostics.plots import plot_budget_reallocation
+    from mmm_jax.diagnostics.report import figures_for_fit, write_report
+    from mmm_jax.diagnostics.review import add_review, review
+
+    run_dir = Path(run)
+    if not run_dir.is_dir():
+        raise CLIError(f"no run folder at {run_dir}: run `mmm-jax fit DATA.csv --out {run}` first")
+    fit = _load_run(str(run_dir))
+    names = list(fit.data.channels)
+    summary_path = run_dir / "summary.json"
+    if summary_path.is_file():
+        summary = _read_json(summary_path, "delete it to recompute it")
+    else:
+        summary = summarize(fit)
+    if set(summary.get("channels", {})) != set(names):
+        raise CLIError(
+            f"{summary_path} has channels {sorted(summary.get('channels', {}))}, "
+            f"the fit has {names}: they come from different runs"
+        )
+    if not summary.get("review"):
+        summary = add_review(dict(summary), review(fit, summary=summary))
+    truth_path = run_dir / "truth.json"
+    truth = (
+        _read_json(truth_path, "it should hold the known truth") if truth_path.is_file() else None
+    )
+    figures = figures_for_fit(fit, summary=summary, truth=truth)
+    notes = []
+    alloc_path = run_dir / "alloc.json"
+    if alloc_path.is_file():
+        alloc = _read_json(alloc_path, "rerun `mmm-jax optimize`")
+        rec = _read_allocation(str(alloc_path), names)
+        hist_map = alloc.get("historical_allocation") or {}
+        hist = (
+            np.array([float(hist_map[n]) for n in names])
+            if set(hist_map) == set(names)
+            else _historical(fit)
+        )
+        figures["budget"] = plot_budget_reallocation(names, hist, rec).figure
+        u = alloc.get("uplift") or {}
+        if all(k in u for k in ("mean", "hdi_low", "hdi_high")):
+            notes.append(
+                f"Budget {float(alloc.get('budget', rec.sum())):,.0f} per period: the recommended "
+                f"allocation ({', '.join(f'{n} {v:,.0f}' for n, v in zip(names, rec))}) is "
+                f"expected to add {u['mean']:,.0f} revenue per period over the historical mix "
+                f"(90% HDI {u['hdi_low']:,.0f} to {u['hdi_high']:,.0f}), steady state."
+            )
+    demo_path = run_dir / "demo.json"
+    if demo_path.is_file():
+        notes += [str(n) for n in _read_json(demo_path, "rerun `mmm-jax demo`").get("notes", [])]
+    figure_dir = run_dir / "figures"
+    figure_dir.mkdir(exist_ok=True)
+    for key, fig in figures.items():
+        fig.savefig(figure_dir / f"{key}.png", dpi=110, bbox_inches="tight", facecolor="white")
+    return write_report(
+        run_dir,
+        summary=summary,
+        figures=figures,
+        title=title or f"MMM report: {run_dir.resolve().name}",
+        truth=truth,
+        notes=notes,
+    )
+
+
+def run_report(args) -> Path:
+    """``mmm-jax report``: ``RUN/report.html`` with figures and tables."""
+    path = write_run_report(args.run, title=args.title)
+    print(path)
+    return path
+
+
+def run_demo(args) -> dict:
+    """``mmm-jax demo``: synthetic data with known truth, fit, optimise, report."""
+    from mmm_jax.demo import run_demo as demo
+
+    return demo(args.out, seed=args.seed, quick=args.quick, progress=not args.quiet)
+
+
 # ------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mmm-jax``."""
@@ -389,6 +496,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--out", help="also write the result here")
     sim.set_defaults(func=run_simulate)
+
+    rep = sub.add_parser("report", help="write RUN/report.html with figures and tables")
+    rep.add_argument("run", help="run folder written by `mmm-jax fit` or `mmm-jax demo`")
+    rep.add_argument("--title", help="page title")
+    rep.set_defaults(func=run_report)
+
+    demo = sub.add_parser(
+        "demo", help="synthetic data with known truth: fit, optimise, report, compare"
+    )
+    demo.add_argument("--out", default="mmm_demo", help="folder to write (default ./mmm_demo)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the data and the fit")
+    demo.add_argument(
+        "--quick", action="store_true", help="tiny settings (for tests): numbers mean little"
+    )
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(func=run_demo)
     return parser
 
 
