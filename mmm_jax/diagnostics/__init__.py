@@ -1,4 +1,8 @@
-"""Analysis of a fit: counterfactual contributions, ROAS, fit quality (numbers); plots (drawing)."""
+"""Analysis of a fit: counterfactual contributions, ROAS, fit quality, model review (numbers).
+
+Drawing lives in :mod:`mmm_jax.diagnostics.plots` and the HTML report in
+:mod:`mmm_jax.diagnostics.report`; import them explicitly (they load matplotlib).
+"""
 
 from mmm_jax.diagnostics.metrics import (
     Contributions,
@@ -12,10 +16,25 @@ from mmm_jax.diagnostics.metrics import (
     saturation_spend,
     waste_flags,
 )
+from mmm_jax.diagnostics.review import ReviewThresholds, add_review, review, review_table
 from mmm_jax.diagnostics.summary import convergence, summarize
+from mmm_jax.diagnostics.validation import (
+    compare_models,
+    holdout_metrics,
+    rolling_origin,
+    window_metrics,
+)
 
 __all__ = [
     "Contributions",
+    "ReviewThresholds",
+    "add_review",
+    "compare_models",
+    "holdout_metrics",
+    "review",
+    "review_table",
+    "rolling_origin",
+    "window_metrics",
     "contributions",
     "convergence",
     "estimate",
