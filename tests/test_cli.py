@@ -1,0 +1,222 @@
+"""End-to-end tests of the ``mmm-jax`` command line, run in-process through ``main``.
+
+Small simulated data (90 daily periods) is fitted once per module with a short
+SVI run and once with MAP; every command then reads the run folder the way a
+user's script would. Numbers are checked against the CSV they came from and
+against each other (the what-if reproduces the optimiser's revenue), errors
+against the one-line ``error: ...`` convention with exit status 2.
+"""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmm_jax.cli import main
+from mmm_jax.data import SimulationConfig, simulate
+
+CHANNELS = ["search", "social", "video", "retail"]
+ESTIMATE_KEYS = {"mean", "median", "hdi_low", "hdi_high"}
+
+
+@pytest.fixture(scope="module")
+def csv_path(tmp_path_factory):
+    sim = simulate(replace(SimulationConfig(), n_periods=90), seed=3)
+    path = tmp_path_factory.mktemp("data") / "data.csv"
+    sim.frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def svi_run(csv_path, tmp_path_factory):
+    run = tmp_path_factory.mktemp("svi_run")
+    argv = ["fit", str(csv_path), "--out", str(run), "--method", "svi", "--svi-steps", "300"]
+    assert main([*argv, "--controls", "organic_traffic", "--quiet", "--seed", "1"]) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def map_run(csv_path, tmp_path_factory):
+    run = tmp_path_factory.mktemp("map_run")
+    argv = ["fit", str(csv_path), "--out", str(run), "--method", "map", "--svi-steps", "200"]
+    assert main([*argv, "--channels", ",".join(CHANNELS), "--controls", "organic_traffic"]) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def optimized(svi_run, csv_path):
+    """``mmm-jax optimize`` at 1.1 x the historical budget: (alloc dict, budget, historical)."""
+    hist = pd.read_csv(csv_path)[[f"spend_{c}" for c in CHANNELS]].mean().to_numpy()
+    budget = 1.1 * float(hist.sum())
+    argv = ["optimize", str(svi_run), "--budget", repr(budget), "--bounds", "0.5,2"]
+    assert main(argv) == 0
+    return json.loads((svi_run / "alloc.json").read_text()), budget, hist
+
+
+def _is_estimate(e) -> bool:
+    return (
+        isinstance(e, dict)
+        and set(e) >= ESTIMATE_KEYS
+        and all(np.isfinite(e[k]) for k in ESTIMATE_KEYS)
+        and e["hdi_low"] <= e["median"] <= e["hdi_high"]
+    )
+
+
+def test_fit_svi_writes_summary_per_results_contract(svi_run, csv_path):
+    summary = json.loads((svi_run / "summary.json").read_text())
+    assert (svi_run / "fit.npz").is_file()
+    assert list(summary["channels"]) == CHANNELS
+    frame = pd.read_csv(csv_path)
+    for name, ch in summary["channels"].items():
+        assert set(ch) >= {
+            "spend",
+            "contribution",
+            "roas",
+            "marginal_roas",
+            "saturation_spend",
+            "wasteful",
+        }
+        # Spend is the total over the window, straight from the CSV.
+        np.testing.assert_allclose(ch["spend"], frame[f"spend_{name}"].sum(), rtol=1e-5)
+        for key in ("contribution", "roas", "marginal_roas", "saturation_spend"):
+            assert _is_estimate(ch[key]), (name, key, ch[key])
+        # ROAS draws are contribution draws over a fixed spend, so the means agree.
+        np.testing.assert_allclose(
+            ch["roas"]["mean"], ch["contribution"]["mean"] / ch["spend"], rtol=1e-4
+        )
+        assert isinstance(ch["wasteful"], bool)
+    assert _is_estimate(summary["baseline"]["contribution"])
+    share = summary["baseline"]["share"]
+    assert _is_estimate(share) and 0.0 < share["mean"] < 1.0
+    assert summary["synergy"] == {}  # fitted without --synergy
+    assert set(summary["fit"]) >= {"r2", "mape", "nrmse"}
+    assert all(np.isfinite(v) for v in summary["fit"].values())
+    diag = summary["diagnostics"]
+    assert diag["method"] == "svi" and diag["seconds"] > 0
+    assert diag["r_hat_max"] is None and diag["divergences"] is None  # one SVI "chain"
+
+
+def test_fit_map_gives_point_estimates(map_run):
+    summary = json.loads((map_run / "summary.json").read_text())
+    assert list(summary["channels"]) == CHANNELS
+    assert summary["diagnostics"]["method"] == "map"
+    for ch in summary["channels"].values():
+        r = ch["roas"]
+        assert r["hdi_low"] == r["median"] == r["hdi_high"]  # one draw: zero-width interval
+        np.testing.assert_allclose(r["mean"], r["median"], rtol=1e-6)
+
+
+def test_optimize_allocation_sums_to_budget_within_bounds(optimized, capsys):
+    alloc, budget, hist = optimized
+    x = np.array([alloc["allocation"][c] for c in CHANNELS])
+    assert alloc["budget"] == pytest.approx(budget, rel=1e-12)
+    assert abs(x.sum() - budget) <= 1e-6 * budget
+    assert np.all(x >= 0.5 * hist * (1 - 1e-6)) and np.all(x <= 2.0 * hist * (1 + 1e-6))
+    # Historical spend per period is the CSV's mean spend.
+    np.testing.assert_allclose(
+        [alloc["historical_allocation"][c] for c in CHANNELS], hist, rtol=1e-5
+    )
+    for key in ("expected_revenue", "historical_revenue", "uplift"):
+        assert set(alloc[key]) >= ESTIMATE_KEYS
+    # Uplift draws are revenue minus historical revenue, so the means subtract.
+    np.testing.assert_allclose(
+        alloc["uplift"]["mean"],
+        alloc["expected_revenue"]["mean"] - alloc["historical_revenue"]["mean"],
+        rtol=1e-4,
+        atol=1e-6 * alloc["expected_revenue"]["mean"],
+    )
+
+
+def test_simulate_reproduces_optimized_revenue(optimized, svi_run, tmp_path, capsys):
+    alloc, budget, _ = optimized
+    out = tmp_path / "whatif.json"
+    argv = ["simulate", str(svi_run), "--allocation", str(svi_run / "alloc.json")]
+    assert main([*argv, "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert json.loads(capsys.readouterr().out) == result
+    assert result["budget"] == pytest.approx(budget, rel=1e-6)
+    want = alloc["expected_revenue"]["mean"]
+    assert abs(result["expected_revenue"]["mean"] - want) <= 0.01 * abs(want)
+    want_h = alloc["historical_revenue"]["mean"]
+    assert abs(result["historical_revenue"]["mean"] - want_h) <= 0.01 * abs(want_h)
+
+
+def test_report_writes_html_with_every_channel(map_run, capsys):
+    # A one-draw MAP run keeps this fast; alloc.json adds the budget figure and note.
+    assert main(["optimize", str(map_run)]) == 0
+    assert main(["report", str(map_run)]) == 0
+    path = map_run / "report.html"
+    assert capsys.readouterr().out.strip().endswith(str(path))
+    page = path.read_text()
+    for name in CHANNELS:
+        assert name in page
+    assert page.count("<figure") >= 5
+    assert "id='fig-budget'" in page and "Budget " in page
+    pngs = {p.name: p.read_bytes() for p in (map_run / "figures").glob("*.png")}
+    assert {"posterior_predictive.png", "roas.png", "response_curves.png", "budget.png"} <= set(
+        pngs
+    )
+    assert all(b.startswith(b"\x89PNG") and len(b) > 2000 for b in pngs.values())
+    # The summary file is left as it was (the review is computed for the page only).
+    assert "review" not in json.loads((map_run / "summary.json").read_text())
+
+
+def _error(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_error_missing_csv(tmp_path, capsys):
+    err = _error(capsys, ["fit", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "run")])
+    assert "nope.csv" in err and "not found" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_error_nan_in_spend_names_column_and_row(csv_path, tmp_path, capsys):
+    frame = pd.read_csv(csv_path)
+    frame.loc[7, "spend_video"] = np.nan
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    err = _error(capsys, ["fit", str(bad), "--out", str(tmp_path / "run"), "--quiet"])
+    assert "spend_video" in err and "rows 7" in err and frame.loc[7, "date"] in err
+
+
+def test_error_unknown_channel(csv_path, tmp_path, capsys):
+    argv = ["fit", str(csv_path), "--out", str(tmp_path), "--channels", "search,tv"]
+    err = _error(capsys, argv)
+    assert "'tv'" in err and "spend_tv" in err
+
+
+def test_error_optimize_missing_run(tmp_path, capsys):
+    err = _error(capsys, ["optimize", str(tmp_path / "missing")])
+    assert "no fit found" in err and "missing" in err
+
+
+def test_error_infeasible_budget(svi_run, capsys):
+    err = _error(capsys, ["optimize", str(svi_run), "--budget", "10", "--bounds", "0.5,2"])
+    assert "budget 10.00 is outside what the bounds allow" in err
+
+
+def test_error_simulate_unknown_channel(svi_run, tmp_path, capsys):
+    spec = tmp_path / "alloc.json"
+    spec.write_text(json.dumps({"search": 1.0, "social": 1.0, "video": 1.0, "tv": 1.0}))
+    err = _error(capsys, ["simulate", str(svi_run), "--allocation", str(spec)])
+    assert "unknown channels ['tv']" in err and "missing channels ['retail']" in err
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("abc", "--bounds must be LO,HI"), ("1,2,3", "--bounds must be LO,HI"), ("2,1", "LO <= HI")],
+)
+def test_error_bad_bounds(svi_run, capsys, text, message):
+    err = _error(capsys, ["optimize", str(svi_run), "--bounds", text])
+    assert message in err and (text in err or "2.0, 1.0" in err)
+
+
+def test_error_report_missing_run(tmp_path, capsys):
+    err = _error(capsys, ["report", str(tmp_path / "missing")])
+    assert "no run folder" in err
