@@ -1,0 +1,135 @@
+"""``mmm-jax demo``: the quick run end to end, its printed numbers recomputed from its files."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import jax.numpy as jnp
+
+from mmm_jax.cli import main
+from mmm_jax.data import ChannelSpec, SimulationConfig, simulate
+from mmm_jax.demo import DemoSettings, true_response
+from mmm_jax.transforms import Adstock, Saturation
+
+
+def test_true_response_matches_simulation_with_geos_and_synergy():
+    extra = ChannelSpec(
+        name="radio",
+        spend_mean=10_000.0,
+        spend_cv=0.2,
+        adstock=Adstock.GEOMETRIC,
+        adstock_params={"retention": 0.2},
+        saturation=Saturation.HILL,
+        saturation_params={"half_saturation": 12_000.0, "slope": 2.0},
+        beta=20_000.0,
+    )
+    base = SimulationConfig()
+    config = replace(
+        base,
+        n_periods=60,
+        n_geos=3,
+        channels=(*base.channels, extra),
+        synergy=(("social", "search", 0.3), ("video", "radio", -0.2)),
+    )
+    sim = simulate(config, seed=5)
+    fn = true_response(sim)
+    rng = np.random.default_rng(0)
+    spends = rng.uniform(0.0, 150_000.0, size=(6, len(config.channels)))
+    got = np.array([float(np.asarray(fn(jnp.asarray(x)))[0]) for x in spends])
+    np.testing.assert_allclose(got, sim.true_steady_response(spends), rtol=2e-5)
+
+
+def test_demo_settings_validate():
+    with pytest.raises(ValueError, match="num_chains must be >= 2"):
+        DemoSettings(num_chains=1)
+    with pytest.raises(ValueError, match="bounds"):
+        DemoSettings(bounds=(1.5, 2.0))
+
+
+def _line(text: str, out: str) -> None:
+    assert text in out.splitlines(), f"{text!r} not printed"
+
+
+def test_demo_quick_end_to_end(tmp_path, capsys):
+    out_dir = tmp_path / "demo"
+    assert main(["demo", "--out", str(out_dir), "--quick", "--quiet", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    for name in ("data.csv", "truth.json", "fit.npz", "summary.json", "alloc.json", "demo.json"):
+        assert (out_dir / name).is_file(), name
+    assert (out_dir / "figures" / "budget.png").is_file()
+    summary = json.loads((out_dir / "summary.json").read_text())
+    truth = json.loads((out_dir / "truth.json").read_text())
+    alloc = json.loads((out_dir / "alloc.json").read_text())
+    demo = json.loads((out_dir / "demo.json").read_text())
+    names = list(summary["channels"])
+    assert names == ["search", "social", "video", "retail"] == demo["channels"]
+    assert summary["diagnostics"]["method"] == "nuts" and summary["review"]
+
+    # The data on disk is the simulation the truth belongs to.
+    sim = simulate(replace(SimulationConfig(), n_periods=120), seed=2)
+    frame = pd.read_csv(out_dir / "data.csv")
+    np.testing.assert_allclose(frame["revenue"], sim.frame["revenue"], rtol=1e-12)
+    assert truth["channels"]["search"]["roas"] == pytest.approx(
+        sim.truth["channels"]["search"]["roas"], rel=1e-12
+    )
+
+    # Per channel ROAS against truth, as printed.
+    for name in names:
+        r, true = summary["channels"][name]["roas"], truth["channels"][name]["roas"]
+        inside = "yes" if r["hdi_low"] <= true <= r["hdi_high"] else "no"
+        hdi = f"[{r['hdi_low']:.2f}, {r['hdi_high']:.2f}]"
+        _line(f"{name:<10}{r['mean']:>8.2f}  {hdi:<16}{true:>7.2f}  {inside}", out)
+    b, tb = summary["baseline"]["share"], truth["baseline_share"]
+    inside = "yes" if b["hdi_low"] <= tb <= b["hdi_high"] else "no"
+    _line(
+        f"baseline share {b['mean']:.3f} [{b['hdi_low']:.3f}, {b['hdi_high']:.3f}], "
+        f"true {tb:.3f}, inside: {inside}",
+        out,
+    )
+    est = [n for n in names if summary["channels"][n]["wasteful"]]
+    true_w = [n for n in names if truth["channels"][n]["marginal_roas"] < 1]
+    agree = "yes" if set(est) == set(true_w) else "no"
+    _line(
+        f"wasteful channels: estimated {', '.join(est) or 'none'}; "
+        f"true (marginal ROAS < 1) {', '.join(true_w) or 'none'}; agree: {agree}",
+        out,
+    )
+
+    # The allocation, scored with the true response recomputed here.
+    hist = np.array([alloc["historical_allocation"][n] for n in names])
+    rec = np.array([alloc["allocation"][n] for n in names])
+    opt = np.array(demo["truth_score"]["true_optimum"])
+    budget = alloc["budget"]
+    np.testing.assert_allclose(hist, frame[[f"spend_{n}" for n in names]].mean(), rtol=1e-6)
+    for x in (rec, opt):
+        assert abs(x.sum() - budget) <= 1e-6 * budget
+        assert np.all(x >= 0.5 * hist * (1 - 1e-6)) and np.all(x <= 2 * hist * (1 + 1e-6))
+    r_hist, r_rec, r_opt = sim.true_steady_response(np.stack([hist, rec, opt]))
+    # The true optimum beats the historical mix and the model's recommendation.
+    assert r_opt >= r_rec - 1e-6 * r_opt and r_opt >= r_hist
+    for n, h, a, o in zip(names, hist, rec, opt):
+        _line(f"{n:<10}{h:>12,.0f}{a:>13,.0f}{o:>14,.0f}", out)
+    share = (r_rec - r_hist) / (r_opt - r_hist)
+    _line(
+        f"true uplift per period: recommendation {r_rec - r_hist:,.0f} of "
+        f"{r_opt - r_hist:,.0f} attainable ({share:.1%} captured)",
+        out,
+    )
+    u = alloc["uplift"]
+    inside = "yes" if u["hdi_low"] <= r_rec - r_hist <= u["hdi_high"] else "no"
+    _line(
+        f"model's expected uplift {u['mean']:,.0f} per period "
+        f"(90% HDI {u['hdi_low']:,.0f} to {u['hdi_high']:,.0f}), inside: {inside}",
+        out,
+    )
+    assert demo["truth_score"]["share_captured"] == pytest.approx(share, rel=1e-9, abs=1e-12)
+
+    # What the demo does not do is said, and the report carries truth and notes.
+    assert "What this demo does not do yet:" in out and "lift-test calibration" in out
+    page = (out_dir / "report.html").read_text()
+    assert "True ROAS" in page and "lift-test calibration" in page and "Quick mode" in page
+    assert out.rstrip().endswith(f"report: {out_dir / 'report.html'}")
+    assert demo["timings"]["total_s"] >= demo["timings"]["fit_s"] > 0
