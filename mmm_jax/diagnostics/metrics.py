@@ -284,6 +284,23 @@ def response_curves(
     return {"spend": grid, "revenue": out}
 
 
+def _marginal_fn(m: dict):
+    """``(sample, channel)`` spend, one row per draw -> each draw's marginal revenue there.
+
+    Every draw is differentiated at its own spend (aligned), so a bisection
+    over draws costs one evaluation per draw, not one per pair of draws.
+    """
+    kinds, pairs = m["saturation"], m["pairs"]
+    scale = jnp.asarray(m["media_scale"])
+    target_scale = m["target_scale"]
+
+    def revenue(spend, coef, params, synergy):
+        r = steady_state_response(spend / scale, coef, kinds, params, synergy, pairs)
+        return r * target_scale
+
+    return jax.jit(jax.vmap(jax.grad(revenue)))
+
+
 def saturation_spend(
     fit: FitLike, *, threshold: float = 1.0, max_multiple: float = 20.0, grid_size: int = 400
 ) -> np.ndarray:
@@ -299,16 +316,25 @@ def saturation_spend(
       Shape ``(sample, channel)``, currency per period.
     """
     m = media_draws(fit)
-    f = _steady_fn(m)
+    marginal = _marginal_fn(m)
+    coef = jnp.asarray(m["coef"])
+    params = {k: jnp.asarray(v) for k, v in m["saturation_params"].items()}
+    synergy = None if m["synergy"] is None else jnp.asarray(m["synergy"])
+    n_sample, n_channel = coef.shape
     mean_spend = np.asarray(fit.data.media).mean(axis=(0, 1))
-    n_channel = len(mean_spend)
-    jac = jax.jit(jax.vmap(jax.jacfwd(f)))  # (grid, channel) -> (grid, sample, channel)
-    result = np.zeros((m["coef"].shape[0], n_channel))
+
+    def at(spend_by_draw):  # (sample, channel) -> (sample, channel)
+        return np.asarray(marginal(jnp.asarray(spend_by_draw, coef.dtype), coef, params, synergy))
+
+    result = np.zeros((n_sample, n_channel))
+    base = np.broadcast_to(mean_spend, (n_sample, n_channel))
     for c in range(n_channel):
         xs = np.linspace(0.0, max_multiple * mean_spend[c], grid_size)
-        spends = np.repeat(mean_spend[None, :], grid_size, axis=0)
-        spends[:, c] = xs
-        marg = np.asarray(jac(jnp.asarray(spends)))[:, :, c]  # (grid, sample)
+        marg = np.empty((grid_size, n_sample))
+        for g, x in enumerate(xs):
+            probe = base.copy()
+            probe[:, c] = x
+            marg[g] = at(probe)[:, c]
         above = marg >= threshold
         any_above = above.any(axis=0)
         last = grid_size - 1 - np.argmax(above[::-1], axis=0)  # last grid index above threshold
@@ -316,11 +342,11 @@ def saturation_spend(
         hi = xs[np.minimum(last + 1, grid_size - 1)]
         for _ in range(30):  # bisection between the last point above and the next one
             mid = 0.5 * (lo + hi)
-            probe = np.repeat(mean_spend[None, :], len(mid), axis=0)
+            probe = base.copy()
             probe[:, c] = mid
-            m_mid = np.asarray(jac(jnp.asarray(probe)))[np.arange(len(mid)), np.arange(len(mid)), c]
-            lo = np.where(m_mid >= threshold, mid, lo)
-            hi = np.where(m_mid >= threshold, hi, mid)
+            ok = at(probe)[:, c] >= threshold
+            lo = np.where(ok, mid, lo)
+            hi = np.where(ok, hi, mid)
         result[:, c] = np.where(any_above, lo, 0.0)
     return result
 
