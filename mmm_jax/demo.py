@@ -71,7 +71,7 @@ class DemoSettings:
     n_periods: int = 730
     num_chains: int = 4
     num_warmup: int = 500
-    num_samples: int = 250
+    num_samples: int = 500
     bounds: tuple[float, float] = (0.5, 2.0)
     prior_samples: int = 2000
     quick: bool = False
