@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from numpyro.infer import Predictive
 from numpyro.infer.util import log_likelihood
 
+from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
 from mmm_jax.models import ModelConfig, ModelInputs, TimeFrame, build_inputs, mmm
 from mmm_jax.models.config import config_from_dict, config_to_dict
@@ -50,6 +51,9 @@ class Fit:
       info: JSON-safe facts about the run (seed, settings, divergences, SVI loss
         trace, guide name).
       stats: Per-draw sampler statistics, name -> ``(chain, draw)``.
+      lift_tests: The geo lift tests the fit was calibrated with, or ``None``.
+        Only fitting uses them: :meth:`predict` and :meth:`log_likelihood`
+        concern the revenue ``mu``/``y`` alone.
     """
 
     method: str
@@ -60,6 +64,7 @@ class Fit:
     timings: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, np.ndarray] = field(default_factory=dict)
+    lift_tests: LiftTests | None = None
 
     # ------------------------------------------------------------ shapes
     @property
@@ -184,6 +189,7 @@ class Fit:
             "frame": self.frame._asdict(),
             "timings": self.timings,
             "info": self.info,
+            "lift_tests": None if self.lift_tests is None else self.lift_tests.to_dict(),
             "checksum": _checksum(arrays),
         }
         buffer = io.BytesIO()
@@ -236,6 +242,9 @@ class Fit:
             timings=meta["timings"],
             info=meta["info"],
             stats={k[6:]: v for k, v in contents.items() if k.startswith("stats/")},
+            lift_tests=(
+                None if meta.get("lift_tests") is None else LiftTests.from_dict(meta["lift_tests"])
+            ),
         )
 
 
@@ -261,6 +270,8 @@ def _site_dims(name: str, shape: tuple[int, ...], data: MMMData) -> list[str]:
         return ["control"]
     if name.startswith("synergy/"):
         return ["pair"]
+    if name.startswith("lift/"):
+        return ["test"]
     return [f"{name.replace('/', '_')}_dim_{i}" for i in range(len(shape))]
 
 

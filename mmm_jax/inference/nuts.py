@@ -9,6 +9,7 @@ import numpy as np
 import jax
 from numpyro.infer import MCMC, NUTS, init_to_median
 
+from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
 from mmm_jax.inference._common import ChainMethod, keep_parameter_sites
 from mmm_jax.inference.fit import Fit
@@ -40,6 +41,7 @@ def fit_nuts(
     dense_mass: bool = True,
     chain_method: ChainMethod | str | None = None,
     progress_bar: bool = True,
+    lift_tests: LiftTests | None = None,
 ) -> Fit:
     """Samples the posterior with NUTS.
 
@@ -66,6 +68,8 @@ def fit_nuts(
         wait for the longest tree of any chain at every step: on beauty_daily
         with 4 chains on 2 cores they took 142 s where parallel took 29 s.
       progress_bar: Show a progress bar.
+      lift_tests: Geo lift tests on ``data`` whose likelihood calibrates the
+        model (:class:`mmm_jax.calibration.LiftTests`), or ``None``.
 
     Returns:
       A :class:`Fit` with ``method="nuts"``; ``timings`` has ``warmup_s``
@@ -88,7 +92,7 @@ def fit_nuts(
             f"chain_method='parallel' needs {num_chains} devices, JAX sees {jax.local_device_count()}; "
             "use 'vectorized' or set XLA_FLAGS=--xla_force_host_platform_device_count before JAX starts"
         )
-    inputs = build_inputs(data, config)
+    inputs = build_inputs(data, config, lift=lift_tests)
     kernel = NUTS(
         mmm,
         target_accept_prob=target_accept,
@@ -138,4 +142,5 @@ def fit_nuts(
             "backend": jax.default_backend(),
         },
         stats=stats,
+        lift_tests=lift_tests,
     )

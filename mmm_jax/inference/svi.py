@@ -19,6 +19,7 @@ from numpyro.infer.autoguide import (
     AutoNormal,
 )
 
+from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
 from mmm_jax.inference._common import TIME_SITES, keep_parameter_sites
 from mmm_jax.inference.fit import Fit
@@ -121,6 +122,7 @@ def fit_svi(
     rank: int | None = None,
     init_scale: float = 0.05,
     progress_bar: bool = True,
+    lift_tests: LiftTests | None = None,
 ) -> Fit:
     """Fits a variational approximation by maximising the ELBO.
 
@@ -140,6 +142,7 @@ def fit_svi(
         number of parameters).
       init_scale: Initial scale of the guide.
       progress_bar: Show a progress bar.
+      lift_tests: Geo lift tests calibrating the model, or ``None``.
 
     Returns:
       A :class:`Fit` with ``method="svi"``, one chain of ``num_samples`` draws,
@@ -148,7 +151,7 @@ def fit_svi(
     guide = Guide(guide)
     if num_steps < 1 or num_samples < 1 or num_particles < 1:
         raise ValueError("num_steps, num_samples and num_particles must be >= 1")
-    inputs = build_inputs(data, config)
+    inputs = build_inputs(data, config, lift=lift_tests)
     g = _make_guide(guide, rank, init_scale)
     optimizer = optimizer or _default_optimizer(num_steps, learning_rate)
     k_fit, k_draw, k_det = jax.random.split(key, 3)
@@ -176,6 +179,7 @@ def fit_svi(
         config=config,
         frame=time_frame(data.dates),
         timings={"fit_s": seconds, "total_s": seconds},
+        lift_tests=lift_tests,
         info={
             "guide": guide.value,
             "num_steps": num_steps,
@@ -197,8 +201,19 @@ def fit_map(
     learning_rate: float = 0.01,
     optimizer: optax.GradientTransformation | None = None,
     progress_bar: bool = True,
+    lift_tests: LiftTests | None = None,
 ) -> Fit:
     """Maximum a posteriori point estimate (SVI with a point-mass guide).
+
+    Args:
+      data: Validated, scaled data.
+      config: Model configuration.
+      key: PRNG key.
+      num_steps: Optimisation steps.
+      learning_rate: Peak learning rate of the default optimiser.
+      optimizer: Any Optax transformation (default: Adam with cosine decay).
+      progress_bar: Show a progress bar.
+      lift_tests: Geo lift tests calibrating the model, or ``None``.
 
     Returns:
       A :class:`Fit` with ``method="map"`` holding one chain of one draw, so every
@@ -206,7 +221,7 @@ def fit_map(
     """
     if num_steps < 1:
         raise ValueError(f"num_steps must be >= 1, got {num_steps}")
-    inputs = build_inputs(data, config)
+    inputs = build_inputs(data, config, lift=lift_tests)
     g = AutoDelta(mmm, init_loc_fn=init_to_median(num_samples=15))
     optimizer = optimizer or _default_optimizer(num_steps, learning_rate)
     k_fit, k_det = jax.random.split(key)
@@ -231,6 +246,7 @@ def fit_map(
         config=config,
         frame=time_frame(data.dates),
         timings={"fit_s": seconds, "total_s": seconds},
+        lift_tests=lift_tests,
         info={
             "num_steps": num_steps,
             "learning_rate": learning_rate,

@@ -11,6 +11,7 @@ import numpyro.distributions as dist
 from numpyro.handlers import scope
 
 from mmm_jax._typing import Array
+from mmm_jax.calibration.lift import LiftInputs, LiftTests, lift_inputs, lift_term
 from mmm_jax.models.config import Likelihood, ModelConfig, check_config
 from mmm_jax.models.terms import baseline_term, media_term, synergy_term
 from mmm_jax.transforms import lag_stack
@@ -47,6 +48,8 @@ class ModelInputs(NamedTuple):
       reference: Lagged scaled spend of the fit window, ``(geo, time, channel,
         lag)``, when ``lagged`` is another window or a counterfactual; ``None``
         when fitting.
+      lift: Lift tests (:class:`mmm_jax.calibration.LiftInputs`) adding their
+        likelihood, or ``None``.
     """
 
     lagged: Array
@@ -56,6 +59,7 @@ class ModelInputs(NamedTuple):
     changepoints: Array
     spend_ratio: Array
     reference: Array | None
+    lift: LiftInputs | None = None
 
 
 def fourier_features(dates: pd.DatetimeIndex, period_days: float, order: int) -> np.ndarray:
@@ -80,7 +84,11 @@ def time_frame(dates: pd.DatetimeIndex) -> TimeFrame:
 
 
 def build_inputs(
-    data, config: ModelConfig, frame: TimeFrame | None = None, reference=None
+    data,
+    config: ModelConfig,
+    frame: TimeFrame | None = None,
+    reference=None,
+    lift: LiftTests | None = None,
 ) -> ModelInputs:
     """Builds :class:`ModelInputs` from an :class:`~mmm_jax.data.MMMData`.
 
@@ -92,6 +100,8 @@ def build_inputs(
       reference: The fit data, when ``data`` is another window or a
         counterfactual: coefficients implied by a ROAS prior stay those of the
         fit window. ``None`` (or ``data`` itself) when fitting.
+      lift: Lift tests on ``data`` whose likelihood the model adds (fitting
+        only); ``None`` for none.
 
     Returns:
       A :class:`ModelInputs` of float32 (or float64 under x64) arrays.
@@ -122,6 +132,7 @@ def build_inputs(
         changepoints=jnp.asarray(knots, dtype),
         spend_ratio=jnp.asarray(ratio, dtype),
         reference=ref,
+        lift=None if lift is None else lift_inputs(lift, data, max_lag),
     )
 
 
@@ -135,7 +146,8 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
     Sites (public API): ``media/*`` (``roas`` or ``coef``, adstock and
     saturation parameters, each ``(channel,)``; ``coef`` is always there),
     ``baseline/*``, ``synergy/gamma`` ``(pair,)``, ``sigma``, ``mu``
-    ``(geo, time)`` and the observed ``y``.
+    ``(geo, time)`` and the observed ``y``; with lift tests ``lift/predicted``
+    ``(test,)`` and the observed ``lift/delta_y`` (:func:`mmm_jax.calibration.lift_term`).
 
     Args:
       inputs: Arrays from :func:`build_inputs`.
@@ -155,8 +167,12 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
         config.baseline,
     )
     total = base + media.contribution.sum(-1)
+    gamma = None
     if config.synergy is not None and n_channel > 1:
-        total = total + scope(synergy_term, "synergy", divider="/")(media.saturated, config.synergy)
+        with numpyro.handlers.trace() as synergy_sites:
+            synergy = scope(synergy_term, "synergy", divider="/")(media.saturated, config.synergy)
+        total = total + synergy
+        gamma = synergy_sites["synergy/gamma"]["value"]
     mu = numpyro.deterministic("mu", total)
     sigma = numpyro.sample("sigma", config.noise)
     if config.likelihood is Likelihood.STUDENT_T:
@@ -170,3 +186,13 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
         noise = dist.Normal(mu, sigma)
     with numpyro.plate("geo", n_geo, dim=-2), numpyro.plate("time", n_time, dim=-1):
         numpyro.sample("y", noise, obs=y)
+    if inputs.lift is not None:
+        scope(lift_term, "lift", divider="/")(
+            inputs.lift,
+            inputs.lagged,
+            media.params,
+            media.weights,
+            media.saturated,
+            config,
+            gamma,
+        )

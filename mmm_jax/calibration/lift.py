@@ -1,0 +1,705 @@
+r"""Lift-test calibration: geo lift tests as likelihood terms of the MMM.
+
+A lift test raised (or cut) one channel's spend by ``spend_delta`` (currency)
+in a test region over a window ``[start, end]`` and measured the incremental
+revenue ``lift`` with standard error ``lift_se``. The model predicts the same
+quantity **counterfactually with its own adstock and saturation**: the extra
+spend is spread over the window's periods (uniformly, or in proportion to
+the channel's historical spend: `LiftSpread`), adstocked with the
+channel's lag weights, pushed through the channel's saturation on top of the
+historical adstocked spend, and summed over the window **and the carry-over
+tail** after it (up to the end of the data):
+
+.. math::
+    \widehat{\Delta y}_k = s_k \sum_{t \ge t_k^0} \Big[\beta_c
+        \big(S_c(a_{gtc} + \Delta a_{kt}) - S_c(a_{gtc})\big)
+        + \Delta \text{synergy}_{kt}\Big],
+    \qquad
+    \Delta a_{kt} = \sum_l w_{cl}\, \frac{\Delta x_{k,t-l}}{s_k},
+
+with :math:`a` the adstocked historical spend of the test's geo :math:`g`,
+:math:`w_c` channel :math:`c`'s normalised lag weights, and :math:`s_k\in(0,1]`
+the test region's share of the geo's market: a region that is a fraction
+:math:`s` of the market has spend :math:`s x` and response :math:`s f(x)`, so
+its own bump :math:`\Delta x` moves it like a bump :math:`\Delta x / s` moves
+the whole market, and its lift is :math:`s [f(x + \Delta x/s) - f(x)]`.
+
+The observed lift enters as
+
+.. math::
+    \Delta y_k / m \sim \mathcal N\Big(\widehat{\Delta y}_k,\;
+        \sqrt{\mathrm{se}_k^2 + (\tau\, |\Delta y_k|)^2} \,/\, m\Big)
+
+on the scaled target (:math:`m` the target scale), with :math:`\tau` an
+optional *relative* test-to-test heterogeneity (``None``: :math:`\tau = 0`).
+
+PyMC-Marketing's lift likelihood compares the steady-state curve at the mean
+spend, ignoring adstock; a short test on a channel whose carry-over peaks
+late then looks smaller than it is, which pushes the channel the wrong way.
+Here the prediction follows the adstocked path inside the data.
+
+This module imports only the data and transform layers, so
+:mod:`mmm_jax.models` can import it.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+import jax
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+
+from mmm_jax._typing import Array
+from mmm_jax.data.dataset import NATIONAL, DataValidationError, MMMData
+from mmm_jax.transforms import lag_stack, saturate_channels
+
+if TYPE_CHECKING:
+    from mmm_jax.models.config import ModelConfig
+
+__all__ = [
+    "LIFT_COLUMNS",
+    "LiftInputs",
+    "LiftSpread",
+    "LiftTests",
+    "lift_inputs",
+    "lift_term",
+    "load_lift_csv",
+    "predicted_lift",
+    "roas_prior",
+]
+
+#: Required columns of a lift-test table, then the optional ones.
+LIFT_COLUMNS = ("channel", "start", "end", "spend_delta", "lift", "lift_se")
+_OPTIONAL = ("geo", "market_share")
+
+
+# --------------------------------------------------------------------------- LiftTests
+
+
+class LiftSpread(enum.Enum):
+    """How a test's ``spend_delta`` is spread over the periods of its window.
+
+    ``UNIFORM``: the same extra spend every period (a flat top-up).
+    ``PROPORTIONAL``: in proportion to the channel's historical spend in the
+    test's geo over the window (a "+50% of planned spend" test); uniform when
+    that spend is zero throughout the window.
+    """
+
+    UNIFORM = "uniform"
+    PROPORTIONAL = "proportional"
+
+
+def _row_name(i: int, channel, start, end, spend_delta, lift, lift_se, geo, share) -> str:
+    def fmt(x):
+        try:
+            return f"{float(x):g}"
+        except (TypeError, ValueError):
+            return repr(x)
+
+    def day(d):
+        try:
+            return pd.Timestamp(d).strftime("%Y-%m-%d")
+        except (TypeError, ValueError):
+            return repr(d)
+
+    extra = "" if geo is None else f", geo={geo}"
+    if share is not None and not (isinstance(share, float) and share == 1.0):
+        extra += f", market_share={fmt(share)}"
+    return (
+        f"row {i + 1} (channel={channel}, start={day(start)}, end={day(end)}, "
+        f"spend_delta={fmt(spend_delta)}, lift={fmt(lift)}, lift_se={fmt(lift_se)}{extra})"
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class LiftTests:
+    r"""Geo lift tests: aligned arrays, money in the data's currency.
+
+    Several tests may concern one channel. Rows are numbered from 1 in error
+    messages (the CSV's data rows, header excluded).
+
+    Attributes:
+      channel: Channel name of each test, length ``test``.
+      start: First day of each test window.
+      end: Last day of each test window (inclusive).
+      spend_delta: Extra spend of the test region over the window, ``(test,)``,
+        non-zero (negative for a hold-back test).
+      lift: Measured incremental revenue over the window and its carry-over
+        tail, ``(test,)``, same sign as ``spend_delta`` (0 allowed).
+      lift_se: Standard error of ``lift``, ``(test,)``, finite and > 0.
+      geo: The data's geo each test ran in, or ``None`` for a national data
+        set; length ``test``.
+      market_share: Share of that geo's market the test region is, in
+        ``(0, 1]``, ``(test,)``; 1 when the region is the whole geo.
+      heterogeneity: Prior of the relative test-to-test spread :math:`\tau`
+        (e.g. ``HalfNormal(0.2)``), or ``None`` for none. The likelihood sd
+        becomes :math:`\sqrt{se^2 + (\tau |lift|)^2}`.
+      spread: How ``spend_delta`` is spread over each window (`LiftSpread`).
+    """
+
+    channel: tuple[str, ...]
+    start: pd.DatetimeIndex
+    end: pd.DatetimeIndex
+    spend_delta: np.ndarray
+    lift: np.ndarray
+    lift_se: np.ndarray
+    geo: tuple[str | None, ...] | None = None
+    market_share: np.ndarray | None = None
+    heterogeneity: dist.Distribution | None = None
+    spread: LiftSpread = LiftSpread.UNIFORM
+
+    def __post_init__(self):
+        channel = tuple(str(c) for c in self.channel)
+        n = len(channel)
+        start = pd.DatetimeIndex(self.start)
+        end = pd.DatetimeIndex(self.end)
+        arrays = {}
+        for name in ("spend_delta", "lift", "lift_se"):
+            a = np.array(getattr(self, name), dtype=np.float64, copy=True).reshape(-1)
+            arrays[name] = a
+        share = (
+            np.ones(n)
+            if self.market_share is None
+            else np.array(self.market_share, dtype=np.float64, copy=True).reshape(-1)
+        )
+        geo = (None,) * n if self.geo is None else tuple(_clean_geo(g) for g in self.geo)
+        sizes = {
+            "start": len(start),
+            "end": len(end),
+            "geo": len(geo),
+            "market_share": share.shape[0],
+            **{k: v.shape[0] for k, v in arrays.items()},
+        }
+        bad = {k: v for k, v in sizes.items() if v != n}
+        if bad:
+            raise DataValidationError(f"lift tests: {n} channels but lengths {bad}")
+        if n == 0:
+            raise DataValidationError("lift tests: no rows")
+        if self.heterogeneity is not None and not isinstance(self.heterogeneity, dist.Distribution):
+            raise TypeError(
+                "heterogeneity must be a numpyro Distribution (e.g. HalfNormal(0.2)) or None, "
+                f"got {type(self.heterogeneity).__name__}"
+            )
+        if not isinstance(self.spread, LiftSpread):
+            raise TypeError(f"spread must be a LiftSpread, got {self.spread!r}")
+        for a in (*arrays.values(), share):
+            a.setflags(write=False)
+        object.__setattr__(self, "channel", channel)
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+        object.__setattr__(self, "geo", geo)
+        object.__setattr__(self, "market_share", share)
+        for k, v in arrays.items():
+            object.__setattr__(self, k, v)
+        problems = [p for i in range(n) for p in self._value_problems(i)]
+        if problems:
+            raise DataValidationError(problems)
+
+    def __len__(self) -> int:
+        return len(self.channel)
+
+    def _name(self, i: int) -> str:
+        return _row_name(
+            i,
+            self.channel[i],
+            self.start[i],
+            self.end[i],
+            self.spend_delta[i],
+            self.lift[i],
+            self.lift_se[i],
+            self.geo[i],
+            float(self.market_share[i]),
+        )
+
+    def _value_problems(self, i: int) -> list[str]:
+        name, out = self._name(i), []
+        if self.start[i] is pd.NaT or self.end[i] is pd.NaT:
+            out.append(f"{name}: start and end must be dates")
+        elif self.start[i] > self.end[i]:
+            out.append(f"{name}: start is after end")
+        d, lift, se = self.spend_delta[i], self.lift[i], self.lift_se[i]
+        if not np.isfinite(d) or d == 0:
+            out.append(f"{name}: spend_delta must be finite and non-zero")
+        if not np.isfinite(lift):
+            out.append(f"{name}: lift must be finite")
+        if not (np.isfinite(se) and se > 0):
+            out.append(f"{name}: lift_se must be finite and > 0")
+        if np.isfinite(d) and np.isfinite(lift) and d * lift < 0:
+            out.append(
+                f"{name}: spend_delta and lift have opposite signs; more spend cannot "
+                "lower revenue in this model (saturation curves are increasing)"
+            )
+        s = self.market_share[i]
+        if not (np.isfinite(s) and 0 < s <= 1):
+            out.append(f"{name}: market_share must be in (0, 1]")
+        return out
+
+    def check_data(self, data: MMMData) -> None:
+        """Checks channels, geos and windows against the data the model is fitted on.
+
+        Raises:
+          DataValidationError: Naming every offending row: an unknown channel
+            (listing the known ones), an unknown geo or a missing geo for a
+            panel, or a window outside the data's dates.
+        """
+        problems = [p for i in range(len(self)) for p in self._data_problems(i, data)]
+        if problems:
+            raise DataValidationError(problems)
+
+    def _data_problems(self, i: int, data: MMMData) -> list[str]:
+        name, out = self._name(i), []
+        if self.channel[i] not in data.channels:
+            out.append(
+                f"{name}: unknown channel {self.channel[i]!r}; the data's channels are "
+                f"{', '.join(data.channels)}"
+            )
+        g = self.geo[i]
+        if g is None and data.n_geo > 1:
+            out.append(f"{name}: the data has {data.n_geo} geos; say which one with a geo column")
+        elif g is not None and g not in data.geos:
+            shown = ", ".join(list(data.geos)[:10]) + (" ..." if data.n_geo > 10 else "")
+            out.append(f"{name}: unknown geo {g!r}; the data's geos are {shown}")
+        first, last = data.dates[0], _period_end(data, data.n_time - 1)
+        if self.start[i] is not pd.NaT and self.end[i] is not pd.NaT:
+            if self.start[i] < first or self.end[i] > last:
+                out.append(
+                    f"{name}: window outside the data's dates {first:%Y-%m-%d} .. {last:%Y-%m-%d}"
+                )
+        return out
+
+    def periods(self, data: MMMData) -> tuple[np.ndarray, np.ndarray]:
+        """First and last period index of each window in ``data`` (the periods it touches)."""
+        s = data.dates.searchsorted(self.start, side="right") - 1
+        e = data.dates.searchsorted(self.end, side="right") - 1
+        return np.asarray(s, dtype=int), np.asarray(e, dtype=int)
+
+    # ---------------------------------------------------------------- constructors
+
+    @classmethod
+    def from_frame(
+        cls,
+        df: pd.DataFrame,
+        data: MMMData,
+        *,
+        heterogeneity: dist.Distribution | None = None,
+        market_share: float | None = None,
+        spread: LiftSpread = LiftSpread.UNIFORM,
+    ) -> LiftTests:
+        """Reads and validates a table ``channel,start,end,spend_delta,lift,lift_se[,geo][,market_share]``.
+
+        Args:
+          df: One row per test; never modified.
+          data: The data the model is fitted on (channels, geos, dates).
+          heterogeneity: Prior of the relative test-to-test spread, or ``None``.
+          market_share: Share used for rows without a ``market_share`` column
+            (default 1).
+          spread: How each ``spend_delta`` is spread over its window.
+
+        Returns:
+          Validated `LiftTests`.
+
+        Raises:
+          DataValidationError: Missing columns, or rows that cannot be used;
+            every bad row is named (1-based data row and its values).
+        """
+        missing = [c for c in LIFT_COLUMNS if c not in df.columns]
+        if missing:
+            raise DataValidationError(
+                f"lift tests: missing column(s) {', '.join(missing)}; expected "
+                f"{','.join(LIFT_COLUMNS)}[,{'][,'.join(_OPTIONAL)}], got {list(df.columns)}"
+            )
+        if len(df) == 0:
+            raise DataValidationError("lift tests: the table has no rows")
+        n = len(df)
+        channel = df["channel"].astype(str).str.strip().tolist()
+        start = pd.to_datetime(df["start"], errors="coerce")
+        end = pd.to_datetime(df["end"], errors="coerce")
+        nums = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in LIFT_COLUMNS[3:]}
+        share = np.full(n, 1.0 if market_share is None else float(market_share))
+        if "market_share" in df.columns:  # empty cells keep the default
+            given = pd.to_numeric(df["market_share"], errors="coerce").to_numpy(float)
+            share = np.where(df["market_share"].isna().to_numpy(), share, given)
+        geo = (
+            [_clean_geo(g) for g in df["geo"]]
+            if "geo" in df.columns
+            else ([NATIONAL if data.n_geo == 1 else None] * n)
+        )
+        geo = [NATIONAL if (g is None and data.n_geo == 1) else g for g in geo]
+        problems = []
+        for i in range(n):
+            raw = {c: df[c].iloc[i] for c in LIFT_COLUMNS}
+            name = _row_name(i, *(raw[c] for c in LIFT_COLUMNS), geo[i], float(share[i]))
+            for c, parsed in (("start", start.iloc[i]), ("end", end.iloc[i])):
+                if parsed is pd.NaT:
+                    problems.append(f"{name}: {c} {str(raw[c])!r} is not a date")
+            for c in LIFT_COLUMNS[3:]:
+                # Empty cells (NaN) fall through to the value checks below.
+                if np.isnan(nums[c][i]) and not pd.isna(raw[c]):
+                    problems.append(f"{name}: {c} {str(raw[c])!r} is not a number")
+        if problems:
+            raise DataValidationError(problems)
+        # Value checks (in __post_init__) and data checks, reported together.
+        try:
+            tests = cls(
+                channel=tuple(channel),
+                start=pd.DatetimeIndex(start),
+                end=pd.DatetimeIndex(end),
+                spend_delta=nums["spend_delta"],
+                lift=nums["lift"],
+                lift_se=nums["lift_se"],
+                geo=tuple(geo),
+                market_share=share,
+                heterogeneity=heterogeneity,
+                spread=spread,
+            )
+        except DataValidationError as err:
+            value_problems = list(err.problems)
+        else:
+            tests.check_data(data)
+            return tests
+        # Add the data problems of the rows, built without the value checks.
+        raw = object.__new__(cls)
+        for k, v in {
+            "channel": tuple(channel),
+            "start": pd.DatetimeIndex(start),
+            "end": pd.DatetimeIndex(end),
+            "spend_delta": nums["spend_delta"],
+            "lift": nums["lift"],
+            "lift_se": nums["lift_se"],
+            "geo": tuple(geo),
+            "market_share": share,
+        }.items():
+            object.__setattr__(raw, k, v)
+        data_problems = [p for i in range(n) for p in raw._data_problems(i, data)]
+        raise DataValidationError(value_problems + data_problems)
+
+    # ---------------------------------------------------------------- conversion
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table in the CSV layout (``geo`` and ``market_share`` columns included)."""
+        return pd.DataFrame(
+            {
+                "channel": list(self.channel),
+                "start": [d.strftime("%Y-%m-%d") for d in self.start],
+                "end": [d.strftime("%Y-%m-%d") for d in self.end],
+                "spend_delta": self.spend_delta,
+                "lift": self.lift,
+                "lift_se": self.lift_se,
+                "geo": list(self.geo),
+                "market_share": self.market_share,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict; :meth:`from_dict` restores it."""
+        het = None
+        if self.heterogeneity is not None:
+            from mmm_jax.models.config import distribution_to_dict
+
+            het = distribution_to_dict(self.heterogeneity)
+        frame = self.to_frame()
+        return {
+            **{c: frame[c].tolist() for c in frame.columns},
+            "heterogeneity": het,
+            "spread": self.spread.value,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LiftTests:
+        """Inverse of :meth:`to_dict`."""
+        het = None
+        if d.get("heterogeneity") is not None:
+            from mmm_jax.models.config import distribution_from_dict
+
+            het = distribution_from_dict(d["heterogeneity"])
+        return cls(
+            channel=tuple(d["channel"]),
+            start=pd.DatetimeIndex(d["start"]),
+            end=pd.DatetimeIndex(d["end"]),
+            spend_delta=np.asarray(d["spend_delta"], float),
+            lift=np.asarray(d["lift"], float),
+            lift_se=np.asarray(d["lift_se"], float),
+            geo=tuple(d["geo"]),
+            market_share=np.asarray(d["market_share"], float),
+            heterogeneity=het,
+            spread=LiftSpread(d.get("spread", LiftSpread.UNIFORM.value)),
+        )
+
+    def __repr__(self) -> str:
+        return f"LiftTests({len(self)} tests on {', '.join(dict.fromkeys(self.channel))})"
+
+
+def _clean_geo(g) -> str | None:
+    if g is None or (isinstance(g, float) and math.isnan(g)):
+        return None
+    s = str(g).strip()
+    return s or None
+
+
+def _period_end(data: MMMData, t: int) -> pd.Timestamp:
+    """Last day of period ``t`` (the day before the next period starts)."""
+    nxt = data.dates[t] + pd.tseries.frequencies.to_offset(data.freq)
+    return nxt - pd.Timedelta(days=1) if nxt - data.dates[t] >= pd.Timedelta(days=1) else nxt
+
+
+def load_lift_csv(
+    path: str | os.PathLike,
+    data: MMMData,
+    *,
+    heterogeneity: dist.Distribution | None = None,
+    market_share: float | None = None,
+    spread: LiftSpread = LiftSpread.UNIFORM,
+) -> LiftTests:
+    """Reads ``channel,start,end,spend_delta,lift,lift_se[,geo][,market_share]`` from a CSV.
+
+    See :meth:`LiftTests.from_frame`.
+    """
+    df = pd.read_csv(path, dtype={"channel": str, "geo": str})
+    return LiftTests.from_frame(
+        df, data, heterogeneity=heterogeneity, market_share=market_share, spread=spread
+    )
+
+
+# --------------------------------------------------------------------------- model inputs
+
+
+class LiftInputs(NamedTuple):
+    r"""Lift tests as arrays on the model's scaled units (built by :func:`lift_inputs`).
+
+    Attributes:
+      channel: Channel index of each test, ``(test,)`` int.
+      geo: Geo index of each test, ``(test,)`` int.
+      delta_lagged: Lag stack of the market-equivalent extra scaled spend
+        :math:`\Delta x_{kt} / (m_c s_k)`, ``(test, time, lag)``; lag 0 is the
+        extra spend itself, zero outside the test window.
+      share: Market share of each test region, ``(test,)``.
+      observed: Measured lift divided by the target scale, ``(test,)``.
+      std_err: Its standard error on the same scale, ``(test,)``.
+      heterogeneity: Prior of the relative test-to-test spread, or ``None``.
+    """
+
+    channel: Array
+    geo: Array
+    delta_lagged: Array
+    share: Array
+    observed: Array
+    std_err: Array
+    heterogeneity: dist.Distribution | None = None
+
+
+def lift_inputs(tests: LiftTests, data: MMMData, max_lag: int) -> LiftInputs:
+    """Converts validated lift tests into :class:`LiftInputs` for ``data``.
+
+    The spend change is spread over the periods the window touches as
+    ``tests.spread`` says (uniformly by default).
+
+    Args:
+      tests: The lift tests.
+      data: The fit data (scaler, dates, channels, geos).
+      max_lag: The model's adstock window (static).
+
+    Returns:
+      The arrays, float32 (or float64 under x64).
+
+    Raises:
+      DataValidationError: A test does not fit the data (see
+        :meth:`LiftTests.check_data`).
+    """
+    tests.check_data(data)
+    n_time = data.n_time
+    s, e = tests.periods(data)
+    chan = np.array([data.channels.index(c) for c in tests.channel], dtype=np.int32)
+    geo = np.array([0 if g is None else data.geos.index(g) for g in tests.geo], dtype=np.int32)
+    scale = np.asarray(data.scaler.media_scale)[chan] * tests.market_share
+    t = np.arange(n_time)
+    inside = (t[None, :] >= s[:, None]) & (t[None, :] <= e[:, None])
+    weight = inside.astype(float)
+    if tests.spread is LiftSpread.PROPORTIONAL:
+        history = np.asarray(data.media)[geo[:, None], t[None, :], chan[:, None]]  # (test, time)
+        history = np.where(inside, history, 0.0)
+        weight = np.where(history.sum(axis=1, keepdims=True) > 0, history, weight)
+    weight = weight / weight.sum(axis=1, keepdims=True)
+    delta = weight * (tests.spend_delta / scale)[:, None]  # (test, time)
+    dtype = jnp.result_type(float)
+    lagged = lag_stack(jnp.asarray(delta[:, :, None], dtype), max_lag)[:, :, 0, :]
+    m = data.scaler.target_scale
+    return LiftInputs(
+        channel=jnp.asarray(chan),
+        geo=jnp.asarray(geo),
+        delta_lagged=lagged,
+        share=jnp.asarray(tests.market_share, dtype),
+        observed=jnp.asarray(tests.lift / m, dtype),
+        std_err=jnp.asarray(tests.lift_se / m, dtype),
+        heterogeneity=tests.heterogeneity,
+    )
+
+
+# --------------------------------------------------------------------------- the term
+
+
+def predicted_lift(
+    lift: LiftInputs,
+    lagged: Array,
+    params: Mapping[str, Array],
+    weights: Array,
+    saturated: Array,
+    config: ModelConfig,
+    gamma: Array | None = None,
+) -> Array:
+    r"""The model's own lift of each test on the scaled target (no sampling).
+
+    .. math::
+        \widehat{\Delta y}_k = s_k \sum_t \Big[\beta_c \big(S_c(a_{kt} + \Delta a_{kt})
+            - S_c(a_{kt})\big) + \sum_{i<j} \gamma_{ij} (S'_{kti} S'_{ktj} - S_{kti} S_{ktj})\Big]
+
+    Periods without extra adstock add exactly zero, so the sum covers the
+    window and its carry-over tail, cut at the end of the data.
+
+    Args:
+      lift: The tests' arrays.
+      lagged: Lagged scaled historical spend, ``(geo, time, channel, lag)``.
+      params: ``coef`` and the saturation parameters, each ``(channel,)``.
+      weights: Normalised adstock lag weights, ``(channel, lag)``.
+      saturated: The model's saturation values, ``(geo, time, channel)``
+        (used for the other channels of a synergy pair).
+      config: Model configuration (saturation kinds).
+      gamma: Synergy coefficients in :func:`mmm_jax.models.synergy_pairs`
+        order, ``(pair,)``, or ``None`` without synergy.
+
+    Returns:
+      Predicted lift per test, ``(test,)``, on the scaled target.
+    """
+    n_channel = lagged.shape[-2]
+    dtype = lagged.dtype
+    c, g = lift.channel, lift.geo
+    w = weights[c].astype(dtype)  # (test, lag)
+    history = lagged[g, :, c, :]  # (test, time, lag): advanced axes first
+    a = jnp.einsum("ktl,kl->kt", history, w, precision=jax.lax.Precision.HIGHEST)
+    da = jnp.einsum("ktl,kl->kt", lift.delta_lagged, w, precision=jax.lax.Precision.HIGHEST)
+    onehot = jax.nn.one_hot(c, n_channel, dtype=dtype)  # (test, channel)
+    kinds = config.saturation_kinds(n_channel)
+
+    def own_curve(x):  # (test, time) -> S_{c_k}(x), (test, time)
+        spread = x[:, :, None] * onehot[:, None, :]
+        return jnp.sum(saturate_channels(kinds, spread, params) * onehot[:, None, :], axis=-1)
+
+    s_old = own_curve(a)
+    s_new = own_curve(a + da)
+    coef = jnp.sum(onehot * jnp.reshape(params["coef"], (1, n_channel)), axis=-1)  # (test,)
+    delta = coef * jnp.sum(s_new - s_old, axis=-1)
+    if gamma is not None and n_channel > 1:
+        i, j = np.triu_indices(n_channel, k=1)
+        others = saturated[g] * (1.0 - onehot[:, None, :])  # (test, time, channel)
+        old = others + s_old[:, :, None] * onehot[:, None, :]
+        new = others + s_new[:, :, None] * onehot[:, None, :]
+        change = new[..., i] * new[..., j] - old[..., i] * old[..., j]  # (test, time, pair)
+        delta = delta + jnp.einsum("ktp,p->k", change, gamma.astype(dtype))
+    return lift.share * delta
+
+
+def lift_term(
+    lift: LiftInputs,
+    lagged: Array,
+    params: Mapping[str, Array],
+    weights: Array,
+    saturated: Array,
+    config: ModelConfig,
+    gamma: Array | None = None,
+) -> Array:
+    r"""Adds each lift test's likelihood to the model.
+
+    Sites (under the ``lift`` scope): ``predicted`` (deterministic, scaled,
+    ``(test,)``), ``heterogeneity`` (when a prior is given) and the observed
+    ``delta_y`` ``(test,)``.
+
+    .. math::
+        \Delta y_k / m \sim \mathcal N\big(\widehat{\Delta y}_k,\;
+            \sqrt{\mathrm{se}_k^2 + \tau^2 \Delta y_k^2}/m\big)
+
+    Args:
+      lift: The tests' arrays (:func:`lift_inputs`).
+      lagged: Lagged scaled historical spend, ``(geo, time, channel, lag)``.
+      params: Media parameters, each ``(channel,)`` (``coef`` included).
+      weights: Normalised adstock lag weights, ``(channel, lag)``.
+      saturated: The model's saturation values, ``(geo, time, channel)``.
+      config: Model configuration.
+      gamma: Synergy coefficients ``(pair,)`` or ``None``.
+
+    Returns:
+      The predicted lift per test, ``(test,)``, on the scaled target.
+    """
+    pred = numpyro.deterministic(
+        "predicted", predicted_lift(lift, lagged, params, weights, saturated, config, gamma)
+    )
+    sd = lift.std_err
+    if lift.heterogeneity is not None:
+        tau = numpyro.sample("heterogeneity", lift.heterogeneity)
+        sd = jnp.sqrt(sd**2 + (tau * lift.observed) ** 2)
+    with numpyro.plate("test", pred.shape[0]):
+        numpyro.sample("delta_y", dist.Normal(pred, sd), obs=lift.observed)
+    return pred
+
+
+# --------------------------------------------------------------------------- ROAS priors
+
+
+def roas_prior(
+    channels: Sequence[str],
+    known: Mapping[str, tuple[float, float]] | None = None,
+    default: dist.Distribution | None = None,
+) -> dist.LogNormal:
+    r"""A per-channel ROAS prior from known experiment results.
+
+    A known channel with mean ROAS :math:`r` and relative sd :math:`v` gets
+    :math:`\mathrm{LogNormal}(\log r - \sigma^2/2, \sigma)`,
+    :math:`\sigma^2 = \log(1 + v^2)`, whose mean is :math:`r` and whose sd is
+    :math:`v r`. The other channels keep ``default``.
+
+    Args:
+      channels: Channel names in the data's order.
+      known: Channel -> ``(mean_roas, relative_sd)``, both > 0.
+      default: A ``LogNormal`` with batch shape ``()`` or ``(channel,)`` for the
+        other channels; ``None`` takes the default of
+        :class:`mmm_jax.models.MediaPriors`.
+
+    Returns:
+      ``LogNormal`` with batch shape ``(channel,)``, for ``MediaPriors(roas=...)``.
+
+    Raises:
+      ValueError: An unknown channel or a non-positive mean or sd.
+      TypeError: ``default`` is not a ``LogNormal``.
+    """
+    channels = [str(c) for c in channels]
+    known = dict(known or {})
+    if default is None:
+        from mmm_jax.models.config import MediaPriors
+
+        default = MediaPriors().roas
+    if not isinstance(default, dist.LogNormal):
+        raise TypeError(f"default must be a LogNormal, got {type(default).__name__}")
+    n = len(channels)
+    loc = np.broadcast_to(np.asarray(default.loc, dtype=float), (n,)).copy()
+    scale = np.broadcast_to(np.asarray(default.scale, dtype=float), (n,)).copy()
+    for name, (mean, rel_sd) in known.items():
+        if name not in channels:
+            raise ValueError(f"roas_prior: unknown channel {name!r}; channels are {channels}")
+        if not (mean > 0 and rel_sd > 0):
+            raise ValueError(
+                f"roas_prior: channel {name!r} needs mean > 0 and relative sd > 0, "
+                f"got ({mean}, {rel_sd})"
+            )
+        sigma2 = math.log1p(rel_sd**2)
+        c = channels.index(name)
+        loc[c] = math.log(mean) - sigma2 / 2
+        scale[c] = math.sqrt(sigma2)
+    return dist.LogNormal(jnp.asarray(loc), jnp.asarray(scale))
