@@ -8,6 +8,16 @@ from mmm_jax.data.dataset import (
     load_csv,
     periods_per_year,
 )
+from mmm_jax.data.pipeline import (
+    BronzeDefects,
+    Fix,
+    FixKind,
+    SilverReport,
+    injected_defects,
+    make_bronze,
+    to_gold,
+    to_silver,
+)
 from mmm_jax.data.simulate import (
     DEFAULT_CHANNELS,
     ChannelSpec,
@@ -17,6 +27,14 @@ from mmm_jax.data.simulate import (
 )
 
 __all__ = [
+    "BronzeDefects",
+    "Fix",
+    "FixKind",
+    "SilverReport",
+    "injected_defects",
+    "make_bronze",
+    "to_gold",
+    "to_silver",
     "DEFAULT_CHANNELS",
     "ChannelSpec",
     "DataValidationError",

@@ -290,6 +290,22 @@ def _encode(value):
     return value
 
 
+def _check_fields(cls, spec: dict[str, Any], what: str) -> None:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(spec) - names)
+    required = {
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+    missing = sorted(required - set(spec))
+    if unknown or missing:
+        raise ValueError(
+            f"the saved {what} was written by another version of mmm_jax: "
+            f"unknown fields {unknown}, missing fields {missing}; refit with this version"
+        )
+
+
 def config_to_dict(config: ModelConfig) -> dict[str, Any]:
     """A JSON-safe dict of the whole configuration (``json.dumps`` works on it)."""
     out = _encode(config)
@@ -298,7 +314,15 @@ def config_to_dict(config: ModelConfig) -> dict[str, Any]:
 
 
 def config_from_dict(spec: dict[str, Any]) -> ModelConfig:
-    """Rebuilds a :class:`ModelConfig` written by :func:`config_to_dict`."""
+    """Rebuilds a :class:`ModelConfig` written by :func:`config_to_dict`.
+
+    Raises:
+      ValueError: The dict names fields this version of mmm_jax does not have,
+        or lacks fields it needs (it was written by another version).
+    """
+    _check_fields(ModelConfig, spec, "model config")
+    _check_fields(MediaPriors, spec.get("media", {}), "media priors")
+    _check_fields(BaselinePriors, spec.get("baseline", {}), "baseline priors")
 
     def kinds(value, enum_type):
         if isinstance(value, list):

@@ -262,3 +262,12 @@ def test_saturation_at_mean_parametrisation(data, kind):
         k[6:]: tr[k]["value"] for k in tr if k.startswith("media/") and tr[k]["type"] != "plate"
     }
     np.testing.assert_allclose(saturate(kind, jnp.ones(3), params), level, rtol=1e-5)
+
+
+def test_config_from_another_version_is_refused_clearly():
+    spec = config_to_dict(ModelConfig())
+    spec["media"]["mystery_prior"] = {"dist": "Normal", "params": {"loc": 0.0, "scale": 1.0}}
+    with pytest.raises(
+        ValueError, match=r"another version of mmm_jax: unknown fields \['mystery_prior'\]"
+    ):
+        config_from_dict(spec)
