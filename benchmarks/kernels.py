@@ -28,6 +28,7 @@ import jax.numpy as jnp
 from mmm_jax.transforms import (
     Adstock,
     adstock_weights,
+    causal_convolve,
     convolve_media,
     geometric_adstock,
     geometric_adstock_associative,
@@ -74,8 +75,15 @@ def build_kernels():
             jax.jit(_over_geo_and_channel(geometric_adstock_associative)),
             (retention,),
         ),
-        # convolve_media already vmaps over (geo, channel)
+        # convolve_media already vmaps over (geo, channel): a fused shift-and-add
         f"conv_{LAGS}": (jax.jit(convolve_media), (weights,)),
+        # the one-series reference (jnp.convolve) vmapped, for comparison
+        f"conv_{LAGS}_jnp_convolve": (
+            jax.jit(
+                jax.vmap(jax.vmap(causal_convolve, in_axes=(-1, 0), out_axes=-1), in_axes=(0, None))
+            ),
+            (weights,),
+        ),
         "hill": (jax.jit(_over_geo_and_channel(hill)), (half, slope)),
         "michaelis_menten": (jax.jit(_over_geo_and_channel(michaelis_menten)), (half,)),
         "logistic": (jax.jit(_over_geo_and_channel(logistic)), (rate,)),
