@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/kernels.py
 	$(PY) benchmarks/fit_speed.py
 	$(PY) benchmarks/optimize_speed.py
+	$(PY) benchmarks/optimize_end_to_end.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check mmm_jax tests benchmarks experiments
