@@ -144,8 +144,10 @@ class GeoExperiment:
       truth: ``true_lift`` (window plus cool-down, test regions, expected
         revenue), ``spend_delta`` (extra spend), ``lift_by_period`` (summed
         over test regions, from the start of the window), ``test_share`` (the
-        test regions' share of pre-period revenue) and the market's truth
-        (``market``).
+        test regions' share of pre-period revenue), ``roas`` (each channel's
+        true ROAS over all regions under the business-as-usual plan) and the
+        market's truth (``market``, drawn before the shared plan replaced
+        the regions' own spend).
       config: The settings.
     """
 
@@ -210,6 +212,12 @@ def simulate_geo_experiment(config: GeoExperimentConfig, *, seed: int) -> GeoExp
     out = bau.copy()
     out[spend_cols] = bumped.transpose(1, 0, 2).reshape(n_time * n_geo, len(names))
     out["revenue"] = bau["revenue"].to_numpy() + delta_mu.T.reshape(-1)
+    base = response(media)
+    roas = {}
+    for k, name in enumerate(names):  # national truth of the business-as-usual plan
+        zeroed = media.copy()
+        zeroed[..., k] = 0.0
+        roas[name] = float((base - response(zeroed)).sum() / media[..., k].sum())
     after = np.arange(n_time) >= config.n_pre
     by_period = delta_mu[test].sum(axis=0)
     pre_revenue = bau["revenue"].to_numpy().reshape(n_time, n_geo)[: config.n_pre]
@@ -218,6 +226,7 @@ def simulate_geo_experiment(config: GeoExperimentConfig, *, seed: int) -> GeoExp
         "spend_delta": float((bumped - media)[..., c].sum()),
         "lift_by_period": by_period[after].tolist(),
         "test_share": float(pre_revenue[:, test].sum() / pre_revenue.sum()),
+        "roas": roas,
         "channel": config.channel,
         "seed": int(seed),
         "market": sim.truth,
