@@ -1,0 +1,104 @@
+"""Recovery on ../shared/benchdata/beauty_daily against its ground truth (issue 3's acceptance).
+
+Slow: NUTS 4 chains x 1000 warmup x 1000 draws. Run with ``make test-slow``.
+The truth is only what the tests compare against; no default was tuned to it.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import jax
+
+from mmm_jax.data import load_csv
+from mmm_jax.diagnostics import contributions, hdi, marginal_roas, waste_flags
+from mmm_jax.diagnostics.summary import convergence
+from mmm_jax.inference import fit_nuts, fit_svi
+from mmm_jax.models import ModelConfig, SynergyPriors
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "benchdata" / "beauty_daily"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not DATA.exists(), reason="../shared/benchdata is not beside the checkout"),
+]
+CONFIG = ModelConfig(synergy=SynergyPriors())
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return json.loads((DATA / "truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_csv(DATA / "data.csv", controls=("organic_traffic",))
+
+
+@pytest.fixture(scope="module")
+def nuts(data):
+    fit = fit_nuts(
+        data, CONFIG, key=jax.random.PRNGKey(0), num_warmup=1000, num_samples=1000, num_chains=4
+    )
+    return fit, contributions(fit), marginal_roas(fit)
+
+
+def true_roas(truth, data):
+    return np.array([truth["channels"][c]["roas"] for c in data.channels])
+
+
+@pytest.mark.xfail(
+    reason="issue 3 open: with synergy on, max R-hat over all parameters was 1.022 "
+    "(channel parameters 1.004); the synergy shrinkage funnel mixes slowly",
+    strict=False,
+)
+def test_nuts_converges(nuts):
+    fit, _, _ = nuts
+    conv = convergence(fit)
+    assert conv["r_hat_max"] < 1.01
+    assert conv["divergences"] < 0.01 * fit.n_samples
+
+
+def test_nuts_roas_hdi_covers_truth(nuts, truth, data):
+    _, c, _ = nuts
+    low, high = hdi(c.roas, 0.9)
+    tr = true_roas(truth, data)
+    assert np.all((low <= tr) & (tr <= high)), dict(zip(data.channels, zip(low, tr, high)))
+
+
+@pytest.mark.xfail(
+    reason="issue 3 open: baseline share 0.487 against a true 0.561 (inside its HDI, mean off "
+    "by 0.074): the same weakly identified level as the ROAS means",
+    strict=False,
+)
+def test_nuts_baseline_share(nuts, truth):
+    _, c, _ = nuts
+    assert abs(float(c.baseline_share.mean()) - truth["baseline_share"]) < 0.05
+
+
+def test_waste_flags(nuts, truth, data):
+    _, _, mroas = nuts
+    flags = waste_flags(mroas)
+    true_m = np.array([truth["channels"][c]["marginal_roas"] for c in data.channels])
+    assert np.all(flags[true_m < 1.0]), "a truly wasteful channel was not flagged"
+    assert not np.any(flags[true_m > 1.2]), "a channel with true marginal ROAS > 1.2 was flagged"
+
+
+@pytest.mark.xfail(
+    reason="issue 3 open: without lift tests the level of a channel's response below its observed "
+    "spend is weakly identified; posterior means of meta and tiktok ROAS sit 60-80% above truth "
+    "(inside their HDIs)",
+    strict=False,
+)
+def test_nuts_roas_means_within_25_percent(nuts, truth, data):
+    _, c, _ = nuts
+    err = c.roas.mean(0) / true_roas(truth, data) - 1
+    assert np.all(np.abs(err) < 0.25), dict(zip(data.channels, err))
+
+
+@pytest.mark.xfail(reason="issue 3 open: see test_nuts_roas_means_within_25_percent", strict=False)
+def test_svi_roas_means_within_30_percent(data, truth):
+    fit = fit_svi(data, CONFIG, key=jax.random.PRNGKey(0), num_steps=10_000, progress_bar=False)
+    err = contributions(fit).roas.mean(0) / true_roas(truth, data) - 1
+    assert np.all(np.abs(err) < 0.30), dict(zip(data.channels, err))
