@@ -22,6 +22,7 @@ media.rate             ``()`` or ``(channel,)``  logistic λ
 media.saturation_at_mean  ``()`` or ``(channel,)``  S(mean spend) in (0, 1)
 baseline.*             ``()``                    intercept, trend, seasonality
 controls               ``()`` or ``(control,)``  control coefficients
+geo_pooling.*          ``()`` or ``(channel,)``  spreads of per-geo effects
 =====================  ======================  ================================
 
 Change a field with ``dataclasses.replace(config, max_lag=8)``.
@@ -42,6 +43,8 @@ from mmm_jax.transforms import ADSTOCK_PARAMS, SATURATION_PARAMS, Adstock, Satur
 __all__ = [
     "Adstock",
     "BaselinePriors",
+    "GeoPooling",
+    "GeoShapes",
     "Likelihood",
     "MediaPriors",
     "ModelConfig",
@@ -125,6 +128,57 @@ class SynergyPriors:
     scale: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(0.1))
 
 
+class GeoShapes(enum.Enum):
+    """Whether adstock and saturation shapes are shared by every geo or sampled per geo.
+
+    ``SHARED`` (default): one curve per channel, the same in every geo (spend is
+    scaled by one national per-channel mean, so a half-saturation is the same
+    amount of currency everywhere). ``PER_GEO``: each geo draws its own shape
+    parameters from the same priors (no pooling of shapes; needs a lot of data
+    per geo).
+    """
+
+    SHARED = "shared"
+    PER_GEO = "per_geo"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeoPooling:
+    r"""Per-geo media effects and seasonality scale, partially pooled across geos.
+
+    The media coefficient of geo :math:`g` and channel :math:`c` is the
+    national one (fixed by the ROAS prior on the whole fit window) times a
+    mean-one log-normal multiplier, written **non-centred** so NUTS sees a
+    well-conditioned geometry even when the spread is small:
+
+    .. math::
+        \beta_{gc} = \beta_c \exp\big(\tau_c z_{gc} - \tau_c^2 / 2\big), \quad
+        z_{gc} \sim N(0, 1), \quad \tau_c \sim \text{media\_spread}
+
+    Each geo also has its own intercept (always) and, unless
+    ``seasonality_spread`` is ``None``, its own amplitude of the shared
+    seasonal pattern, :math:`s_g = \exp(\omega z_g - \omega^2/2)`.
+
+    Attributes:
+      media_spread: Prior of :math:`\tau_c`, the log-scale sd of the per-geo
+        coefficients around the national one; batch shape ``()`` or ``(channel,)``.
+      seasonality_spread: Prior of :math:`\omega`; ``None`` keeps one
+        seasonality amplitude for every geo.
+      shapes: Adstock and saturation shapes shared by every geo (default) or
+        sampled per geo.
+    """
+
+    media_spread: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(0.3))
+    seasonality_spread: dist.Distribution | None = field(
+        default_factory=lambda: dist.HalfNormal(0.3)
+    )
+    shapes: GeoShapes = GeoShapes.SHARED
+
+    def __post_init__(self):
+        if not isinstance(self.shapes, GeoShapes):
+            raise TypeError(f"shapes must be a GeoShapes, got {self.shapes!r}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     """What the model contains and its priors.
@@ -143,6 +197,13 @@ class ModelConfig:
       synergy: Pairwise channel interactions; ``None`` switches them off.
       noise: Prior of the noise scale on the scaled target.
       nu: Prior of the Student-t degrees of freedom.
+      geo_pooling: Per-geo media effects and seasonality amplitude, partially
+        pooled across geos (:class:`GeoPooling`). ``None`` (default) keeps one
+        set of media effects for every geo, which is the national model when
+        there is one geo; for a geo panel ``GeoPooling()`` is the recommended
+        setting (shared curve shapes, per-geo effects with a HalfNormal(0.3)
+        log-scale spread). With one geo the pooled terms are left out, so
+        ``GeoPooling()`` on national data is the national model.
     """
 
     adstock: Adstock | tuple[Adstock, ...] = Adstock.WEIBULL_PDF
@@ -157,6 +218,7 @@ class ModelConfig:
     synergy: SynergyPriors | None = None
     noise: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(0.2))
     nu: dist.Distribution = field(default_factory=lambda: dist.Gamma(4.0, 0.2))
+    geo_pooling: GeoPooling | None = None
 
     def __post_init__(self):
         for name, kinds, enum_type in (
@@ -176,6 +238,8 @@ class ModelConfig:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
         if not isinstance(self.likelihood, Likelihood):
             raise TypeError(f"likelihood must be a Likelihood, got {self.likelihood!r}")
+        if self.geo_pooling is not None and not isinstance(self.geo_pooling, GeoPooling):
+            raise TypeError(f"geo_pooling must be a GeoPooling or None, got {self.geo_pooling!r}")
 
     def adstock_kinds(self, n_channel: int) -> tuple[Adstock, ...]:
         """The adstock kind of every channel."""
@@ -241,6 +305,11 @@ def check_config(config: ModelConfig, n_channel: int, n_control: int) -> None:
     for f in dataclasses.fields(BaselinePriors):
         prior = getattr(config.baseline, f.name)
         _check_batch(f"baseline.{f.name}", prior, n_control if f.name == "controls" else None)
+    pooling = config.geo_pooling
+    if pooling is not None:
+        _check_batch("geo_pooling.media_spread", pooling.media_spread, n_channel)
+        if pooling.seasonality_spread is not None:
+            _check_batch("geo_pooling.seasonality_spread", pooling.seasonality_spread, None)
 
 
 def _check_batch(name: str, prior: dist.Distribution, size: int | None) -> None:
@@ -323,6 +392,9 @@ def config_from_dict(spec: dict[str, Any]) -> ModelConfig:
     _check_fields(ModelConfig, spec, "model config")
     _check_fields(MediaPriors, spec.get("media", {}), "media priors")
     _check_fields(BaselinePriors, spec.get("baseline", {}), "baseline priors")
+    pooling = spec.get("geo_pooling")
+    if pooling is not None:
+        _check_fields(GeoPooling, pooling, "geo pooling")
 
     def kinds(value, enum_type):
         if isinstance(value, list):
@@ -347,4 +419,13 @@ def config_from_dict(spec: dict[str, Any]) -> ModelConfig:
         synergy=None if spec["synergy"] is None else priors(SynergyPriors, spec["synergy"]),
         noise=distribution_from_dict(spec["noise"]),
         nu=distribution_from_dict(spec["nu"]),
+        geo_pooling=None
+        if pooling is None
+        else GeoPooling(
+            media_spread=distribution_from_dict(pooling["media_spread"]),
+            seasonality_spread=None
+            if pooling["seasonality_spread"] is None
+            else distribution_from_dict(pooling["seasonality_spread"]),
+            shapes=GeoShapes(pooling["shapes"]),
+        ),
     )

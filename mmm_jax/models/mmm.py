@@ -5,6 +5,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
@@ -13,6 +14,7 @@ from numpyro.handlers import scope
 from mmm_jax._typing import Array
 from mmm_jax.calibration.lift import LiftInputs, LiftTests, lift_inputs, lift_term
 from mmm_jax.models.config import Likelihood, ModelConfig, check_config
+from mmm_jax.models.geo import geo_term
 from mmm_jax.models.terms import baseline_term, media_term, synergy_term
 from mmm_jax.transforms import lag_stack
 
@@ -136,12 +138,31 @@ def build_inputs(
     )
 
 
-def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> None:
+def _geo_sharded(x: Array | None, mesh) -> Array | None:
+    """Constrains the leading (geo) axis of ``x`` to be split over the mesh axis ``geo``."""
+    if x is None or mesh is None:
+        return x
+    spec = jax.sharding.PartitionSpec("geo", *([None] * (x.ndim - 1)))
+    return jax.lax.with_sharding_constraint(x, jax.sharding.NamedSharding(mesh, spec))
+
+
+def mmm(
+    inputs: ModelInputs,
+    config: ModelConfig,
+    y: Array | None = None,
+    *,
+    geo_mesh: jax.sharding.Mesh | None = None,
+) -> None:
     r"""The marketing mix model on the scaled target.
 
     .. math::
-        y_{gt} \sim \mathcal{N}\Big(b_{gt} + \sum_c \beta_c S_c(A_c(x_{gc})_t)
+        y_{gt} \sim \mathcal{N}\Big(b_{gt} + \sum_c \beta_{gc} S_c(A_c(x_{gc})_t)
             + \sum_{i<j} \gamma_{ij} S_{gti} S_{gtj},\; \sigma\Big)
+
+    with :math:`\beta_{gc} = \beta_c` unless ``config.geo_pooling`` is set and
+    there are several geos: then :math:`\beta_{gc} = \beta_c m_{gc}` and the
+    seasonal part of :math:`b_{gt}` is scaled per geo
+    (:func:`mmm_jax.models.geo.geo_term`, sites ``geo/*``).
 
     Sites (public API): ``media/*`` (``roas`` or ``coef``, adstock and
     saturation parameters, each ``(channel,)``; ``coef`` is always there),
@@ -153,18 +174,45 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
       inputs: Arrays from :func:`build_inputs`.
       config: Model configuration.
       y: Scaled target ``(geo, time)``; ``None`` samples the prior predictive.
+      geo_mesh: A device mesh with an axis named ``geo``
+        (:func:`mmm_jax.inference.sharding.geo_mesh`): the geo-indexed data
+        and everything computed from them are split over its devices, the
+        parameters are replicated and the likelihood is summed across shards
+        by XLA. ``None`` (default) leaves placement to JAX.
+
+    Raises:
+      ValueError: Lift tests together with ``config.geo_pooling`` on a geo panel.
     """
     n_geo, n_time, n_channel, _ = inputs.lagged.shape
+    lagged = _geo_sharded(inputs.lagged, geo_mesh)
+    controls = _geo_sharded(inputs.controls, geo_mesh)
+    reference = _geo_sharded(inputs.reference, geo_mesh)
+    y = _geo_sharded(y, geo_mesh)
+    effects = None
+    if config.geo_pooling is not None and n_geo > 1:
+        if inputs.lift is not None:
+            raise ValueError(
+                "lift tests with geo_pooling are not supported yet: "
+                "use geo_pooling=None to calibrate with lift tests"
+            )
+        effects = scope(geo_term, "geo", divider="/")(
+            n_geo, n_channel, config.geo_pooling, inputs.fourier.shape[-1] > 0
+        )
     media = scope(media_term, "media", divider="/")(
-        inputs.lagged, config, inputs.spend_ratio, inputs.reference
+        lagged,
+        config,
+        inputs.spend_ratio,
+        reference,
+        None if effects is None else effects.media_multiplier,
     )
     base = scope(baseline_term, "baseline", divider="/")(
         n_geo,
         inputs.trend_time,
         inputs.fourier,
         inputs.changepoints,
-        inputs.controls,
+        controls,
         config.baseline,
+        None if effects is None else effects.seasonality_scale,
     )
     total = base + media.contribution.sum(-1)
     gamma = None
@@ -189,7 +237,7 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
     if inputs.lift is not None:
         scope(lift_term, "lift", divider="/")(
             inputs.lift,
-            inputs.lagged,
+            lagged,
             media.params,
             media.weights,
             media.saturated,

@@ -8,12 +8,19 @@ so site names read ``media/coef``, ``baseline/intercept`` and so on. Site names 
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 
 from mmm_jax._typing import Array
-from mmm_jax.models.config import BaselinePriors, ModelConfig, SynergyPriors, media_param_names
+from mmm_jax.models.config import (
+    BaselinePriors,
+    GeoShapes,
+    ModelConfig,
+    SynergyPriors,
+    media_param_names,
+)
 from mmm_jax.transforms import (
     Saturation,
     adstock_from_lags,
@@ -28,8 +35,10 @@ class MediaOut(NamedTuple):
     Attributes:
       contribution: ``coef * saturation(adstock(media))``, shape ``(geo, time, channel)``.
       saturated: The saturation values in ``[0, 1)``, shape ``(geo, time, channel)``.
-      params: Sampled parameters, name -> ``(channel,)`` (``coef`` included).
-      weights: Normalised adstock lag weights, shape ``(channel, lag)``.
+      params: Sampled parameters, name -> ``(channel,)`` (``coef`` included:
+        the national coefficient), or ``(geo, channel)`` for shapes sampled per geo.
+      weights: Normalised adstock lag weights, shape ``(channel, lag)``, or
+        ``(geo, channel, lag)`` for shapes sampled per geo.
     """
 
     contribution: Array
@@ -44,16 +53,26 @@ def media_saturation(lagged: Array, params: dict, config: ModelConfig):
     Args:
       lagged: Lagged scaled spend from :func:`mmm_jax.transforms.lag_stack`,
         shape ``(geo, time, channel, lag)``.
-      params: Adstock and saturation parameters, each ``(channel,)``.
+      params: Adstock and saturation parameters, each ``(channel,)``, or each
+        ``(geo, channel)`` for shapes per geo (:attr:`GeoShapes.PER_GEO`).
       config: Model configuration (kinds per channel).
 
     Returns:
-      ``(saturated, weights)``: shapes ``(geo, time, channel)`` and ``(channel, lag)``.
+      ``(saturated, weights)``: shapes ``(geo, time, channel)`` and ``(channel, lag)``
+      (``(geo, channel, lag)`` with per-geo shapes).
     """
-    n_channel, max_lag = lagged.shape[-2:]
+    n_geo, _, n_channel, max_lag = lagged.shape
     weights = adstock_weights_channels(config.adstock_kinds(n_channel), params, max_lag)
-    adstocked = adstock_from_lags(lagged, weights.astype(lagged.dtype))
-    saturated = saturate_channels(config.saturation_kinds(n_channel), adstocked, params)
+    weights = weights.astype(lagged.dtype)
+    if weights.ndim == 2:
+        adstocked = adstock_from_lags(lagged, weights)
+        curve = params
+    else:  # one lag kernel per geo: a_gtc = sum_l w_gcl x_g,t-l,c
+        adstocked = jnp.einsum(
+            "gtcl,gcl->gtc", lagged, weights, precision=jax.lax.Precision.HIGHEST
+        )
+        curve = {k: jnp.reshape(v, (n_geo, 1, n_channel)) for k, v in params.items()}
+    saturated = saturate_channels(config.saturation_kinds(n_channel), adstocked, curve)
     return saturated, weights
 
 
@@ -99,7 +118,7 @@ def curve_from_saturation_at_mean(kinds: tuple[Saturation, ...], params: dict) -
     out = {}
     if Saturation.HILL in kinds or Saturation.MICHAELIS_MENTEN in kinds:
         slope = params.get("slope", jnp.ones_like(level))
-        is_hill = jnp.asarray([k is Saturation.HILL for k in kinds])
+        is_hill = jnp.broadcast_to(jnp.asarray([k is Saturation.HILL for k in kinds]), level.shape)
         out["half_saturation"] = jnp.where(is_hill, odds ** (1.0 / slope), odds)
     if Saturation.LOGISTIC in kinds:
         out["rate"] = 2.0 * jnp.arctanh(level)
@@ -111,6 +130,7 @@ def media_term(
     config: ModelConfig,
     spend_ratio: Array,
     reference: Array | None = None,
+    geo_multiplier: Array | None = None,
 ) -> MediaOut:
     r"""Samples per-channel adstock, saturation and effect size and applies them.
 
@@ -122,7 +142,10 @@ def media_term(
 
     where :math:`m_c / s` (``spend_ratio``) converts scaled spend into scaled
     revenue units. The reference window is fixed at the fit data, so a
-    counterfactual (other media) keeps the fitted coefficients.
+    counterfactual (other media) keeps the fitted coefficients. With a
+    ``geo_multiplier`` :math:`m_{gc}` (:func:`mmm_jax.models.geo.geo_term`) geo
+    :math:`g` gets :math:`\beta_{gc} = \beta_c m_{gc}`, :math:`\beta_c` staying
+    the national coefficient (site ``coef``).
 
     Args:
       lagged: Lagged scaled spend (:func:`mmm_jax.transforms.lag_stack`),
@@ -132,14 +155,24 @@ def media_term(
       reference: Lagged scaled spend of the fit window when ``lagged`` is
         another one (a counterfactual or a hold-out); ``None`` when it is the
         fit data.
+      geo_multiplier: Per-geo multiplier of each channel's coefficient, shape
+        ``(geo, channel)``, or ``None`` for one coefficient in every geo.
 
     Returns:
       A :class:`MediaOut`.
     """
-    n_channel = lagged.shape[-2]
+    n_geo, _, n_channel, _ = lagged.shape
     ad_names, sat_names = media_param_names(config, n_channel)
-    with numpyro.plate("channel", n_channel):
-        params = {n: numpyro.sample(n, getattr(config.media, n)) for n in ad_names + sat_names}
+    pooling = config.geo_pooling
+    per_geo = pooling is not None and pooling.shapes is GeoShapes.PER_GEO and n_geo > 1
+    with numpyro.plate("channel", n_channel, dim=-1):
+        if per_geo:
+            with numpyro.plate("geo", n_geo, dim=-2):
+                params = {
+                    n: numpyro.sample(n, getattr(config.media, n)) for n in ad_names + sat_names
+                }
+        else:
+            params = {n: numpyro.sample(n, getattr(config.media, n)) for n in ad_names + sat_names}
         if config.media.roas is None:
             params["coef"] = numpyro.sample("coef", config.media.coef)
         else:
@@ -156,7 +189,10 @@ def media_term(
         sat_sum = jnp.maximum(ref_saturated.sum(axis=(0, 1)), jnp.finfo(saturated.dtype).tiny)
         spend = ref[..., 0].sum(axis=(0, 1))  # lag 0 is the spend itself
         params["coef"] = numpyro.deterministic("coef", roas * spend * spend_ratio / sat_sum)
-    contribution = saturated * jnp.reshape(params["coef"], (1, 1, n_channel))
+    coef = jnp.reshape(params["coef"], (1, n_channel))
+    if geo_multiplier is not None:
+        coef = coef * geo_multiplier
+    contribution = saturated * jnp.reshape(coef, (-1, 1, n_channel))
     return MediaOut(contribution, saturated, params, weights)
 
 
@@ -167,12 +203,15 @@ def baseline_term(
     changepoints: Array,
     controls: Array,
     priors: BaselinePriors,
+    seasonality_scale: Array | None = None,
 ) -> Array:
     r"""Organic baseline: intercept, (piecewise-)linear trend, Fourier seasonality, controls.
 
     .. math::
         b_{gt} = \mu_g + \delta\, \tau_t + \sum_k \kappa_k (\tau_t - s_k)_+
-                 + \sum_f \phi_f F_{tf} + \sum_j \eta_j z_{gtj}
+                 + s_g \sum_f \phi_f F_{tf} + \sum_j \eta_j z_{gtj}
+
+    with :math:`s_g = 1` unless a per-geo ``seasonality_scale`` is given.
 
     Args:
       n_geo: Number of geos (one intercept each).
@@ -182,6 +221,9 @@ def baseline_term(
       changepoints: Knot positions :math:`s_k` in trend time, shape ``(knot,)``.
       controls: Scaled controls, shape ``(geo, time, control)`` (control may be 0).
       priors: Baseline priors.
+      seasonality_scale: Per-geo amplitude :math:`s_g` of the seasonal part,
+        shape ``(geo,)`` (:func:`mmm_jax.models.geo.geo_term`), or ``None``
+        for one amplitude everywhere.
 
     Returns:
       Baseline on the scaled target, shape ``(geo, time)``.
@@ -195,11 +237,16 @@ def baseline_term(
         hinge = jnp.maximum(trend_time[:, None] - changepoints[None, :], 0.0)
         trend = trend + jnp.einsum("tk,k->t", hinge, kappa)
     time_part = trend
+    season = None
     if fourier.shape[-1]:
         with numpyro.plate("fourier", fourier.shape[-1]):
             phi = numpyro.sample("seasonality", priors.seasonality)
-        time_part = time_part + jnp.einsum("tf,f->t", fourier, phi)
+        season = jnp.einsum("tf,f->t", fourier, phi)
+        if seasonality_scale is None:
+            time_part = time_part + season
     base = intercept[:, None] + time_part[None, :]
+    if season is not None and seasonality_scale is not None:
+        base = base + seasonality_scale[:, None] * season[None, :]
     if controls.shape[-1]:
         with numpyro.plate("control", controls.shape[-1]):
             eta = numpyro.sample("controls", priors.controls)
