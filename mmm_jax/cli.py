@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -31,6 +32,21 @@ def configure_devices(n_chains: int = 4) -> None:
     if "xla_force_host_platform_device_count" not in flags:
         count = max(n_chains, os.cpu_count() or 1)
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+
+
+def _finite_or_none(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite_or_none(v) for v in x]
+    return x
+
+
+def dumps(obj) -> str:
+    """Strict JSON (NaN and infinities become null) for files other tools read."""
+    return json.dumps(_finite_or_none(obj), indent=2, allow_nan=False)
 
 
 class CLIError(Exception):
@@ -79,8 +95,18 @@ def run_fit(args) -> dict:
         geo=args.geo,
     )
     config = _model_config(args)
+    lift = None
     if args.lift_tests:
-        raise CLIError("--lift-tests: lift-test calibration is not built yet (issue 4)")
+        from mmm_jax.calibration import LiftSpread, load_lift_csv
+
+        if not Path(args.lift_tests).is_file():
+            raise CLIError(f"no lift-test file at {args.lift_tests}")
+        lift = load_lift_csv(
+            args.lift_tests,
+            data,
+            market_share=args.lift_market_share,
+            spread=LiftSpread(args.lift_spread),
+        )
     key = jax.random.PRNGKey(args.seed)
     progress = not args.quiet
     if args.method == "nuts":
@@ -92,18 +118,27 @@ def run_fit(args) -> dict:
             num_samples=args.draws,
             num_chains=args.chains,
             progress_bar=progress,
+            lift_tests=lift,
         )
     elif args.method == "svi":
         fit = fit_svi(
-            data, config, key=key, num_steps=args.svi_steps, guide=args.guide, progress_bar=progress
+            data,
+            config,
+            key=key,
+            num_steps=args.svi_steps,
+            guide=args.guide,
+            progress_bar=progress,
+            lift_tests=lift,
         )
     else:
-        fit = fit_map(data, config, key=key, num_steps=args.svi_steps, progress_bar=progress)
+        fit = fit_map(
+            data, config, key=key, num_steps=args.svi_steps, progress_bar=progress, lift_tests=lift
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fit.save(out / "fit.npz")
     summary = summarize(fit)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.json").write_text(dumps(summary))
     _print_summary(summary)
     print(f"wrote {out / 'summary.json'} and {out / 'fit.npz'}")
     return summary
@@ -245,7 +280,7 @@ def run_optimize(args) -> dict:
         alloc["prob_should_get_more"] = dict(zip(names, map(float, result.prob_more)))
     out = Path(args.out) if args.out else Path(args.run) / "alloc.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(alloc, indent=2))
+    out.write_text(dumps(alloc))
     print(f"budget {budget:,.0f} per period, bounds {lo}x-{hi}x historical, utility {args.utility}")
     print(f"{'channel':<12}{'historical':>14}{'recommended':>14}{'shift':>9}")
     for n, h, a in zip(names, hist, result.allocation):
@@ -315,7 +350,7 @@ def run_simulate(args) -> dict:
         "roas": estimate(media / max(float(x.sum()), 1e-12)),
         "note": "per period, steady state (constant spend)",
     }
-    text = json.dumps(out, indent=2)
+    text = dumps(out)
     if args.out:
         Path(args.out).write_text(text)
     print(text)
@@ -446,7 +481,22 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--controls", help="comma-separated control columns, e.g. organic_traffic")
     fit.add_argument("--geo", help="geo column for panel data")
     fit.add_argument(
-        "--lift-tests", help="CSV of lift tests: channel,start,end,spend_delta,lift,lift_se"
+        "--lift-tests",
+        help="CSV of lift tests: channel,start,end,spend_delta,lift,lift_se[,geo][,market_share]",
+    )
+    fit.add_argument(
+        "--lift-market-share",
+        type=float,
+        default=None,
+        help="share of the geo's market the test regions are, for rows without a market_share "
+        "column (default 1: the whole geo)",
+    )
+    fit.add_argument(
+        "--lift-spread",
+        choices=["uniform", "proportional"],
+        default="uniform",
+        help="spread each test's spend_delta evenly over its window, or in proportion to the "
+        "channel's spend there (a '+x%% of plan' test)",
     )
     fit.add_argument("--method", choices=["nuts", "svi", "map"], default="nuts")
     fit.add_argument(
@@ -480,7 +530,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--bounds", default="0.5,2.0", help="per-channel LO,HI multiples of historical spend"
     )
     opt.add_argument(
-        "--utility", default="mean", help="mean, profit, var:Q (lower quantile) or cvar:Q"
+        "--utility",
+        default="mean",
+        help="mean, profit, var:Q (lower quantile) or cvar:Q; with a fixed budget "
+        "profit ranks allocations as mean does",
     )
     opt.add_argument("--per-draw", action="store_true", help="also optimise each posterior draw")
     opt.add_argument("--seed", type=int, default=0)
@@ -525,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.func(args)
-    except (CLIError, DataValidationError, FitFileError, FileNotFoundError, ValueError) as err:
+    except (CLIError, DataValidationError, FitFileError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

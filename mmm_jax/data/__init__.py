@@ -8,6 +8,15 @@ from mmm_jax.data.dataset import (
     load_csv,
     periods_per_year,
 )
+from mmm_jax.data.geo_experiment import (
+    GeoExperiment,
+    GeoExperimentConfig,
+    LiftEstimate,
+    did_estimate,
+    lift_rows,
+    regression_estimate,
+    simulate_geo_experiment,
+)
 from mmm_jax.data.pipeline import (
     BronzeDefects,
     Fix,
@@ -27,6 +36,13 @@ from mmm_jax.data.simulate import (
 )
 
 __all__ = [
+    "GeoExperiment",
+    "GeoExperimentConfig",
+    "LiftEstimate",
+    "did_estimate",
+    "lift_rows",
+    "regression_estimate",
+    "simulate_geo_experiment",
     "BronzeDefects",
     "Fix",
     "FixKind",

@@ -8,6 +8,7 @@ have one chain). Only parameters are stored; everything that depends on time
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -205,7 +206,7 @@ class Fit:
         Args:
           path: The ``.npz`` file.
           data: Optional data the fit must have been made on; a mismatch
-            (channels, dates or values) raises.
+            (channels, controls, dates or values) raises.
 
         Raises:
           FitFileError: The file is missing, not a saved fit, of another
@@ -226,9 +227,19 @@ class Fit:
             raise FitFileError(
                 f"{path} has format version {meta.get('version')}, this mmm_jax reads {FORMAT_VERSION}"
             )
-        if _checksum(contents) != meta["checksum"]:
+        if _checksum(contents) != meta.get("checksum"):
             raise FitFileError(f"{path} is corrupted: its arrays do not match their checksum")
-        fit_data = MMMData.from_dict(meta["data"])
+        try:
+            fit_data = MMMData.from_dict(meta["data"])
+            config = config_from_dict(meta["config"])
+            lift_tests = (
+                None if meta.get("lift_tests") is None else LiftTests.from_dict(meta["lift_tests"])
+            )
+            frame = TimeFrame(**meta["frame"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise FitFileError(
+                f"{path} cannot be rebuilt by this version of mmm_jax ({err})"
+            ) from None
         if data is not None and not _same_data(fit_data, data):
             raise FitFileError(
                 f"{path} was fitted on other data (channels, dates or values differ)"
@@ -237,18 +248,19 @@ class Fit:
             method=meta["method"],
             draws={k[6:]: v for k, v in contents.items() if k.startswith("draws/")},
             data=fit_data,
-            config=config_from_dict(meta["config"]),
-            frame=TimeFrame(**meta["frame"]),
+            config=config,
+            frame=frame,
             timings=meta["timings"],
             info=meta["info"],
             stats={k[6:]: v for k, v in contents.items() if k.startswith("stats/")},
-            lift_tests=(
-                None if meta.get("lift_tests") is None else LiftTests.from_dict(meta["lift_tests"])
-            ),
+            lift_tests=lift_tests,
         )
 
 
+@functools.lru_cache(maxsize=16)
 def _predictive_fn(sites: tuple[str, ...]):
+    """One jitted predictive per tuple of sites, reused across calls and fits."""
+
     def run(batch, key, inputs, config):
         predictive = Predictive(
             mmm, posterior_samples=batch, return_sites=list(sites), parallel=True
@@ -293,4 +305,6 @@ def _same_data(a: MMMData, b: MMMData) -> bool:
         and a.dates.equals(b.dates)
         and np.array_equal(a.media, b.media)
         and np.array_equal(a.target, b.target)
+        and a.control_names == b.control_names
+        and np.array_equal(a.controls, b.controls)
     )
