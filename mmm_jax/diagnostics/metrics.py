@@ -20,6 +20,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
+from mmm_jax._stats import HDI_PROB, estimate, hdi
 from mmm_jax.models import ModelConfig, synergy_pairs
 from mmm_jax.transforms import (
     ADSTOCK_PARAMS,
@@ -29,6 +30,7 @@ from mmm_jax.transforms import (
 )
 
 __all__ = [
+    "HDI_PROB",
     "Contributions",
     "FitLike",
     "contributions",
@@ -42,8 +44,6 @@ __all__ = [
     "waste_flags",
 ]
 
-HDI_PROB = 0.9
-
 
 class FitLike(Protocol):
     """What the analysis needs from a fit."""
@@ -54,43 +54,6 @@ class FitLike(Protocol):
     def flat_draws(self) -> dict[str, np.ndarray]: ...  # noqa: D102
 
     def predict(self, data=None, *, media=None, sites=("mu",), key=None) -> dict: ...  # noqa: D102
-
-
-# ------------------------------------------------------------------ summaries
-def hdi(x: np.ndarray, prob: float = HDI_PROB) -> tuple[np.ndarray, np.ndarray]:
-    """Highest-density interval over the first axis (shortest window of sorted draws).
-
-    Args:
-      x: Draws, shape ``(sample, ...)``.
-      prob: Interval mass in (0, 1).
-
-    Returns:
-      ``(low, high)``, each of shape ``x.shape[1:]``.
-    """
-    if not 0.0 < prob < 1.0:
-        raise ValueError(f"prob must be in (0, 1), got {prob}")
-    s = np.sort(np.asarray(x, dtype=float), axis=0)
-    n = s.shape[0]
-    k = max(1, int(np.floor(prob * n)))
-    if k >= n:
-        return s[0], s[-1]
-    widths = s[k:] - s[: n - k]
-    start = np.argmin(widths, axis=0)
-    low = np.take_along_axis(s, start[None], axis=0)[0]
-    high = np.take_along_axis(s, (start + k)[None], axis=0)[0]
-    return low, high
-
-
-def estimate(x: np.ndarray, prob: float = HDI_PROB) -> dict[str, float]:
-    """``{"mean", "median", "hdi_low", "hdi_high"}`` of scalar draws ``(sample,)``."""
-    x = np.asarray(x, dtype=float).reshape(-1)
-    low, high = hdi(x, prob)
-    return {
-        "mean": float(np.mean(x)),
-        "median": float(np.median(x)),
-        "hdi_low": float(low),
-        "hdi_high": float(high),
-    }
 
 
 # ------------------------------------------------------------------ contributions
@@ -130,31 +93,46 @@ class Contributions:
         return self.baseline / self.total
 
 
-def contributions(fit: FitLike, data=None) -> Contributions:
+def _window(data, start, stop) -> slice:
+    window = slice(start, stop)
+    if len(range(*window.indices(data.n_time))) == 0:
+        raise ValueError(f"the window [{start}, {stop}) holds no period of {data.n_time}")
+    return window
+
+
+def contributions(
+    fit: FitLike, data=None, *, start: int | None = None, stop: int | None = None
+) -> Contributions:
     """Counterfactual contributions per channel and the baseline, per draw.
+
+    Predictions run over the whole of ``data`` and are summed over the window
+    ``[start, stop)`` (period positions), so spend before the window carries
+    over into it through adstock; a channel is zeroed over all of ``data``.
 
     Args:
       fit: A fitted model.
-      data: The window to decompose (default: the fit data). Its spend before
-        the window still carries over into it through adstock.
+      data: Data to predict on (default: the fit data).
+      start: First period of the window (default: the first).
+      stop: End of the window, exclusive (default: the end).
 
     Returns:
-      A :class:`Contributions`.
+      A :class:`Contributions` over the window.
     """
     data = fit.data if data is None else data
+    w = _window(data, start, stop)
     scale = float(data.scaler.target_scale)
-    full = fit.predict(data)["mu"] * scale  # (sample, geo, time)
+    full = fit.predict(data)["mu"][:, :, w] * scale  # (sample, geo, window)
     by_channel, series = [], []
     for c in range(data.n_channel):
         media = np.array(data.media)
         media[..., c] = 0.0
-        delta = full - fit.predict(data, media=media)["mu"] * scale
+        delta = full - fit.predict(data, media=media)["mu"][:, :, w] * scale
         by_channel.append(delta.sum(axis=(1, 2)))
         series.append(delta.mean(axis=0))
-    base = fit.predict(data, media=np.zeros_like(data.media))["mu"] * scale
+    base = fit.predict(data, media=np.zeros_like(data.media))["mu"][:, :, w] * scale
     return Contributions(
         channels=tuple(data.channels),
-        spend=np.asarray(data.media).sum(axis=(0, 1)),
+        spend=np.asarray(data.media)[:, w].sum(axis=(0, 1)),
         total=full.sum(axis=(1, 2)),
         by_channel=np.stack(by_channel, axis=1),
         baseline=base.sum(axis=(1, 2)),
@@ -164,12 +142,21 @@ def contributions(fit: FitLike, data=None) -> Contributions:
     )
 
 
-def marginal_roas(fit: FitLike, data=None, *, bump: float = 0.01) -> np.ndarray:
+def marginal_roas(
+    fit: FitLike,
+    data=None,
+    *,
+    bump: float = 0.01,
+    start: int | None = None,
+    stop: int | None = None,
+) -> np.ndarray:
     """Marginal ROAS at historical spend: extra revenue per extra unit of spend.
 
     Each channel's spend is raised by ``bump`` (1%) in every period of the
-    window; the extra predicted revenue (carry-over included) over the extra
-    spend is the marginal ROAS, per draw.
+    window ``[start, stop)``; the extra predicted revenue over the extra spend
+    is the marginal ROAS, per draw. Revenue is counted from the window's start
+    to the end of ``data``, so the bump's carry-over is included as far as the
+    data reach (up to ``max_lag - 1`` periods of it are cut at the very end).
 
     Returns:
       Shape ``(sample, channel)``.
@@ -177,14 +164,16 @@ def marginal_roas(fit: FitLike, data=None, *, bump: float = 0.01) -> np.ndarray:
     if bump <= 0:
         raise ValueError(f"bump must be positive, got {bump}")
     data = fit.data if data is None else data
+    w = _window(data, start, stop)
+    after = slice(w.indices(data.n_time)[0], None)
     scale = float(data.scaler.target_scale)
-    full = fit.predict(data)["mu"].sum(axis=(1, 2))
+    full = fit.predict(data)["mu"][:, :, after].sum(axis=(1, 2))
     out = []
     for c in range(data.n_channel):
         media = np.array(data.media)
-        media[..., c] *= 1.0 + bump
-        extra_spend = bump * float(np.asarray(data.media)[..., c].sum())
-        bumped = fit.predict(data, media=media)["mu"].sum(axis=(1, 2))
+        media[:, w, c] *= 1.0 + bump
+        extra_spend = bump * float(np.asarray(data.media)[:, w, c].sum())
+        bumped = fit.predict(data, media=media)["mu"][:, :, after].sum(axis=(1, 2))
         out.append(
             (bumped - full) * scale / extra_spend if extra_spend > 0 else np.full_like(full, np.nan)
         )

@@ -53,6 +53,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from mmm_jax._stats import estimate
 from mmm_jax._typing import Array, ArrayLike, PRNGKey
 from mmm_jax.optimize.projection import check_feasible, project_bounded_simplex
 from mmm_jax.optimize.utility import Utility, mean_revenue
@@ -255,6 +256,11 @@ def _polish(x: np.ndarray, total: float, lower: np.ndarray, upper: np.ndarray, t
     n_free = free.sum(axis=-1, keepdims=True)
     shift = (total - x.sum(axis=-1, keepdims=True)) / np.maximum(n_free, 1)
     x = np.clip(np.where(free, x + shift, x), lower, upper)
+    # A clip above can only bite when the shift pushed a free entry past its
+    # bound; then spread the remainder once more over the still-free entries.
+    free = free & (x > lower) & (x < upper)
+    rest = total - x.sum(axis=-1, keepdims=True)
+    x = np.where(free, x + rest / np.maximum(free.sum(axis=-1, keepdims=True), 1), x)
     return x, at_lower & (lower < upper), at_upper & (lower < upper)
 
 
@@ -531,26 +537,8 @@ def target_roas_budget(
     return BudgetResult(**{**best.__dict__, "settings": settings})
 
 
-def _hdi(draws: np.ndarray, prob: float = 0.9) -> tuple[float, float]:
-    """Narrowest interval holding ``prob`` of the draws."""
-    s = np.sort(np.asarray(draws, np.float64))
-    n = s.shape[0]
-    k = max(int(np.ceil(prob * n)), 1)
-    if k >= n:
-        return float(s[0]), float(s[-1])
-    widths = s[k - 1 :] - s[: n - k + 1]
-    i = int(np.argmin(widths))
-    return float(s[i]), float(s[i + k - 1])
-
-
 def _summary(draws: np.ndarray) -> dict:
-    low, high = _hdi(draws)
-    return {
-        "mean": float(np.mean(draws)),
-        "median": float(np.median(draws)),
-        "hdi_low": low,
-        "hdi_high": high,
-    }
+    return estimate(np.asarray(draws, np.float64))
 
 
 def simulate_allocation(

@@ -224,3 +224,21 @@ def test_summary_contract_keys(data):
         "divergences",
     }
     assert s["diagnostics"]["r_hat_max"] is None  # one chain: R-hat means nothing
+
+
+def test_windowed_contributions_keep_carry_over_and_add_up(data):
+    """Two complementary windows add up to the whole; each counts spend from before it."""
+    fit = make_fit(data)
+    whole = contributions(fit)
+    first, second = contributions(fit, stop=50), contributions(fit, start=50)
+    np.testing.assert_allclose(first.by_channel + second.by_channel, whole.by_channel, rtol=1e-5)
+    np.testing.assert_allclose(first.spend + second.spend, whole.spend, rtol=1e-12)
+    # the second window's counterfactual includes carry-over of spend before period 50:
+    # compare with the same window cut out of the data (history lost)
+    cut = data.time_slice(50, None)
+    lost = contributions(fit, data=cut)
+    assert np.all(second.by_channel[:, 0] > lost.by_channel[:, 0])
+    with pytest.raises(ValueError, match="holds no period"):
+        contributions(fit, start=60, stop=60)
+    m = marginal_roas(fit, start=50)
+    assert m.shape == (2, 2) and np.all(np.isfinite(m))
