@@ -11,7 +11,8 @@ import jax.numpy as jnp
 
 from mmm_jax.cli import main
 from mmm_jax.data import ChannelSpec, SimulationConfig, simulate
-from mmm_jax.demo import DemoSettings, true_response
+from mmm_jax.demo import DemoSettings, regional_market, true_response
+from mmm_jax.inference import Fit
 from mmm_jax.transforms import Adstock, Saturation
 
 
@@ -42,11 +43,30 @@ def test_true_response_matches_simulation_with_geos_and_synergy():
     np.testing.assert_allclose(got, sim.true_steady_response(spends), rtol=2e-5)
 
 
+def test_regional_market_regions_add_up_to_the_national_response():
+    # G regions each spending x / G earn, summed, what the nation earns spending x.
+    national = replace(SimulationConfig(), n_periods=60, synergy=(("search", "video", 0.2),))
+    regions = 4
+    regional = replace(regional_market(national, regions), n_periods=60, n_geos=regions)
+    nat, reg = simulate(national, seed=1), simulate(regional, seed=1)
+    assert reg.truth["intercept_geo"] == pytest.approx([national.intercept / regions] * regions)
+    spends = np.random.default_rng(3).uniform(0.0, 120_000.0, size=(5, 4))
+    np.testing.assert_allclose(
+        reg.true_steady_response(spends), nat.true_steady_response(spends), rtol=1e-10
+    )
+    with pytest.raises(ValueError, match="regions must be >= 1"):
+        regional_market(national, 0)
+
+
 def test_demo_settings_validate():
     with pytest.raises(ValueError, match="num_chains must be >= 2"):
         DemoSettings(num_chains=1)
     with pytest.raises(ValueError, match="bounds"):
         DemoSettings(bounds=(1.5, 2.0))
+    with pytest.raises(ValueError, match="spend_lift must be in"):
+        DemoSettings(spend_lift=0.5)
+    with pytest.raises(ValueError, match="pre-test periods"):
+        DemoSettings(n_periods=60, test_periods=28, cooldown_periods=28)
 
 
 def _line(text: str, out: str) -> None:
@@ -57,7 +77,8 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     out_dir = tmp_path / "demo"
     assert main(["demo", "--out", str(out_dir), "--quick", "--quiet", "--seed", "2"]) == 0
     out = capsys.readouterr().out
-    for name in ("data.csv", "truth.json", "fit.npz", "summary.json", "alloc.json", "demo.json"):
+    files = ("data.csv", "truth.json", "fit.npz", "fit_uncalibrated.npz", "lift_tests.csv")
+    for name in (*files, "summary.json", "alloc.json", "demo.json"):
         assert (out_dir / name).is_file(), name
     assert (out_dir / "figures" / "budget.png").is_file()
     summary = json.loads((out_dir / "summary.json").read_text())
@@ -75,6 +96,48 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     assert truth["channels"]["search"]["roas"] == pytest.approx(
         sim.truth["channels"]["search"]["roas"], rel=1e-12
     )
+
+    # The calibration: a holdout on the channel with the widest relative ROAS HDI before,
+    # inside the data's window, saved with the calibrated fit; before/after as printed.
+    cal = demo["calibration"]
+    test = cal["test"]
+    rel = {
+        n: (r["before"]["hdi_high"] - r["before"]["hdi_low"]) / r["before"]["mean"]
+        for n, r in cal["roas"].items()
+    }
+    assert test["channel"] == max(rel, key=rel.get)
+    assert test["spend_delta"] < 0 and test["true_lift"] < 0 and test["market_share"] == 0.25
+    dates = pd.to_datetime(frame["date"])
+    assert dates.min() <= pd.Timestamp(test["start"]) <= pd.Timestamp(test["end"]) <= dates.max()
+    lift_tests = Fit.load(out_dir / "fit.npz").lift_tests
+    assert lift_tests is not None and lift_tests.channel == (test["channel"],)
+    np.testing.assert_allclose(lift_tests.lift, [test["lift"]], rtol=1e-12)
+    np.testing.assert_allclose(lift_tests.market_share, [0.25])
+    assert Fit.load(out_dir / "fit_uncalibrated.npz").lift_tests is None
+    csv = pd.read_csv(out_dir / "lift_tests.csv")
+    assert csv["lift"].iloc[0] == pytest.approx(test["lift"], rel=1e-12)
+    _line(
+        f"lift test on {test['channel']}: {test['start']} to {test['end']}, spend change "
+        f"{test['spend_delta']:,.0f}, measured lift {test['lift']:,.0f} (se "
+        f"{test['lift_se']:,.0f}), true lift {test['true_lift']:,.0f}, market share 0.250",
+        out,
+    )
+    for name in names:
+        row = cal["roas"][name]
+        b, a = row["before"], row["after"]
+        # "after" is the calibrated summary's ROAS; the truth is truth.json's.
+        assert a == {k: summary["channels"][name]["roas"][k] for k in a}
+        assert row["truth"] == truth["channels"][name]["roas"]
+        ratio = (a["hdi_high"] - a["hdi_low"]) / (b["hdi_high"] - b["hdi_low"])
+        assert row["width_ratio"] == pytest.approx(ratio, rel=1e-12)
+        mark = "*" if name == test["channel"] else " "
+        hb = f"[{b['hdi_low']:.2f}, {b['hdi_high']:.2f}]"
+        ha = f"[{a['hdi_low']:.2f}, {a['hdi_high']:.2f}]"
+        _line(
+            f"{mark}{name:<9}{b['mean']:>7.2f}  {hb:<16}{a['mean']:>7.2f}  {ha:<16}"
+            f"{ratio:>6.2f}x{row['truth']:>7.2f}",
+            out,
+        )
 
     # Per channel ROAS against truth, as printed.
     for name in names:
@@ -128,8 +191,12 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     assert demo["truth_score"]["share_captured"] == pytest.approx(share, rel=1e-9, abs=1e-12)
 
     # What the demo does not do is said, and the report carries truth and notes.
-    assert "What this demo does not do yet:" in out and "lift-test calibration" in out
+    assert "What this demo does not do yet:" in out and "No lift-test calibration" not in out
+    assert "Where the simulated geo test is simpler than a real one:" in out
     page = (out_dir / "report.html").read_text()
-    assert "True ROAS" in page and "lift-test calibration" in page and "Quick mode" in page
+    assert "True ROAS" in page and "Quick mode" in page
+    assert "ROAS before -&gt; after calibration" in page or "ROAS before -> after" in page
+    assert "Simulated test:" in page
     assert out.rstrip().endswith(f"report: {out_dir / 'report.html'}")
-    assert demo["timings"]["total_s"] >= demo["timings"]["fit_s"] > 0
+    t = demo["timings"]
+    assert t["total_s"] >= t["fit_s"] + t["calibrated_fit_s"] and t["calibrated_fit_s"] > 0
