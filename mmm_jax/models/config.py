@@ -326,9 +326,21 @@ def _check_batch(name: str, prior: dist.Distribution, size: int | None) -> None:
 def distribution_to_dict(d: dist.Distribution) -> dict[str, Any]:
     """A JSON-safe description of a standard NumPyro distribution.
 
+    Handles distributions built from their own arguments (``Normal``,
+    ``LogNormal``, ``Beta``, ...) and ``.expand(batch_shape)`` of them (the
+    usual way to give one prior per channel). The description is rebuilt and
+    compared on the spot, so a prior that would not load back fails here, when
+    the fit is saved, not later when it is read.
+
     Raises:
-      TypeError: The distribution cannot be rebuilt from its arguments.
+      TypeError: The distribution cannot be rebuilt from its description.
     """
+    if isinstance(d, dist.ExpandedDistribution):
+        return {
+            "dist": "Expanded",
+            "base": distribution_to_dict(d.base_dist),
+            "batch_shape": list(d.batch_shape),
+        }
     name = type(d).__name__
     if getattr(dist, name, None) is not type(d):
         raise TypeError(f"cannot serialise distribution {name}; use a standard numpyro one")
@@ -336,11 +348,24 @@ def distribution_to_dict(d: dist.Distribution) -> dict[str, Any]:
     # Distributions parametrised two ways (e.g. probs/logits) keep only one.
     if name in {"Bernoulli", "Binomial", "Categorical"}:
         params = {k: v for k, v in params.items() if k != "logits"}
-    return {"dist": name, "params": params}
+    spec = {"dist": name, "params": params}
+    try:
+        back = distribution_from_dict(spec)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"cannot serialise distribution {name} (it is not rebuilt from its arguments: {err}); "
+            "use a standard numpyro distribution, or .expand() one for per-channel priors"
+        ) from None
+    same = type(back) is type(d) and back.batch_shape == d.batch_shape
+    if not same or any(not np.allclose(getattr(back, k), getattr(d, k)) for k in params):
+        raise TypeError(f"cannot serialise distribution {name}: it does not rebuild to itself")
+    return spec
 
 
 def distribution_from_dict(spec: dict[str, Any]) -> dist.Distribution:
     """Inverse of :func:`distribution_to_dict`."""
+    if spec.get("dist") == "Expanded":
+        return distribution_from_dict(spec["base"]).expand(tuple(spec["batch_shape"]))
     cls = getattr(dist, spec["dist"], None)
     if cls is None or not isinstance(cls, type) or not issubclass(cls, dist.Distribution):
         raise ValueError(f"unknown distribution {spec['dist']!r}")

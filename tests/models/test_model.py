@@ -271,3 +271,18 @@ def test_config_from_another_version_is_refused_clearly():
         ValueError, match=r"another version of mmm_jax: unknown fields \['mystery_prior'\]"
     ):
         config_from_dict(spec)
+
+
+def test_priors_serialise_or_fail_at_save_time():
+    per_channel = dist.LogNormal(0.0, 1.0).expand([3])
+    spec = json.loads(json.dumps(config_to_dict(ModelConfig(media=MediaPriors(roas=per_channel)))))
+    back = config_from_dict(spec).media.roas
+    assert back.batch_shape == (3,)
+    np.testing.assert_allclose(
+        back.log_prob(jnp.array([0.5, 1.0, 2.0])), per_channel.log_prob(jnp.array([0.5, 1.0, 2.0]))
+    )
+    truncated = ModelConfig(
+        media=MediaPriors(coef=dist.TruncatedNormal(0.0, 1.0, low=0.0), roas=None)
+    )
+    with pytest.raises(TypeError, match="cannot serialise distribution"):
+        config_to_dict(truncated)
