@@ -121,6 +121,11 @@ def build_inputs(
     knots = np.linspace(0.0, 1.0, config.n_changepoints + 2)[1:-1]
     dtype = jnp.result_type(float)
     max_lag = config.lag_window(data.periods_per_year)
+    if max_lag > data.n_time:
+        raise ValueError(
+            f"the adstock window (max_lag={max_lag}) is longer than the data "
+            f"({data.n_time} periods): use a shorter max_lag"
+        )
     ratio = np.asarray(data.scaler.media_scale) / data.scaler.target_scale
     if reference is None or reference is data:
         ref = None

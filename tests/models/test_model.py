@@ -286,3 +286,8 @@ def test_priors_serialise_or_fail_at_save_time():
     )
     with pytest.raises(TypeError, match="cannot serialise distribution"):
         config_to_dict(truncated)
+
+
+def test_adstock_window_longer_than_data_is_refused(data):
+    with pytest.raises(ValueError, match=r"max_lag=200\) is longer than the data \(120 periods\)"):
+        build_inputs(data, ModelConfig(max_lag=200))
