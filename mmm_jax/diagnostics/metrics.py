@@ -33,9 +33,12 @@ __all__ = [
     "HDI_PROB",
     "Contributions",
     "FitLike",
+    "GeoContributions",
     "contributions",
+    "contributions_by_geo",
     "estimate",
     "fit_metrics",
+    "geo_media_draws",
     "hdi",
     "marginal_roas",
     "media_draws",
@@ -370,4 +373,119 @@ def fit_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
         if nonzero.any()
         else float("nan"),
         "nrmse": float(np.sqrt(np.mean(resid**2)) / span) if span > 0 else float("nan"),
+    }
+
+
+# ------------------------------------------------------------------ geo panels
+@dataclass(frozen=True)
+class GeoContributions:
+    """Counterfactual contributions per geo and channel over a window, in currency.
+
+    Summing ``by_channel`` over geos gives :attr:`Contributions.by_channel`
+    (each channel's spend is set to zero in every geo at once per draw, and
+    geos are conditionally independent, so per-geo deltas add up).
+
+    Attributes:
+      geos: Geo names.
+      channels: Channel names.
+      spend: Spend per geo and channel over the window, ``(geo, channel)``.
+      total: Predicted revenue per geo, ``(sample, geo)``.
+      by_channel: Contribution per geo and channel, ``(sample, geo, channel)``.
+      baseline: Predicted revenue per geo with every channel at zero, ``(sample, geo)``.
+    """
+
+    geos: tuple[str, ...]
+    channels: tuple[str, ...]
+    spend: np.ndarray
+    total: np.ndarray
+    by_channel: np.ndarray
+    baseline: np.ndarray
+
+    @property
+    def roas(self) -> np.ndarray:
+        """Per-geo ROAS, ``(sample, geo, channel)``; NaN where a geo has no spend."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.spend > 0, self.by_channel / self.spend, np.nan)
+
+    @property
+    def total_roas(self) -> np.ndarray:
+        """ROAS of each channel over all geos, ``(sample, channel)``."""
+        spend = self.spend.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(spend > 0, self.by_channel.sum(axis=1) / spend, np.nan)
+
+
+def contributions_by_geo(fit: FitLike, data=None) -> GeoContributions:
+    """Counterfactual contributions per geo and channel, per draw.
+
+    The same counterfactual as :func:`contributions` (all channels against one
+    channel's spend at zero, in every geo), kept per geo instead of summed.
+
+    Args:
+      fit: A fitted model.
+      data: The window to decompose (default: the fit data).
+
+    Returns:
+      A :class:`GeoContributions`.
+    """
+    data = fit.data if data is None else data
+    scale = float(data.scaler.target_scale)
+    full = fit.predict(data)["mu"] * scale  # (sample, geo, time)
+    by_channel = []
+    for c in range(data.n_channel):
+        media = np.array(data.media)
+        media[..., c] = 0.0
+        by_channel.append((full - fit.predict(data, media=media)["mu"] * scale).sum(axis=2))
+    base = fit.predict(data, media=np.zeros_like(data.media))["mu"] * scale
+    return GeoContributions(
+        geos=tuple(data.geos),
+        channels=tuple(data.channels),
+        spend=np.asarray(data.media).sum(axis=1),
+        total=full.sum(axis=2),
+        by_channel=np.stack(by_channel, axis=-1),
+        baseline=base.sum(axis=2),
+    )
+
+
+def geo_media_draws(fit: FitLike) -> dict[str, Any]:
+    """Posterior draws of each geo's media response, in scaled units.
+
+    Like :func:`media_draws`, with a geo axis: ``coef`` is each geo's
+    coefficient (the national one times ``geo/media_multiplier`` when the model
+    pools geos, the national one in every geo otherwise) and every saturation
+    parameter is broadcast to ``(sample, geo, channel)`` (it already has that
+    shape when curve shapes are sampled per geo). Adstock weights are left
+    out: a steady state does not need them.
+
+    Returns:
+      A dict with ``coef`` ``(sample, geo, channel)``, ``saturation`` (kind
+      per channel), ``saturation_params`` (name -> ``(sample, geo, channel)``),
+      ``synergy`` ``(sample, pair)`` or ``None``, ``pairs``, ``media_scale``
+      ``(channel,)`` and ``target_scale``.
+    """
+    draws = fit.flat_draws()
+    data = fit.data
+    n_geo, n_channel = data.n_geo, data.n_channel
+    coef = np.asarray(draws["media/coef"])
+    n_sample = coef.shape[0]
+    shape = (n_sample, n_geo, n_channel)
+    coef = np.broadcast_to(coef[:, None, :], shape)
+    if "geo/media_multiplier" in draws:
+        coef = coef * np.asarray(draws["geo/media_multiplier"])
+    kinds = fit.config.saturation_kinds(n_channel)
+    names = {n for k in kinds for n in SATURATION_PARAMS[k]}
+
+    def per_geo(v):
+        v = np.asarray(v)
+        return np.broadcast_to(v if v.ndim == 3 else v[:, None, :], shape)
+
+    synergy = draws.get("synergy/gamma")
+    return {
+        "coef": np.array(coef),
+        "saturation": kinds,
+        "saturation_params": {n: np.array(per_geo(draws[f"media/{n}"])) for n in names},
+        "synergy": None if synergy is None else np.asarray(synergy),
+        "pairs": synergy_pairs(n_channel) if synergy is not None else None,
+        "media_scale": np.asarray(data.scaler.media_scale, dtype=float),
+        "target_scale": float(data.scaler.target_scale),
     }

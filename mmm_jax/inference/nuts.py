@@ -7,21 +7,23 @@ import time
 import numpy as np
 
 import jax
+from jax.sharding import Mesh
 from numpyro.infer import MCMC, NUTS, init_to_median
 
 from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
 from mmm_jax.inference._common import ChainMethod, keep_parameter_sites
 from mmm_jax.inference.fit import Fit
+from mmm_jax.inference.sharding import geo_mesh, shard_inputs
 from mmm_jax.models import ModelConfig, build_inputs, mmm, time_frame
 
 __all__ = ["fit_nuts"]
 
 
-def _pick_chain_method(chain_method, num_chains: int) -> ChainMethod:
+def _pick_chain_method(chain_method, num_chains: int, sharded: bool = False) -> ChainMethod:
     if chain_method is not None:
         return ChainMethod(chain_method)
-    if num_chains > 1 and jax.local_device_count() >= num_chains:
+    if not sharded and num_chains > 1 and jax.local_device_count() >= num_chains:
         return ChainMethod.PARALLEL
     if jax.default_backend() == "cpu":
         return ChainMethod.SEQUENTIAL
@@ -42,6 +44,7 @@ def fit_nuts(
     chain_method: ChainMethod | str | None = None,
     progress_bar: bool = True,
     lift_tests: LiftTests | None = None,
+    geo_sharding: bool | Mesh = False,
 ) -> Fit:
     """Samples the posterior with NUTS.
 
@@ -70,6 +73,12 @@ def fit_nuts(
       progress_bar: Show a progress bar.
       lift_tests: Geo lift tests on ``data`` whose likelihood calibrates the
         model (:class:`mmm_jax.calibration.LiftTests`), or ``None``.
+      geo_sharding: Split the geos over devices (:mod:`mmm_jax.inference.sharding`):
+        ``True`` builds a ``geo`` mesh over all devices
+        (:func:`~mmm_jax.inference.sharding.geo_mesh`), or pass a mesh. Every
+        chain then uses every device, so chains are vectorised (sequential on a
+        CPU when ``chain_method`` is not given); ``parallel`` is refused.
+        Not with ``lift_tests``.
 
     Returns:
       A :class:`Fit` with ``method="nuts"``; ``timings`` has ``warmup_s``
@@ -79,7 +88,7 @@ def fit_nuts(
     Raises:
       ValueError: Non-positive sizes or ``target_accept`` outside (0, 1).
     """
-    chain_method = _pick_chain_method(chain_method, num_chains)
+    chain_method = _pick_chain_method(chain_method, num_chains, sharded=bool(geo_sharding))
     for name, value in (("num_warmup", num_warmup), ("num_samples", num_samples)):
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
@@ -93,6 +102,17 @@ def fit_nuts(
             "use 'vectorized' or set XLA_FLAGS=--xla_force_host_platform_device_count before JAX starts"
         )
     inputs = build_inputs(data, config, lift=lift_tests)
+    y = data.target_scaled
+    model_kwargs = {}
+    if geo_sharding is not False:
+        if chain_method is ChainMethod.PARALLEL:
+            raise ValueError(
+                "geo_sharding uses every device for each chain: "
+                "use chain_method 'vectorized' or 'sequential', not 'parallel'"
+            )
+        mesh = geo_sharding if isinstance(geo_sharding, Mesh) else geo_mesh(data.n_geo)
+        inputs, y = shard_inputs(inputs, y, mesh)
+        model_kwargs["geo_mesh"] = mesh
     kernel = NUTS(
         mmm,
         target_accept_prob=target_accept,
@@ -108,13 +128,17 @@ def fit_nuts(
         chain_method=chain_method.value,
         progress_bar=progress_bar,
     )
-    y = data.target_scaled
     t0 = time.perf_counter()
-    mcmc.warmup(key, inputs, config, y=y, extra_fields=("diverging", "num_steps"))
+    mcmc.warmup(key, inputs, config, y=y, extra_fields=("diverging", "num_steps"), **model_kwargs)
     jax.block_until_ready(mcmc.post_warmup_state)
     t1 = time.perf_counter()
     mcmc.run(
-        mcmc.post_warmup_state.rng_key, inputs, config, y=y, extra_fields=("diverging", "num_steps")
+        mcmc.post_warmup_state.rng_key,
+        inputs,
+        config,
+        y=y,
+        extra_fields=("diverging", "num_steps"),
+        **model_kwargs,
     )
     samples = jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
     t2 = time.perf_counter()
@@ -140,6 +164,7 @@ def fit_nuts(
             "chain_method": chain_method.value,
             "divergences": int(stats["diverging"].sum()),
             "backend": jax.default_backend(),
+            "geo_shards": 1 if not model_kwargs else int(model_kwargs["geo_mesh"].size),
         },
         stats=stats,
         lift_tests=lift_tests,

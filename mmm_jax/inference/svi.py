@@ -10,6 +10,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import Mesh
 from numpyro.handlers import seed, trace
 from numpyro.infer import SVI, Predictive, Trace_ELBO, init_to_median
 from numpyro.infer.autoguide import (
@@ -23,6 +24,7 @@ from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
 from mmm_jax.inference._common import TIME_SITES, keep_parameter_sites
 from mmm_jax.inference.fit import Fit
+from mmm_jax.inference.sharding import geo_mesh, shard_inputs
 from mmm_jax.models import ModelConfig, ModelInputs, build_inputs, mmm, time_frame
 
 __all__ = ["Guide", "fit_map", "fit_svi"]
@@ -58,18 +60,35 @@ def _default_optimizer(num_steps: int, learning_rate: float) -> optax.GradientTr
 
 
 def _run_svi(
-    guide, data, config, inputs, *, key, optimizer, num_steps, num_particles, progress_bar
+    guide,
+    data,
+    config,
+    inputs,
+    *,
+    key,
+    optimizer,
+    num_steps,
+    num_particles,
+    progress_bar,
+    geo_sharding=False,
 ):
     svi = SVI(mmm, guide, optimizer, Trace_ELBO(num_particles=num_particles))
+    y = data.target_scaled
+    model_kwargs = {}
+    if geo_sharding is not False:
+        mesh = geo_sharding if isinstance(geo_sharding, Mesh) else geo_mesh(data.n_geo)
+        inputs, y = shard_inputs(inputs, y, mesh)
+        model_kwargs["geo_mesh"] = mesh
     t0 = time.perf_counter()
     result = svi.run(
         key,
         num_steps,
         inputs,
         config,
-        y=data.target_scaled,
+        y=y,
         progress_bar=progress_bar,
         stable_update=True,
+        **model_kwargs,
     )
     losses = np.asarray(jax.block_until_ready(result.losses))
     return result.params, losses, time.perf_counter() - t0
@@ -123,6 +142,7 @@ def fit_svi(
     init_scale: float = 0.05,
     progress_bar: bool = True,
     lift_tests: LiftTests | None = None,
+    geo_sharding: bool | Mesh = False,
 ) -> Fit:
     """Fits a variational approximation by maximising the ELBO.
 
@@ -143,6 +163,9 @@ def fit_svi(
       init_scale: Initial scale of the guide.
       progress_bar: Show a progress bar.
       lift_tests: Geo lift tests calibrating the model, or ``None``.
+      geo_sharding: Split the geos over devices during optimisation
+        (:mod:`mmm_jax.inference.sharding`): ``True`` for a ``geo`` mesh over
+        all devices, or a mesh. Not with ``lift_tests``.
 
     Returns:
       A :class:`Fit` with ``method="svi"``, one chain of ``num_samples`` draws,
@@ -165,6 +188,7 @@ def fit_svi(
         num_steps=num_steps,
         num_particles=num_particles,
         progress_bar=progress_bar,
+        geo_sharding=geo_sharding,
     )
     # One draw per key under vmap: the guides' own batched sampling relies on
     # implicit rank promotion, which strict-broadcasting users switch off.
