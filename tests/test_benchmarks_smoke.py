@@ -29,6 +29,7 @@ def test_kernel_benchmark_quick(tmp_path):
         "geometric_scan",
         "geometric_associative",
         "conv_28",
+        "conv_28_jnp_convolve",
         "hill",
         "michaelis_menten",
         "logistic",
