@@ -205,7 +205,9 @@ def _markdown(report: dict) -> str:
         def f(row, key, fmt="{:.1f}"):
             if key in row:
                 return fmt.format(row[key])
-            return row.get("skipped", "error" if "error" in row else "")
+            if key != "wall_s":
+                return "-"
+            return "skipped: " + row["skipped"] if "skipped" in row else "error" * ("error" in row)
 
         lines.append(
             f"| {g} | {n.get('n_params', '')} | {f(n, 'wall_s')} | {f(n, 'compile_s')} "
