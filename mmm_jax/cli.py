@@ -62,7 +62,14 @@ def _parse_list(text: str | None) -> list[str] | None:
 
 
 def _model_config(args):
-    from mmm_jax.models import Adstock, Likelihood, ModelConfig, Saturation, SynergyPriors
+    from mmm_jax.models import (
+        Adstock,
+        GeoPooling,
+        Likelihood,
+        ModelConfig,
+        Saturation,
+        SynergyPriors,
+    )
 
     try:
         adstock = Adstock(args.adstock)
@@ -75,6 +82,7 @@ def _model_config(args):
         max_lag=args.max_lag,
         synergy=SynergyPriors() if args.synergy else None,
         likelihood=Likelihood(args.likelihood),
+        geo_pooling=GeoPooling() if args.geo_pooling else None,
     )
 
 
@@ -554,6 +562,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--channels", help="comma-separated channels (default: every spend_* column)")
     fit.add_argument("--controls", help="comma-separated control columns, e.g. organic_traffic")
     fit.add_argument("--geo", help="geo column for panel data")
+    fit.add_argument(
+        "--geo-pooling",
+        action="store_true",
+        help="per-geo media effects and seasonality amplitude, partially pooled across geos "
+        "(default: one media effect shared by every geo)",
+    )
     fit.add_argument(
         "--lift-tests",
         help="CSV of lift tests: channel,start,end,spend_delta,lift,lift_se[,geo][,market_share]",
