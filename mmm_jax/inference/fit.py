@@ -274,8 +274,10 @@ def _site_dims(name: str, shape: tuple[int, ...], data: MMMData) -> list[str]:
     leaf = name.split("/")[-1]
     if not shape:
         return []
-    if name.startswith("media/"):
+    if name.startswith("media/") and shape == (data.n_channel,):
         return ["channel"]
+    if name.startswith("media/") and shape == (data.n_geo, data.n_channel):
+        return ["geo", "channel"]  # per-geo curve shapes (GeoShapes.PER_GEO)
     if leaf == "intercept":
         return ["geo"]
     if leaf == "controls":

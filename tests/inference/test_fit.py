@@ -150,3 +150,43 @@ def test_to_arviz_named_dims(nuts_fit, data):
     obs = idata.observed_data["y"].values
     rel = np.abs(ppc.mean(("chain", "draw")).values - obs).mean() / obs.mean()
     assert rel < 0.06
+
+
+def test_to_arviz_labels_per_geo_curve_sites():
+    """With per-geo curve shapes, media sites are (geo, channel) and are labelled so."""
+    import pandas as pd
+
+    from numpyro.infer import Predictive
+
+    from mmm_jax.data import from_frame
+    from mmm_jax.models import GeoPooling, GeoShapes, build_inputs, mmm, time_frame
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for g in ("north", "south", "west"):
+        n = 60
+        rows.append(
+            pd.DataFrame(
+                {
+                    "date": pd.date_range("2024-01-01", periods=n, freq="D"),
+                    "geo": g,
+                    "spend_a": rng.gamma(2.0, 50.0, n),
+                    "spend_b": rng.gamma(2.0, 80.0, n),
+                    "revenue": rng.normal(1000.0, 50.0, n),
+                }
+            )
+        )
+    data = from_frame(pd.concat(rows, ignore_index=True), geo="geo")
+    config = ModelConfig(
+        yearly_order=0, weekly_order=0, max_lag=7, geo_pooling=GeoPooling(shapes=GeoShapes.PER_GEO)
+    )
+    inputs = build_inputs(data, config)
+    prior = Predictive(mmm, num_samples=4)(jax.random.PRNGKey(0), inputs, config)
+    draws = {k: np.asarray(v)[None] for k, v in prior.items() if k not in ("mu", "y")}
+    fit = Fit("map", draws, data, config, time_frame(data.dates))
+    post = fit.to_arviz(posterior_predictive=False).posterior
+    shaped = [k for k in post.data_vars if k.startswith("media/") and post[k].ndim == 4]
+    assert shaped, "expected per-geo media sites"
+    for k in shaped:
+        assert post[k].dims == ("chain", "draw", "geo", "channel")
+    assert list(post.coords["geo"].values) == ["north", "south", "west"]
