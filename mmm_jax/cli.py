@@ -644,7 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=run_report)
 
     demo = sub.add_parser(
-        "demo", help="synthetic data with known truth: fit, optimise, report, compare"
+        "demo", help="synthetic data with known truth: fit, calibrate, optimise, report, compare"
     )
     demo.add_argument("--out", default="mmm_demo", help="folder to write (default ./mmm_demo)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the data and the fit")
