@@ -127,6 +127,24 @@ def _loss_summary(losses: np.ndarray, max_points: int = 2000) -> dict:
     }
 
 
+def _fit_result(
+    method, latent, inputs, data, config, key, seconds, losses, info, lift_tests
+) -> Fit:
+    """One chain of draws (latent plus small deterministic sites) as a :class:`Fit`."""
+    draws = _complete(latent, inputs, config, key)
+    draws = {k: v[None] for k, v in keep_parameter_sites(draws).items()}
+    return Fit(
+        method=method,
+        draws=draws,
+        data=data,
+        config=config,
+        frame=time_frame(data.dates),
+        timings={"fit_s": seconds, "total_s": seconds},
+        lift_tests=lift_tests,
+        info={**info, "backend": jax.default_backend(), **_loss_summary(losses)},
+    )
+
+
 def fit_svi(
     data: MMMData,
     config: ModelConfig,
@@ -194,25 +212,15 @@ def fit_svi(
     # implicit rank promotion, which strict-broadcasting users switch off.
     keys = jax.random.split(k_draw, num_samples)
     latent = jax.vmap(lambda k: g.sample_posterior(k, params))(keys)
-    draws = _complete(latent, inputs, config, k_det)
-    draws = {k: v[None] for k, v in keep_parameter_sites(draws).items()}
-    return Fit(
-        method="svi",
-        draws=draws,
-        data=data,
-        config=config,
-        frame=time_frame(data.dates),
-        timings={"fit_s": seconds, "total_s": seconds},
-        lift_tests=lift_tests,
-        info={
-            "guide": guide.value,
-            "num_steps": num_steps,
-            "num_samples": num_samples,
-            "num_particles": num_particles,
-            "learning_rate": learning_rate,
-            "backend": jax.default_backend(),
-            **_loss_summary(losses),
-        },
+    info = {
+        "guide": guide.value,
+        "num_steps": num_steps,
+        "num_samples": num_samples,
+        "num_particles": num_particles,
+        "learning_rate": learning_rate,
+    }
+    return _fit_result(
+        "svi", latent, inputs, data, config, k_det, seconds, losses, info, lift_tests
     )
 
 
@@ -261,20 +269,5 @@ def fit_map(
         progress_bar=progress_bar,
     )
     point = {k: jnp.expand_dims(v, 0) for k, v in g.median(params).items()}
-    draws = _complete(point, inputs, config, k_det)
-    draws = {k: v[None] for k, v in keep_parameter_sites(draws).items()}
-    return Fit(
-        method="map",
-        draws=draws,
-        data=data,
-        config=config,
-        frame=time_frame(data.dates),
-        timings={"fit_s": seconds, "total_s": seconds},
-        lift_tests=lift_tests,
-        info={
-            "num_steps": num_steps,
-            "learning_rate": learning_rate,
-            "backend": jax.default_backend(),
-            **_loss_summary(losses),
-        },
-    )
+    info = {"num_steps": num_steps, "learning_rate": learning_rate}
+    return _fit_result("map", point, inputs, data, config, k_det, seconds, losses, info, lift_tests)
