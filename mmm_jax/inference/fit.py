@@ -48,7 +48,8 @@ class Fit:
       data: The data the model was fitted on (with its scaler).
       config: The model configuration.
       frame: Trend-time frame of the fit window.
-      timings: Seconds spent, e.g. ``warmup_s``, ``sample_s``, ``total_s``.
+      timings: Seconds spent: ``total_s`` and ``compile_s`` always, plus ``run_s``
+        (NUTS) or ``fit_s`` (SVI, MAP).
       info: JSON-safe facts about the run (seed, settings, divergences, SVI loss
         trace, guide name).
       stats: Per-draw sampler statistics, name -> ``(chain, draw)``.
