@@ -1,6 +1,9 @@
 """Test configuration: CPU only, strict rank promotion, `--run-slow` opt-in."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -10,9 +13,20 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
         os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
     ).strip()
 
+# One persistent compilation cache for the session (never the user's home):
+# tests that fit the same small model reuse each other's compiled loops, and
+# command-line tests run in subprocesses share it through the environment.
+if not os.environ.get("MMM_JAX_CACHE"):
+    os.environ["MMM_JAX_CACHE"] = tempfile.mkdtemp(prefix="mmm_jax_test_cache_")
+    atexit.register(shutil.rmtree, os.environ["MMM_JAX_CACHE"], ignore_errors=True)
+
 import pytest  # noqa: E402
 
 import jax  # noqa: E402
+
+from mmm_jax import enable_compilation_cache  # noqa: E402
+
+enable_compilation_cache()
 
 # Catch national/geo broadcasting bugs: (geo, time) against (time,) must be explicit.
 jax.config.update("jax_numpy_rank_promotion", "raise")
