@@ -92,6 +92,15 @@ class MediaPriors:
     sites. Since ``mROAS / ROAS`` is about ``slope * (1 - S̄)``, the data's
     well-measured marginal ROAS then ties ``roas`` and ``S̄`` along a nearly
     straight line in log space, which NUTS's dense mass matrix absorbs.
+
+    The Hill ``slope`` is at least 1 by default (a half-normal of scale 1.5
+    from 1): concave like Michaelis-Menten at 1, S-shaped above. A slope below
+    1 would make the first dollar's return infinite (:math:`S'(0) = \infty`)
+    and let the model claim any ROAS for a channel whose marginal ROAS the
+    data pin. On beauty_daily (NUTS, 4 x 500 + 500) the bound halved the
+    leapfrog steps per draw (105 to 54), brought the mean absolute ROAS error
+    from 45% to 37% and the baseline share from 0.49 to 0.55 (true 0.56).
+    Pass ``slope=LogNormal(0.3, 0.5)`` for the unbounded prior of earlier versions.
     """
 
     roas: dist.Distribution | None = field(default_factory=lambda: dist.LogNormal(0.2, 0.9))
@@ -101,7 +110,9 @@ class MediaPriors:
     scale: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.7, 0.8))
     peak_delay: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(3.0))
     half_saturation: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.0, 0.7))
-    slope: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.3, 0.5))
+    slope: dist.Distribution = field(
+        default_factory=lambda: dist.TruncatedNormal(1.0, 1.5, low=1.0)
+    )
     rate: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.0, 1.0))
     saturation_at_mean: dist.Distribution | None = None
 
@@ -323,12 +334,21 @@ def _check_batch(name: str, prior: dist.Distribution, size: int | None) -> None:
 
 
 # ------------------------------------------------------------------ JSON round trip
+_TRUNCATED = (
+    dist.LeftTruncatedDistribution,
+    dist.RightTruncatedDistribution,
+    dist.TwoSidedTruncatedDistribution,
+)
+
+
 def distribution_to_dict(d: dist.Distribution) -> dict[str, Any]:
     """A JSON-safe description of a standard NumPyro distribution.
 
     Handles distributions built from their own arguments (``Normal``,
     ``LogNormal``, ``Beta``, ...) and ``.expand(batch_shape)`` of them (the
-    usual way to give one prior per channel). The description is rebuilt and
+    usual way to give one prior per channel), and truncations of them
+    (``TruncatedNormal(1, 1.5, low=1)`` and ``TruncatedDistribution(base, low,
+    high)``). The description is rebuilt and
     compared on the spot, so a prior that would not load back fails here, when
     the fit is saved, not later when it is read.
 
@@ -341,6 +361,12 @@ def distribution_to_dict(d: dist.Distribution) -> dict[str, Any]:
             "base": distribution_to_dict(d.base_dist),
             "batch_shape": list(d.batch_shape),
         }
+    if isinstance(d, _TRUNCATED):
+        spec = {"dist": "Truncated", "base": distribution_to_dict(d.base_dist)}
+        for bound in ("low", "high"):
+            if hasattr(d, bound):
+                spec[bound] = np.asarray(getattr(d, bound)).tolist()
+        return spec
     name = type(d).__name__
     if getattr(dist, name, None) is not type(d):
         raise TypeError(f"cannot serialise distribution {name}; use a standard numpyro one")
@@ -366,6 +392,9 @@ def distribution_from_dict(spec: dict[str, Any]) -> dist.Distribution:
     """Inverse of :func:`distribution_to_dict`."""
     if spec.get("dist") == "Expanded":
         return distribution_from_dict(spec["base"]).expand(tuple(spec["batch_shape"]))
+    if spec.get("dist") == "Truncated":
+        bounds = {b: np.asarray(spec[b], dtype=float) for b in ("low", "high") if b in spec}
+        return dist.TruncatedDistribution(distribution_from_dict(spec["base"]), **bounds)
     cls = getattr(dist, spec["dist"], None)
     if cls is None or not isinstance(cls, type) or not issubclass(cls, dist.Distribution):
         raise ValueError(f"unknown distribution {spec['dist']!r}")

@@ -281,11 +281,23 @@ def test_priors_serialise_or_fail_at_save_time():
     np.testing.assert_allclose(
         back.log_prob(jnp.array([0.5, 1.0, 2.0])), per_channel.log_prob(jnp.array([0.5, 1.0, 2.0]))
     )
-    truncated = ModelConfig(
-        media=MediaPriors(coef=dist.TruncatedNormal(0.0, 1.0, low=0.0), roas=None)
+    # Truncations round-trip too (the default Hill slope prior is one).
+    points = jnp.array([1.2, 2.0, 2.9])
+    for prior in (
+        dist.TruncatedNormal(1.0, 1.5, low=1.0),
+        dist.TruncatedNormal(2.0, 1.0, high=3.0),
+        dist.TruncatedDistribution(dist.Cauchy(1.0, 2.0), low=1.1, high=3.0),
+        dist.TruncatedNormal(1.0, 1.5, low=1.0).expand([3]),
+    ):
+        spec = json.loads(json.dumps(config_to_dict(ModelConfig(media=MediaPriors(slope=prior)))))
+        back = config_from_dict(spec).media.slope
+        assert type(back) is type(prior) and back.batch_shape == prior.batch_shape
+        np.testing.assert_allclose(back.log_prob(points), prior.log_prob(points), rtol=1e-6)
+    transformed = dist.TransformedDistribution(
+        dist.Normal(0.0, 1.0), dist.transforms.ExpTransform()
     )
     with pytest.raises(TypeError, match="cannot serialise distribution"):
-        config_to_dict(truncated)
+        config_to_dict(ModelConfig(media=MediaPriors(coef=transformed, roas=None)))
 
 
 def test_adstock_window_longer_than_data_is_refused(data):
