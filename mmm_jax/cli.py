@@ -95,7 +95,7 @@ def _model_config(args):
         max_lag=args.max_lag,
         synergy=SynergyPriors() if args.synergy else None,
         likelihood=Likelihood(args.likelihood),
-        geo_pooling=GeoPooling() if args.geo_pooling else None,
+        geo_pooling=GeoPooling(centred=args.geo_pooling == "centred") if args.geo_pooling else None,
     )
 
 
@@ -577,9 +577,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--geo", help="geo column for panel data")
     fit.add_argument(
         "--geo-pooling",
-        action="store_true",
+        nargs="?",
+        const="noncentred",
+        choices=("noncentred", "centred"),
         help="per-geo media effects and seasonality amplitude, partially pooled across geos "
-        "(default: one media effect shared by every geo)",
+        "(default: one media effect shared by every geo); 'centred' samples the per-geo "
+        "log effects themselves, better when each geo has long data",
     )
     fit.add_argument(
         "--lift-tests",

@@ -220,3 +220,22 @@ def test_error_bad_bounds(svi_run, capsys, text, message):
 def test_error_report_missing_run(tmp_path, capsys):
     err = _error(capsys, ["report", str(tmp_path / "missing")])
     assert "no run folder" in err
+
+
+@pytest.mark.parametrize(
+    "flags, centred",
+    [([], None), (["--geo-pooling"], False), (["--geo-pooling", "centred"], True)],
+)
+def test_geo_pooling_flag_builds_the_config(flags, centred):
+    from mmm_jax.cli import _model_config, build_parser
+
+    args = build_parser().parse_args(["fit", "panel.csv", "--out", "run", "--geo", "geo", *flags])
+    pooling = _model_config(args).geo_pooling
+    assert (pooling is None) if centred is None else (pooling.centred is centred)
+
+
+def test_geo_pooling_flag_refuses_unknown_form(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "panel.csv", "--out", "run", "--geo-pooling", "sideways"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'sideways'" in capsys.readouterr().err

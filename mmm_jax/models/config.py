@@ -177,6 +177,14 @@ class GeoPooling:
         seasonality amplitude for every geo.
       shapes: Adstock and saturation shapes shared by every geo (default) or
         sampled per geo.
+      centred: Sample the log multipliers themselves,
+        :math:`\log m_{gc} \sim N(-\tau_c^2/2, \tau_c)` (and likewise the
+        seasonality amplitudes), instead of the standard-normal offsets. The
+        non-centred form suits geos whose data say little about their own
+        effect; with years of data per geo each :math:`m_{gc}` is pinned
+        by its own data, the offsets then have to move in lock-step with
+        :math:`\tau_c`, and the centred form is the better-conditioned one
+        (Betancourt and Girolami, 2015).
     """
 
     media_spread: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(0.3))
@@ -184,10 +192,13 @@ class GeoPooling:
         default_factory=lambda: dist.HalfNormal(0.3)
     )
     shapes: GeoShapes = GeoShapes.SHARED
+    centred: bool = False
 
     def __post_init__(self):
         if not isinstance(self.shapes, GeoShapes):
             raise TypeError(f"shapes must be a GeoShapes, got {self.shapes!r}")
+        if not isinstance(self.centred, bool):
+            raise TypeError(f"centred must be a bool, got {self.centred!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -481,5 +492,6 @@ def config_from_dict(spec: dict[str, Any]) -> ModelConfig:
             if pooling["seasonality_spread"] is None
             else distribution_from_dict(pooling["seasonality_spread"]),
             shapes=GeoShapes(pooling["shapes"]),
+            centred=bool(pooling.get("centred", False)),  # absent in files before 0.1.1
         ),
     )

@@ -7,9 +7,11 @@ site                          shape               meaning
 ============================  ==================  ======================================
 ``geo/media_spread``          ``(channel,)``      :math:`\tau_c`, log-scale sd across geos
 ``geo/media_z``               ``(geo, channel)``  standard-normal offsets (non-centred)
+``geo/media_log_multiplier``  ``(geo, channel)``  :math:`\log m_{gc}` (centred, instead of ``media_z``)
 ``geo/media_multiplier``      ``(geo, channel)``  :math:`\exp(\tau_c z_{gc} - \tau_c^2/2)`
 ``geo/seasonality_spread``    ``()``              :math:`\omega`
-``geo/seasonality_z``         ``(geo,)``          standard-normal offsets
+``geo/seasonality_z``         ``(geo,)``          standard-normal offsets (non-centred)
+``geo/seasonality_log_scale`` ``(geo,)``          :math:`\log s_g` (centred, instead)
 ``geo/seasonality_scale``     ``(geo,)``          :math:`\exp(\omega z_g - \omega^2/2)`
 ============================  ==================  ======================================
 
@@ -49,12 +51,28 @@ def _lognormal_mean_one(spread: Array, z: Array) -> Array:
     return jnp.exp(spread * z - 0.5 * spread**2)
 
 
+def _mean_one_lognormal(name: str, spread: Array, shape: tuple, centred: bool) -> Array:
+    """Samples ``exp(spread * z - spread**2 / 2)``, ``z ~ N(0, 1)``, of ``shape``, centred or not."""
+    if centred:
+        spread = jnp.broadcast_to(spread, shape)  # the full batch shape: no plate broadcasting
+        log_m = numpyro.sample(
+            f"{name}_log_{'multiplier' if name == 'media' else 'scale'}",
+            dist.Normal(-0.5 * spread**2, spread),
+        )
+        return jnp.exp(log_m)
+    z = numpyro.sample(f"{name}_z", dist.Normal(0.0, 1.0))
+    return _lognormal_mean_one(spread, z)
+
+
 def geo_term(n_geo: int, n_channel: int, pooling: GeoPooling, seasonal: bool) -> GeoEffects:
-    r"""Samples the per-geo media multipliers and seasonality amplitudes (non-centred).
+    r"""Samples the per-geo media multipliers and seasonality amplitudes.
 
     .. math::
         m_{gc} = \exp(\tau_c z_{gc} - \tau_c^2 / 2), \qquad
         s_g = \exp(\omega z_g - \omega^2 / 2), \qquad z \sim N(0, 1)
+
+    Non-centred (sites ``*_z``) by default; with ``pooling.centred`` the logs
+    of :math:`m` and :math:`s` are the sampled sites instead.
 
     Args:
       n_geo: Number of geos :math:`G`.
@@ -68,14 +86,14 @@ def geo_term(n_geo: int, n_channel: int, pooling: GeoPooling, seasonal: bool) ->
     with numpyro.plate("channel", n_channel, dim=-1):
         tau = numpyro.sample("media_spread", pooling.media_spread)
         with numpyro.plate("geo", n_geo, dim=-2):
-            z = numpyro.sample("media_z", dist.Normal(0.0, 1.0))
-    multiplier = numpyro.deterministic(
-        "media_multiplier", _lognormal_mean_one(jnp.reshape(tau, (1, n_channel)), z)
-    )
+            m = _mean_one_lognormal(
+                "media", jnp.reshape(tau, (1, n_channel)), (n_geo, n_channel), pooling.centred
+            )
+    multiplier = numpyro.deterministic("media_multiplier", m)
     scale = None
     if seasonal and pooling.seasonality_spread is not None:
         omega = numpyro.sample("seasonality_spread", pooling.seasonality_spread)
         with numpyro.plate("geo_season", n_geo):
-            zs = numpyro.sample("seasonality_z", dist.Normal(0.0, 1.0))
-        scale = numpyro.deterministic("seasonality_scale", _lognormal_mean_one(omega, zs))
+            s = _mean_one_lognormal("seasonality", omega, (n_geo,), pooling.centred)
+        scale = numpyro.deterministic("seasonality_scale", s)
     return GeoEffects(multiplier, scale)

@@ -235,3 +235,41 @@ def test_geo_response_and_per_geo_budget(geo_data, key):
     )
     # optimal beats historical under the same posterior
     assert result.expected_revenue.mean() >= float(np.mean(per_geo(jnp.asarray(hist)))) - 1e-6
+
+
+def test_centred_pooling_is_the_same_model_reparametrised(geo_data):
+    """Centred and non-centred give the same mu, and log densities that differ by the Jacobian."""
+    from numpyro.infer.util import log_density
+
+    cen = ModelConfig(geo_pooling=GeoPooling(centred=True))
+    non = ModelConfig(geo_pooling=GeoPooling())
+    inputs = build_inputs(geo_data, cen)
+    y = jnp.asarray(geo_data.target_scaled)
+    tr = trace(seed(mmm, 4)).get_trace(inputs, cen, y)
+    assert tr["geo/media_log_multiplier"]["value"].shape == (4, 3)
+    assert tr["geo/seasonality_log_scale"]["value"].shape == (4,)
+    assert "geo/media_z" not in tr and "geo/seasonality_z" not in tr
+    params = {
+        k: s["value"] for k, s in tr.items() if s["type"] == "sample" and not s["is_observed"]
+    }
+    tau, omega = params["geo/media_spread"], params["geo/seasonality_spread"]
+    log_m, log_s = params.pop("geo/media_log_multiplier"), params.pop("geo/seasonality_log_scale")
+    as_z = {
+        **params,
+        "geo/media_z": (log_m + 0.5 * tau[None, :] ** 2) / tau[None, :],
+        "geo/seasonality_z": (log_s + 0.5 * omega**2) / omega,
+    }
+    lp_cen, tr_cen = log_density(
+        mmm,
+        (inputs, cen, y),
+        {},
+        {**params, "geo/media_log_multiplier": log_m, "geo/seasonality_log_scale": log_s},
+    )
+    lp_non, tr_non = log_density(mmm, (inputs, non, y), {}, as_z)
+    np.testing.assert_allclose(tr_cen["mu"]["value"], tr_non["mu"]["value"], rtol=1e-5)
+    jacobian = 4 * jnp.sum(jnp.log(tau)) + 4 * jnp.log(omega)  # d(log m)/dz = tau per entry
+    np.testing.assert_allclose(lp_non - lp_cen, jacobian, rtol=1e-4, atol=1e-2)
+    back = config_from_dict(json.loads(json.dumps(config_to_dict(cen))))
+    assert back.geo_pooling.centred is True
+    with pytest.raises(TypeError, match="centred must be a bool"):
+        GeoPooling(centred="yes")
