@@ -318,12 +318,17 @@ def run_optimize(args) -> dict:
 
     fit = _load_run(args.run)
     names = list(fit.data.channels)
+    per_geo = bool(getattr(args, "per_geo", False))
+    if per_geo and fit.data.n_geo == 1:
+        raise CLIError("--per-geo needs a run fitted on a geo panel; this one has a single geo")
     hist = _historical(fit)
+    # The decision: spend per channel, or per (geo, channel) with --per-geo.
+    hist_d = _historical(fit, per_geo=True) if per_geo else hist
     budget = float(args.budget) if args.budget is not None else float(hist.sum())
     if not budget > 0:
         raise CLIError(f"--budget must be positive, got {budget}")
     lo, hi = _parse_bounds(args.bounds)
-    lower, upper = lo * hist, hi * hist
+    lower, upper = lo * hist_d, hi * hist_d
     if lower.sum() > budget or upper.sum() < budget:
         raise CLIError(
             f"budget {budget:,.2f} is outside what the bounds allow: "
@@ -340,7 +345,7 @@ def run_optimize(args) -> dict:
             raise CLIError(
                 f"--utility must be mean, profit, var:Q or cvar:Q, got {args.utility!r}"
             ) from None
-    response = _response(fit)
+    response = _response(fit, per_geo=per_geo)
     result = optimize_budget(
         response,
         budget=budget,
@@ -348,38 +353,60 @@ def run_optimize(args) -> dict:
         upper=upper,
         utility=utility,
         key=jax.random.PRNGKey(args.seed),
-        reference=hist * budget / hist.sum(),
+        reference=hist_d * budget / hist_d.sum(),
         per_draw=args.per_draw,
     )
     base = _baseline_per_period(fit)
     revenue = base + result.expected_revenue
-    historical = base + np.asarray(response(hist))
+    historical = base + np.asarray(response(hist_d))
+    decision = np.asarray(result.allocation)
+    by_channel = decision.sum(axis=0) if per_geo else decision
+    if per_geo:
+        cells = [f"{g}:{c}" for g in fit.data.geos for c in names]  # (geo, channel), row-major
+    else:
+        cells = names
     alloc = {
         "budget": budget,
-        "allocation": dict(zip(names, map(float, result.allocation))),
+        "allocation": dict(zip(names, map(float, by_channel))),
         "historical_allocation": dict(zip(names, map(float, hist))),
         "expected_revenue": estimate(revenue),
         "historical_revenue": estimate(historical),
         "uplift": estimate(revenue - historical),
         "media_revenue": estimate(result.expected_revenue),
-        "shift": {n: float(a - h) for n, a, h in zip(names, result.allocation, hist)},
-        "at_lower_bound": [n for n, b in zip(names, result.at_lower) if b],
-        "at_upper_bound": [n for n, b in zip(names, result.at_upper) if b],
+        "shift": {n: float(a - h) for n, a, h in zip(names, by_channel, hist)},
+        "at_lower_bound": [n for n, b in zip(cells, result.at_lower.ravel()) if b],
+        "at_upper_bound": [n for n, b in zip(cells, result.at_upper.ravel()) if b],
         "bounds_multiple_of_historical": [lo, hi],
         "utility": args.utility,
         "kkt": {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.kkt.items()},
         "converged": bool(result.converged),
         "note": "per period, steady state (constant spend); revenue includes the mean baseline",
     }
+    if per_geo:
+        alloc["allocation_by_geo"] = {
+            g: dict(zip(names, map(float, row))) for g, row in zip(fit.data.geos, decision)
+        }
+        alloc["historical_allocation_by_geo"] = {
+            g: dict(zip(names, map(float, row))) for g, row in zip(fit.data.geos, hist_d)
+        }
+        alloc["note"] += "; bounds and decisions per (geo, channel), allocation sums over geos"
     if result.prob_more is not None:
-        alloc["prob_should_get_more"] = dict(zip(names, map(float, result.prob_more)))
+        alloc["prob_should_get_more"] = dict(zip(cells, map(float, result.prob_more.ravel())))
     out = Path(args.out) if args.out else Path(args.run) / "alloc.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(dumps(alloc))
-    print(f"budget {budget:,.0f} per period, bounds {lo}x-{hi}x historical, utility {args.utility}")
+    scope = "per (geo, channel)" if per_geo else "per channel"
+    print(
+        f"budget {budget:,.0f} per period, bounds {lo}x-{hi}x historical {scope}, "
+        f"utility {args.utility}"
+    )
     print(f"{'channel':<12}{'historical':>14}{'recommended':>14}{'shift':>9}")
-    for n, h, a in zip(names, hist, result.allocation):
-        flag = " (at bound)" if n in alloc["at_lower_bound"] + alloc["at_upper_bound"] else ""
+    bounded = alloc["at_lower_bound"] + alloc["at_upper_bound"]
+    for n, h, a in zip(names, hist, by_channel):
+        flag = " (at bound)" if n in bounded else ""
+        if per_geo:
+            k = sum(cell.endswith(f":{n}") for cell in bounded)
+            flag = f" ({k} of {fit.data.n_geo} geos at a bound)" if k else ""
         print(f"{n:<12}{h:>14,.0f}{a:>14,.0f}{(a - h) / h:>+9.1%}{flag}")
     u = alloc["uplift"]
     print(
@@ -624,7 +651,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--guide", choices=["auto_normal", "auto_mvn", "auto_lowrank"], default="auto_mvn"
     )
-    fit.add_argument("--quiet", action="store_true", help="no progress bars (the default when stderr is not a terminal)")
+    fit.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars (the default when stderr is not a terminal)",
+    )
     fit.set_defaults(func=run_fit)
 
     opt = sub.add_parser("optimize", help="recommend a budget allocation over the posterior")
@@ -640,6 +671,12 @@ def build_parser() -> argparse.ArgumentParser:
         "profit ranks allocations as mean does",
     )
     opt.add_argument("--per-draw", action="store_true", help="also optimise each posterior draw")
+    opt.add_argument(
+        "--per-geo",
+        action="store_true",
+        help="geo panels: decide spend per (geo, channel), each geo on its own curves, with "
+        "bounds per (geo, channel); alloc.json adds allocation_by_geo",
+    )
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--out", help="allocation JSON (default RUN/alloc.json)")
     opt.set_defaults(func=run_optimize)
@@ -667,7 +704,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--quick", action="store_true", help="tiny settings (for tests): numbers mean little"
     )
-    demo.add_argument("--quiet", action="store_true", help="no progress bars (the default when stderr is not a terminal)")
+    demo.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars (the default when stderr is not a terminal)",
+    )
     demo.set_defaults(func=run_demo)
     return parser
 

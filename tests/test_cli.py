@@ -239,3 +239,40 @@ def test_geo_pooling_flag_refuses_unknown_form(capsys):
         main(["fit", "panel.csv", "--out", "run", "--geo-pooling", "sideways"])
     assert exc.value.code == 2
     assert "invalid choice: 'sideways'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def geo_run(tmp_path_factory):
+    from tests.models.test_model import small_frame
+
+    folder = tmp_path_factory.mktemp("geo_run")
+    small_frame(geos=["north", "south", "east", "west"]).to_csv(folder / "panel.csv", index=False)
+    run = folder / "run"
+    argv = ["fit", str(folder / "panel.csv"), "--out", str(run), "--geo", "geo", "--geo-pooling"]
+    argv += ["--controls", "traffic", "--method", "map", "--svi-steps", "400", "--quiet"]
+    assert main(argv) == 0
+    return run
+
+
+def test_optimize_per_geo_decides_each_geo_within_its_bounds(geo_run, tmp_path):
+    national, per_geo = tmp_path / "national.json", tmp_path / "per_geo.json"
+    assert main(["optimize", str(geo_run), "--bounds", "0.5,2", "--out", str(national)]) == 0
+    argv = ["optimize", str(geo_run), "--bounds", "0.5,2", "--per-geo", "--out", str(per_geo)]
+    assert main(argv) == 0
+    nat, geo = json.loads(national.read_text()), json.loads(per_geo.read_text())
+    cells = np.array([list(v.values()) for v in geo["allocation_by_geo"].values()])
+    hist = np.array([list(v.values()) for v in geo["historical_allocation_by_geo"].values()])
+    assert cells.shape == (4, 3)
+    np.testing.assert_allclose(cells.sum(), geo["budget"], rtol=1e-5)
+    np.testing.assert_allclose(hist.sum(), nat["budget"], rtol=1e-5)  # default budget: historical
+    assert np.all(cells >= 0.5 * hist * (1 - 1e-5)) and np.all(cells <= 2 * hist * (1 + 1e-5))
+    np.testing.assert_allclose(list(geo["allocation"].values()), cells.sum(axis=0), rtol=1e-5)
+    # The national plan split in each channel's historical geo mix is one of the per-geo
+    # plans, so deciding per geo can only do as well or better.
+    assert geo["media_revenue"]["mean"] >= nat["media_revenue"]["mean"] * (1 - 1e-4)
+    assert "allocation_by_geo" not in nat
+
+
+def test_optimize_per_geo_refuses_a_national_run(svi_run, capsys):
+    assert main(["optimize", str(svi_run), "--per-geo"]) == 2
+    assert "--per-geo needs a run fitted on a geo panel" in capsys.readouterr().err
