@@ -90,7 +90,7 @@ def default_fits(bench):
 @pytest.mark.xfail(
     reason="issue 4 open: beauty_daily's tests are +50% spend bumps, which measure the marginal "
     "response the model already predicts (tiktok 75.6k +- 14k against 74.0k +- 9.9k observed); "
-    "measured HDI width ratios 1.02 (tiktok) and 1.08 (meta), not <= 0.7. Holdout tests narrow ROAS.",
+    "measured HDI width ratios 1.04 (tiktok) and 0.86 (meta), not <= 0.7. Holdout tests narrow ROAS.",
     strict=False,
 )
 def test_tested_channels_narrow_and_cover_truth(bench, default_fits):
@@ -116,7 +116,7 @@ def test_untested_channels_do_not_move_away_from_truth(bench, default_fits):
 
 @pytest.mark.xfail(
     reason="issue 4 open: a +50% bump test carries no information on the level the wrong ROAS "
-    "prior sets; measured tiktok ROAS 4.82 before and 4.77 after against a truth of 1.24",
+    "prior sets; measured tiktok ROAS 4.64 before and 4.62 after against a truth of 1.24",
     strict=False,
 )
 def test_lift_test_pulls_a_wrong_prior_back(bench):
