@@ -279,6 +279,19 @@ def _site_dims(name: str, shape: tuple[int, ...], data: MMMData) -> list[str]:
         return ["channel"]
     if name.startswith("media/") and shape == (data.n_geo, data.n_channel):
         return ["geo", "channel"]  # per-geo curve shapes (GeoShapes.PER_GEO)
+    if name.startswith(
+        "geo/"
+    ):  # mmm_jax.models.geo: media_* per (geo, channel), seasonality_* per geo
+        if leaf == "media_spread" and shape == (data.n_channel,):
+            return ["channel"]
+        if leaf.startswith("media_") and shape == (data.n_geo, data.n_channel):
+            return ["geo", "channel"]
+        if (
+            leaf.startswith("seasonality_")
+            and leaf != "seasonality_spread"
+            and shape == (data.n_geo,)
+        ):
+            return ["geo"]
     if leaf == "intercept":
         return ["geo"]
     if leaf == "controls":

@@ -51,7 +51,7 @@ def _lognormal_mean_one(spread: Array, z: Array) -> Array:
     return jnp.exp(spread * z - 0.5 * spread**2)
 
 
-def _mean_one_lognormal(name: str, spread: Array, shape: tuple, centred: bool) -> Array:
+def _sample_multiplier(name: str, spread: Array, shape: tuple, centred: bool) -> Array:
     """Samples ``exp(spread * z - spread**2 / 2)``, ``z ~ N(0, 1)``, of ``shape``, centred or not."""
     if centred:
         spread = jnp.broadcast_to(spread, shape)  # the full batch shape: no plate broadcasting
@@ -86,7 +86,7 @@ def geo_term(n_geo: int, n_channel: int, pooling: GeoPooling, seasonal: bool) ->
     with numpyro.plate("channel", n_channel, dim=-1):
         tau = numpyro.sample("media_spread", pooling.media_spread)
         with numpyro.plate("geo", n_geo, dim=-2):
-            m = _mean_one_lognormal(
+            m = _sample_multiplier(
                 "media", jnp.reshape(tau, (1, n_channel)), (n_geo, n_channel), pooling.centred
             )
     multiplier = numpyro.deterministic("media_multiplier", m)
@@ -94,6 +94,6 @@ def geo_term(n_geo: int, n_channel: int, pooling: GeoPooling, seasonal: bool) ->
     if seasonal and pooling.seasonality_spread is not None:
         omega = numpyro.sample("seasonality_spread", pooling.seasonality_spread)
         with numpyro.plate("geo_season", n_geo):
-            s = _mean_one_lognormal("seasonality", omega, (n_geo,), pooling.centred)
+            s = _sample_multiplier("seasonality", omega, (n_geo,), pooling.centred)
         scale = numpyro.deterministic("seasonality_scale", s)
     return GeoEffects(multiplier, scale)

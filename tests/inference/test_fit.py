@@ -154,8 +154,9 @@ def test_to_arviz_named_dims(nuts_fit, data):
     assert rel < 0.06
 
 
-def test_to_arviz_labels_per_geo_curve_sites():
-    """With per-geo curve shapes, media sites are (geo, channel) and are labelled so."""
+@pytest.mark.parametrize("centred", [False, True])
+def test_to_arviz_labels_per_geo_curve_sites(centred):
+    """With per-geo curve shapes, media and geo sites are (geo, channel) and are labelled so."""
     import pandas as pd
 
     from numpyro.infer import Predictive
@@ -180,7 +181,10 @@ def test_to_arviz_labels_per_geo_curve_sites():
         )
     data = from_frame(pd.concat(rows, ignore_index=True), geo="geo")
     config = ModelConfig(
-        yearly_order=0, weekly_order=0, max_lag=7, geo_pooling=GeoPooling(shapes=GeoShapes.PER_GEO)
+        yearly_order=1,
+        weekly_order=0,
+        max_lag=7,
+        geo_pooling=GeoPooling(shapes=GeoShapes.PER_GEO, centred=centred),
     )
     inputs = build_inputs(data, config)
     prior = Predictive(mmm, num_samples=4)(jax.random.PRNGKey(0), inputs, config)
@@ -192,3 +196,11 @@ def test_to_arviz_labels_per_geo_curve_sites():
     for k in shaped:
         assert post[k].dims == ("chain", "draw", "geo", "channel")
     assert list(post.coords["geo"].values) == ["north", "south", "west"]
+    offsets = ("geo/media_log_multiplier", "geo/seasonality_log_scale")
+    if not centred:
+        offsets = ("geo/media_z", "geo/seasonality_z")
+    assert post["geo/media_spread"].dims == ("chain", "draw", "channel")
+    for k in ("geo/media_multiplier", offsets[0]):
+        assert post[k].dims == ("chain", "draw", "geo", "channel")
+    for k in ("geo/seasonality_scale", offsets[1]):
+        assert post[k].dims == ("chain", "draw", "geo")
