@@ -12,6 +12,10 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
     os.environ["XLA_FLAGS"] = (
         os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
     ).strip()
+# Tests run short chains, so compiling dominates their time: skip LLVM's
+# expensive optimisation passes (tests/diagnostics/test_review.py: 76 s -> 48 s).
+if "xla_llvm_disable_expensive_passes" not in os.environ["XLA_FLAGS"]:
+    os.environ["XLA_FLAGS"] += " --xla_llvm_disable_expensive_passes=true"
 
 # One persistent compilation cache for the session (never the user's home):
 # tests that fit the same small model reuse each other's compiled loops, and
