@@ -25,7 +25,9 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
     data of the same shape and configuration reads it back instead (the way
     PyTensor's compile cache serves PyMC). It changes no result. The
     command line turns it on; a library import never changes JAX's global
-    configuration, so scripts call this themselves.
+    configuration, so scripts call this themselves, before JAX compiles
+    anything: JAX decides once, at its first compilation, whether a cache is
+    in use.
 
     Args:
       path: Cache folder; ``None`` uses :func:`default_cache_dir`. The

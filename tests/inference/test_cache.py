@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import jax
 
@@ -51,11 +52,14 @@ def test_compile_clock_counts_only_compilation():
 
 def test_second_fit_reads_the_persistent_cache():
     """conftest turns the cache on for the session: a refit compiles nothing new, same draws."""
+    if os.environ["MMM_JAX_CACHE"].lower() == "off":
+        pytest.skip("MMM_JAX_CACHE=off: the persistent cache is turned off for this run")
     assert jax.config.jax_compilation_cache_dir == os.environ["MMM_JAX_CACHE"]
     sim = simulate(SimulationConfig(n_periods=120, noise_sd=0.03), seed=11)
     data = from_frame(sim.frame, controls=("organic_traffic",))
     config = ModelConfig(yearly_order=1, weekly_order=0, max_lag=7)
-    # Sizes no other test uses, so the first fit is a cold compile.
+    # Sizes no other test uses: the first fit compiles and writes (or, with a
+    # cache kept from an earlier run, reads); either way it consults the cache.
     kw = dict(num_warmup=13, num_samples=7, num_chains=1, progress_bar=False)
     events = []
 
@@ -65,13 +69,15 @@ def test_second_fit_reads_the_persistent_cache():
     jax.monitoring.register_event_listener(listener)
     try:
         first = fit_nuts(data, config, key=jax.random.PRNGKey(2), **kw)
-        misses = events.count("/jax/compilation_cache/cache_misses")
+        consulted = events.count("/jax/compilation_cache/cache_misses") + events.count(
+            "/jax/compilation_cache/cache_hits"
+        )
         events.clear()
         second = fit_nuts(data, config, key=jax.random.PRNGKey(2), **kw)
         hits = events.count("/jax/compilation_cache/cache_hits")
     finally:
         jax.monitoring.unregister_event_listener(listener)
-    assert misses >= 1 and hits >= 1
+    assert consulted >= 1 and hits >= 1
     assert "/jax/compilation_cache/cache_misses" not in events
     assert any(Path(os.environ["MMM_JAX_CACHE"]).iterdir())
     assert first.timings["compile_s"] > 0
