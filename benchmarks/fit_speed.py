@@ -23,6 +23,7 @@ Run as a script so that it can give JAX one CPU device per core for parallel cha
 """
 
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -118,6 +119,7 @@ def main(argv=None):
     from mmm_jax import enable_compilation_cache
 
     cache_dir = tempfile.mkdtemp(prefix="mmm_jax_bench_cache_")
+    atexit.register(shutil.rmtree, cache_dir, ignore_errors=True)  # also when a run fails
     enable_compilation_cache(cache_dir)
 
     import jax
@@ -223,7 +225,6 @@ def main(argv=None):
     out = args.out or ROOT / "benchmarks" / "results" / f"fit_speed_{backend}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
-    shutil.rmtree(cache_dir, ignore_errors=True)
     print(f"wrote {out}")
     return result
 
