@@ -1,4 +1,5 @@
-"""Smoke test: ``benchmarks/kernels.py --quick`` runs and reports positive throughputs."""
+"""Benchmarks: ``kernels.py --quick`` runs and reports positive throughputs; the
+recovery benchmark's scoring computes what it claims."""
 
 import json
 import math
@@ -47,3 +48,44 @@ def test_kernel_benchmark_quick(tmp_path):
             row["gb_per_s"], 8 * row["elements"] / row["run_s_median"] / 1e9, rel_tol=1e-9
         )
         assert row["bandwidth_share"] is None  # CPU: no peak bandwidth claimed
+
+
+def _load_script(name: str):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recovery_seeds_summary_scores_coverage_and_error():
+    summarise = _load_script("recovery_seeds").summarise
+
+    def run(true, mean, hdi90, hdi50):
+        return {
+            "channels": ["a", "b"],
+            "true": true,
+            "mean": mean,
+            "hdi90": hdi90,
+            "hdi50": hdi50,
+        }
+
+    runs = [
+        # a: covered by both intervals, mean +10%; b: missed by both, mean -50%
+        run([2.0, 1.0], [2.2, 0.5], [[1.0, 0.2], [3.0, 0.8]], [[1.5, 0.4], [2.5, 0.6]]),
+        # a: 90% covers, 50% misses, mean -20%; b: both cover, mean +20%
+        run([2.0, 1.0], [1.6, 1.2], [[1.0, 0.8], [2.6, 1.6]], [[1.2, 0.9], [1.8, 1.3]]),
+    ]
+    s = summarise(runs)
+    a, b = s["per_channel"]["a"], s["per_channel"]["b"]
+    assert (a["coverage_90"], a["coverage_50"]) == (1.0, 0.5)
+    assert (b["coverage_90"], b["coverage_50"]) == (0.5, 0.5)
+    assert math.isclose(a["bias"], (0.1 - 0.2) / 2) and math.isclose(a["mean_abs_error"], 0.15)
+    assert math.isclose(b["bias"], (-0.5 + 0.2) / 2) and math.isclose(b["mean_abs_error"], 0.35)
+    assert math.isclose(a["rel_width_90"], (1.0 + 0.8) / 2)
+    assert math.isclose(s["pooled"]["coverage_90"], 0.75)
+    assert s["all_four_covered_90"] == 0.5  # only the second dataset has every channel inside
+    assert s["all_within_25pct"] == 0.5  # the second: -20% and +20%
+    assert s["n_datasets"] == 2
