@@ -32,6 +32,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/kernels.py
 	$(PY) benchmarks/fit_speed.py
+	$(PY) benchmarks/recovery_seeds.py
 	$(PY) benchmarks/optimize_speed.py
 	$(PY) benchmarks/optimize_end_to_end.py
 

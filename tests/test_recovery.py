@@ -62,8 +62,9 @@ def test_nuts_converges(nuts):
 
 @pytest.mark.xfail(
     reason="issue 3 open: meta, tiktok and amazon are inside their 90% HDIs; google's true 2.50 "
-    "is just above its HDI [1.20, 2.40] since the Hill slope is bounded below by 1 (with the "
-    "earlier unbounded slope prior all four were inside, with means further off)",
+    "is just above its HDI [1.20, 2.40]: its posterior Hill slope is steeper than the true 1.2. "
+    "A calibrated model covers all four on 66% of datasets; over 10 generated datasets this one "
+    "did on 7, google on 7 of 10 (benchmarks/recovery_seeds.py)",
     strict=False,
 )
 def test_nuts_roas_hdi_covers_truth(nuts, truth, data):
@@ -89,7 +90,9 @@ def test_waste_flags(nuts, truth, data):
 @pytest.mark.xfail(
     reason="issue 3 open: without lift tests the level of a channel's response below its observed "
     "spend is weakly identified; posterior-mean ROAS errors +43% meta, -26% google, +52% tiktok, "
-    "-22% amazon (mean absolute 36%, PyMC-Marketing 42%, Meridian 39%)",
+    "-22% amazon (mean absolute 36%, PyMC-Marketing 42%, Meridian 39%). Over 10 generated "
+    "datasets (benchmarks/recovery_seeds.py) all four means were within 25% on 1: the 90% HDIs "
+    "are as wide as the truth, and cover it 92% of the time",
     strict=False,
 )
 def test_nuts_roas_means_within_25_percent(nuts, truth, data):
