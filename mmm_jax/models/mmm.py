@@ -167,7 +167,9 @@ def mmm(
     with :math:`\beta_{gc} = \beta_c` unless ``config.geo_pooling`` is set and
     there are several geos: then :math:`\beta_{gc} = \beta_c m_{gc}` and the
     seasonal part of :math:`b_{gt}` is scaled per geo
-    (:func:`mmm_jax.models.geo.geo_term`, sites ``geo/*``).
+    (:func:`mmm_jax.models.geo.geo_term`, sites ``geo/*``). By default a
+    synergy :math:`\gamma_{ij}` is a shrunk fraction of
+    :math:`\sqrt{\beta_i \beta_j}` (:class:`mmm_jax.models.SynergyPriors`).
 
     Sites (public API): ``media/*`` (``roas`` or ``coef``, adstock and
     saturation parameters, each ``(channel,)``; ``coef`` is always there),
@@ -223,7 +225,9 @@ def mmm(
     gamma = None
     if config.synergy is not None and n_channel > 1:
         with numpyro.handlers.trace() as synergy_sites:
-            synergy = scope(synergy_term, "synergy", divider="/")(media.saturated, config.synergy)
+            synergy = scope(synergy_term, "synergy", divider="/")(
+                media.saturated, config.synergy, media.params["coef"]
+            )
         total = total + synergy
         gamma = synergy_sites["synergy/gamma"]["value"]
     mu = numpyro.deterministic("mu", total)

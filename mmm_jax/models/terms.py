@@ -259,15 +259,24 @@ def synergy_pairs(n_channel: int) -> tuple[tuple[int, int], ...]:
     return tuple((i, j) for i in range(n_channel) for j in range(i + 1, n_channel))
 
 
-def synergy_term(saturated: Array, priors: SynergyPriors) -> Array:
+def synergy_term(saturated: Array, priors: SynergyPriors, coef: Array | None = None) -> Array:
     r"""Pairwise interactions :math:`\sum_{i<j} \gamma_{ij}\, s_{gti}\, s_{gtj}`.
+
+    :math:`\gamma_{ij} = \tau z_{ij} \sqrt{\beta_i \beta_j}` when
+    ``priors.relative`` (default), :math:`\tau z_{ij}` otherwise; the site
+    ``gamma`` is :math:`\gamma` in scaled-revenue units either way.
 
     Args:
       saturated: Saturation values, shape ``(geo, time, channel)``.
-      priors: Synergy priors (shared shrinkage scale).
+      priors: Synergy priors (shared shrinkage scale, relative or absolute).
+      coef: The channels' (national) coefficients :math:`\beta`, shape
+        ``(channel,)``; required when ``priors.relative``.
 
     Returns:
       Shape ``(geo, time)``.
+
+    Raises:
+      ValueError: ``priors.relative`` without ``coef``.
     """
     pairs = synergy_pairs(saturated.shape[-1])
     i = jnp.asarray([p[0] for p in pairs], dtype=jnp.int32)
@@ -275,6 +284,11 @@ def synergy_term(saturated: Array, priors: SynergyPriors) -> Array:
     tau = numpyro.sample("scale", priors.scale)
     with numpyro.plate("pair", len(pairs)):
         z = numpyro.sample("z", dist.Normal(0.0, 1.0))
-    gamma = numpyro.deterministic("gamma", tau * z)
+    if priors.relative:
+        if coef is None:
+            raise ValueError("relative synergy priors need the channels' coefficients (coef)")
+        gamma = numpyro.deterministic("gamma", tau * z * jnp.sqrt(coef[i] * coef[j]))
+    else:
+        gamma = numpyro.deterministic("gamma", tau * z)
     products = saturated[..., i] * saturated[..., j]
     return jnp.einsum("gtp,p->gt", products, gamma)

@@ -275,7 +275,8 @@ def _hand_fit(synergy: bool):
     if synergy:
         gamma = np.array([0.05, -0.02, 0.04])
         draws["synergy/scale"] = np.array([[0.1, 0.1, 0.1]])
-        draws["synergy/z"] = gamma[None, :, None] / 0.1
+        coef = draws["media/coef"][0]  # relative synergy: gamma = scale * z * sqrt(coef_a coef_b)
+        draws["synergy/z"] = gamma[None, :, None] / (0.1 * np.sqrt(coef[:, :1] * coef[:, 1:]))
         draws["synergy/gamma"] = gamma[None, :, None]
     return Fit("nuts", draws, data, config, time_frame(data.dates))
 

@@ -74,6 +74,20 @@ def test_sites_and_shapes(data):
     assert np.all(np.isfinite(tr["y"]["value"]))
 
 
+def test_synergy_is_relative_to_the_coefficients_by_default(data):
+    """gamma = scale * z * sqrt(coef_i coef_j) by default, scale * z with relative=False."""
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    for relative in (True, False):
+        config = ModelConfig(synergy=SynergyPriors(relative=relative))
+        tr = trace(seed(mmm, 1)).get_trace(build_inputs(data, config), config)
+        coef = np.asarray(tr["media/coef"]["value"])
+        tau, z = float(tr["synergy/scale"]["value"]), np.asarray(tr["synergy/z"]["value"])
+        size = np.array([np.sqrt(coef[i] * coef[j]) for i, j in pairs]) if relative else 1.0
+        np.testing.assert_allclose(tr["synergy/gamma"]["value"], tau * z * size, rtol=1e-5)
+    with pytest.raises(TypeError, match="relative must be a bool"):
+        SynergyPriors(relative=1)
+
+
 def test_mu_equals_reference_computation(data):
     """mu from the trace equals the formula recomputed by hand with numpy."""
     config = ModelConfig(
@@ -192,6 +206,10 @@ def test_config_json_round_trip():
     assert back.max_lag == 10 and back.synergy is not None
     np.testing.assert_allclose(back.media.coef.scale, [0.1, 0.2])
     assert config_to_dict(back) == spec
+    assert back.synergy.relative is True
+    # A config saved before synergy could be relative holds the absolute form.
+    del spec["synergy"]["relative"]
+    assert config_from_dict(spec).synergy.relative is False
     changed = dataclasses.replace(config, max_lag=5)
     assert changed.max_lag == 5 and config.max_lag == 10
 
