@@ -28,7 +28,6 @@ Run as a script so that it can give JAX one CPU device per core for parallel cha
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -168,10 +167,9 @@ def main() -> None:
     args = ap.parse_args()
     if not GENERATOR.exists():
         sys.exit(f"the generator is not at {GENERATOR}: ../shared must be beside the checkout")
-    cores = os.cpu_count() or 1
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={cores}"
-    )
+    from mmm_jax.cli import configure_devices
+
+    configure_devices(args.chains)  # one CPU device per chain: chains as parallel threads
     import mmm_jax
 
     mmm_jax.enable_compilation_cache()
