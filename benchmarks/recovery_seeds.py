@@ -10,7 +10,8 @@ and reports, per channel and over all channels:
 * coverage of the true ROAS by the 50% and 90% HDIs (a calibrated model covers
   ~50% and ~90%; much less is overconfidence, much more is waste);
 * the posterior mean's relative error: mean (bias) and mean absolute;
-* the posterior's relative width (90% HDI width / truth).
+* the posterior's relative width (90% HDI width / truth);
+* how many fits fail the convergence bars (max R-hat >= 1.01, divergences >= 1%).
 
 Prints a table, writes ``OUT/recovery_seeds.json`` (every fit's numbers and the
 summary) and a figure ``OUT/recovery_seeds.png`` (posterior mean and 90% HDI
@@ -85,6 +86,7 @@ def fit_one(data_dir: Path, args, key_seed: int) -> dict:
         "hdi50": [lo50.tolist(), hi50.tolist()],
         "r_hat_max": float(conv["r_hat_max"]),
         "divergences": int(conv["divergences"]),
+        "n_draws": args.chains * args.draws,
         "fit_s": float(fit.timings["total_s"]),
     }
 
@@ -117,6 +119,9 @@ def summarise(runs: list[dict]) -> dict:
         "all_four_covered_90": float(np.mean(np.all(in90, axis=1))),
         "all_within_25pct": float(np.mean(np.all(np.abs(err) < 0.25, axis=1))),
         "n_datasets": len(runs),
+        # fits that fail the convergence bars: max R-hat >= 1.01, divergences >= 1%
+        "n_r_hat_over_1_01": int(sum(r["r_hat_max"] >= 1.01 for r in runs)),
+        "n_divergences_over_1pct": int(sum(r["divergences"] >= 0.01 * r["n_draws"] for r in runs)),
     }
 
 
@@ -203,6 +208,10 @@ def main() -> None:
             f"{name:8s} {row['coverage_90']:6.0%} {row['coverage_50']:6.0%} {row['bias']:+7.0%} "
             f"{row['mean_abs_error']:6.0%} {row['rel_width_90']:6.2f}"
         )
+    print(
+        f"fits with max R-hat >= 1.01: {summary['n_r_hat_over_1_01']}, with divergences >= 1%: "
+        f"{summary['n_divergences_over_1pct']} (of {summary['n_datasets']})"
+    )
     print(
         f"datasets with all four channels inside the 90% HDI: {summary['all_four_covered_90']:.0%}"
         f" (a calibrated model: ~66%); all four means within 25%: {summary['all_within_25pct']:.0%}"

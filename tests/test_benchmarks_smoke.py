@@ -63,20 +63,30 @@ def _load_script(name: str):
 def test_recovery_seeds_summary_scores_coverage_and_error():
     summarise = _load_script("recovery_seeds").summarise
 
-    def run(true, mean, hdi90, hdi50):
+    def run(true, mean, hdi90, hdi50, r_hat=1.005, divergences=0):
         return {
             "channels": ["a", "b"],
             "true": true,
             "mean": mean,
             "hdi90": hdi90,
             "hdi50": hdi50,
+            "r_hat_max": r_hat,
+            "divergences": divergences,
+            "n_draws": 1000,
         }
 
     runs = [
         # a: covered by both intervals, mean +10%; b: missed by both, mean -50%
         run([2.0, 1.0], [2.2, 0.5], [[1.0, 0.2], [3.0, 0.8]], [[1.5, 0.4], [2.5, 0.6]]),
         # a: 90% covers, 50% misses, mean -20%; b: both cover, mean +20%
-        run([2.0, 1.0], [1.6, 1.2], [[1.0, 0.8], [2.6, 1.6]], [[1.2, 0.9], [1.8, 1.3]]),
+        run(
+            [2.0, 1.0],
+            [1.6, 1.2],
+            [[1.0, 0.8], [2.6, 1.6]],
+            [[1.2, 0.9], [1.8, 1.3]],
+            r_hat=1.02,
+            divergences=10,
+        ),
     ]
     s = summarise(runs)
     a, b = s["per_channel"]["a"], s["per_channel"]["b"]
@@ -89,3 +99,4 @@ def test_recovery_seeds_summary_scores_coverage_and_error():
     assert s["all_four_covered_90"] == 0.5  # only the second dataset has every channel inside
     assert s["all_within_25pct"] == 0.5  # the second: -20% and +20%
     assert s["n_datasets"] == 2
+    assert s["n_r_hat_over_1_01"] == 1 and s["n_divergences_over_1pct"] == 1  # 10 of 1000
