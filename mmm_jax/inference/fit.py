@@ -279,9 +279,8 @@ def _site_dims(name: str, shape: tuple[int, ...], data: MMMData) -> list[str]:
         return ["channel"]
     if name.startswith("media/") and shape == (data.n_geo, data.n_channel):
         return ["geo", "channel"]  # per-geo curve shapes (GeoShapes.PER_GEO)
-    if name.startswith(
-        "geo/"
-    ):  # mmm_jax.models.geo: media_* per (geo, channel), seasonality_* per geo
+    # mmm_jax.models.geo: media_* per (geo, channel), seasonality_* per geo
+    if name.startswith("geo/"):
         if leaf == "media_spread" and shape == (data.n_channel,):
             return ["channel"]
         if leaf.startswith("media_") and shape == (data.n_geo, data.n_channel):
