@@ -46,7 +46,9 @@ def make_dataset(seed: int, noise_sd: float | None, out: Path) -> None:
         cfg = out.parent / f"noise_{seed}.json"
         cfg.write_text(json.dumps({"noise_sd": noise_sd}))
         cmd += ["--config", str(cfg)]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"the generator failed for seed {seed}:\n{proc.stderr.strip()[-2000:]}")
 
 
 def fit_one(data_dir: Path, args, key_seed: int) -> dict:
@@ -170,6 +172,10 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
+    if args.seeds < 1:
+        ap.error(f"--seeds must be at least 1, got {args.seeds}")
+    if args.noise_sd is not None and not args.noise_sd > 0:
+        ap.error(f"--noise-sd must be positive, got {args.noise_sd}")
     if not GENERATOR.exists():
         sys.exit(f"the generator is not at {GENERATOR}: ../shared must be beside the checkout")
     from mmm_jax.cli import configure_devices
