@@ -111,6 +111,16 @@ def test_bounded_and_monotone_float32(kind, data, x):
     assert np.all(out[x == 0] == 0)
 
 
+def test_logistic_does_not_dip_near_one_float64():
+    """Hypothesis found tanh(0.5 r x) falling by one ulp as x grew (XLA's tanh on CPU)."""
+    rate = 3.68027925491333
+    x = np.array([0.99999, 1.0]) * 30.0 / rate
+    with jax.enable_x64(True):
+        out = np.asarray(CURVES[Saturation.LOGISTIC][0](x, np.float64(rate)))
+    assert np.diff(out)[0] >= 0 and np.all(out < 1)
+    np.testing.assert_allclose(out, np.tanh(0.5 * rate * x), rtol=0, atol=4e-16)
+
+
 # x up to where float64 still resolves 1 - h(x) (>= ~1e-10): K * 100 for Hill
 # (slopes <= 5) and Michaelis-Menten, 30 / rate for the logistic
 _reach = {
