@@ -62,6 +62,11 @@ def geometric_adstock(x: Array, retention: Array, *, normalize: bool = True) -> 
     With ``normalize=True`` the output is multiplied by :math:`1 - \alpha`, so a
     constant input :math:`x_t = c` converges to :math:`c`.
 
+    The fastest form on a CPU. On a GPU use
+    :func:`geometric_adstock_associative`: one scan step per period costs about
+    21 µs there (H200: 2.1 s for 100,000 periods, 14,000 times the associative
+    form; ``benchmarks/README.md``).
+
     Args:
       x: Non-negative media for one channel, shape ``(time,)``.
       retention: :math:`\alpha \in [0, 1)`, shape ``()``.
