@@ -8,7 +8,10 @@ Scaling is chosen once, in `Scaler`, and travels with the data: models work on
 ``media_scaled``, ``target_scaled`` and ``controls_scaled`` and every output is
 unscaled back into currency with the same `Scaler`. Counterfactual media
 (`MMMData.with_media`) and hold-out windows (`MMMData.time_slice`) keep the
-scaler of the data they came from, so scaled numbers stay comparable.
+scaler of the data they came from, so scaled numbers stay comparable; a
+training window for an out-of-sample test takes its own
+(``time_slice(..., rescale=True)``), and the full data are put on that scale
+with `MMMData.with_scaler` to forecast.
 """
 
 from __future__ import annotations
@@ -502,11 +505,37 @@ class MMMData:
             )
         return dataclasses.replace(self, media=media)
 
-    def time_slice(self, start: Any = None, stop: Any = None) -> MMMData:
-        """A sub-window of periods with the **same** scaler (hold-out, rolling-origin CV).
+    def with_scaler(self, scaler: Scaler) -> MMMData:
+        """The same data on another scale (e.g. a training window's, to forecast from it).
+
+        Args:
+          scaler: A `Scaler` with one scale per channel and per control.
+
+        Returns:
+          A new `MMMData`; ``self`` is unchanged.
+
+        Raises:
+          DataValidationError: The scaler has another number of channels or controls.
+        """
+        if scaler.media_scale.shape != (self.n_channel,) or scaler.control_scale.shape != (
+            self.n_control,
+        ):
+            raise DataValidationError(
+                f"the scaler has {scaler.media_scale.shape[0]} channel and "
+                f"{scaler.control_scale.shape[0]} control scales; the data have "
+                f"{self.n_channel} channels and {self.n_control} controls"
+            )
+        return dataclasses.replace(self, scaler=scaler)
+
+    def time_slice(self, start: Any = None, stop: Any = None, *, rescale: bool = False) -> MMMData:
+        """A sub-window of periods, on the same scaler or, with ``rescale``, its own.
 
         The window is half-open, ``[start, stop)``, for both forms, so
-        consecutive windows tile the data without overlap.
+        consecutive windows tile the data without overlap. Keep the scaler to
+        compare windows in scaled units; take the window's own
+        (``rescale=True``) to train a model that must not see the periods after
+        it, whose means would otherwise set the training data's scale (hold-out
+        and rolling-origin validation do).
 
         Args:
           start: First period: an ``int`` position (negative counts from the
@@ -515,12 +544,18 @@ class MMMData:
           stop: End of the window, excluded: an ``int`` position, a date (the
             first period on or after it is excluded), or ``None``.
 
+          rescale: Compute the scaler from the window's own spend, target and
+            controls (`Scaler.from_arrays`).
+
         Returns:
           A new `MMMData` holding at least one period.
 
         Raises:
           ValueError: The window is empty.
           TypeError: ``start`` or ``stop`` is neither an int, a date nor None.
+          DataValidationError: With ``rescale``, a channel without spend, a
+            control that is zero throughout, or a target whose mean is not
+            positive in the window (it cannot be scaled).
         """
         lo = self._position(start, 0)
         hi = self._position(stop, self.n_time)
@@ -529,13 +564,29 @@ class MMMData:
                 f"time_slice({start!r}, {stop!r}) is empty for dates "
                 f"{_fmt_date(self.dates[0])} .. {_fmt_date(self.dates[-1])} ({self.n_time} periods)"
             )
-        return dataclasses.replace(
+        window = dataclasses.replace(
             self,
             media=self.media[:, lo:hi],
             target=self.target[:, lo:hi],
             controls=self.controls[:, lo:hi],
             dates=self.dates[lo:hi],
         )
+        if not rescale:
+            return window
+        span = f"{_fmt_date(window.dates[0])} .. {_fmt_date(window.dates[-1])}"
+        idle = [c for c, x in zip(self.channels, window.media.sum(axis=(0, 1))) if not x > 0]
+        if idle:
+            raise DataValidationError(
+                f"the window {span} cannot be scaled on its own: no spend on "
+                f"{_fmt_list(idle)} in it (start the window after the channel's first spend)"
+            )
+        try:
+            scaler = Scaler.from_arrays(window.media, window.target, window.controls)
+        except DataValidationError as err:
+            raise DataValidationError(
+                f"the window {span} cannot be scaled on its own: {err}"
+            ) from None
+        return window.with_scaler(scaler)
 
     def _position(self, key: Any, default: int) -> int:
         if key is None:

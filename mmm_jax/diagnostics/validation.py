@@ -4,10 +4,13 @@ Refits go through an injected ``fit_fn: Callable[[MMMData], FitLike]`` (for
 example ``functools.partial(fit_nuts, config=..., key=...)`` wrapped to take the
 data first), so this module never imports the inference layer (DESIGN.md).
 
-Forecasts are made from the **full** data with the fit's own time frame and
-its fit window as the ROAS reference (``fit.predict(data=full)``), so spend in
-the training window carries over into the forecast window through adstock;
-only the forecast periods are scored.
+Each training window is scaled on its own (``time_slice(..., rescale=True)``):
+the means that set the model's units, and with them what its priors mean, come
+from the training periods alone, never from the periods it forecasts.
+Forecasts are made from the **full** data put on the training window's scale
+(``full.with_scaler(train.scaler)``), with the fit's own time frame and its fit
+window as the ROAS reference, so spend in the training window carries over into
+the forecast window through adstock; only the forecast periods are scored.
 """
 
 from __future__ import annotations
@@ -95,6 +98,9 @@ def holdout_metrics(
 ) -> dict[str, Any]:
     """Fits on the first ``1 - frac`` of the periods and scores the final ``frac``.
 
+    The training window is scaled on its own, so nothing about the held-out
+    periods reaches the fit (see the module's docstring).
+
     Args:
       data: The full :class:`~mmm_jax.data.MMMData`.
       fit_fn: Fits a model to an ``MMMData`` and returns a fit (``Fit``).
@@ -107,15 +113,22 @@ def holdout_metrics(
       "holdout_start"}`` where metrics are those of :func:`window_metrics`
       (``r2``, ``mape``, ``nrmse``, ``coverage``) and ``holdout_start`` is the
       first held-out date (ISO).
+
+    Raises:
+      ValueError: ``frac`` outside (0, 1) or leaving fewer than two training periods.
+      DataValidationError: The training window cannot be scaled on its own
+        (a channel with no spend in it, say); the message names what.
     """
     n_hold = _n_holdout(data.n_time, frac)
     n_train = data.n_time - n_hold
     key = jax.random.PRNGKey(0) if key is None else key
-    fit = fit_fn(data.time_slice(0, n_train))
+    train = data.time_slice(0, n_train, rescale=True)
+    fit = fit_fn(train)
+    view = data.with_scaler(train.scaler)
     k_train, k_hold = jax.random.split(key)
     return {
-        "train": window_metrics(fit, data, 0, n_train, key=k_train, prob=prob),
-        "holdout": window_metrics(fit, data, n_train, data.n_time, key=k_hold, prob=prob),
+        "train": window_metrics(fit, view, 0, n_train, key=k_train, prob=prob),
+        "holdout": window_metrics(fit, view, n_train, data.n_time, key=k_hold, prob=prob),
         "n_train": n_train,
         "n_holdout": n_hold,
         "holdout_start": str(data.dates[n_train].date()),
@@ -136,7 +149,8 @@ def rolling_origin(
     Fold ``k`` (``k = 0 .. n_folds - 1``) trains on periods ``[0, e_k)`` and
     scores the next ``horizon`` periods ``[e_k, e_k + horizon)``, with
     ``e_k = T - (n_folds - k) * horizon``; the forecast windows tile the last
-    ``n_folds * horizon`` periods without overlap, and no fold sees its future.
+    ``n_folds * horizon`` periods without overlap, and no fold sees its future,
+    its scale included (each training window is scaled on its own).
 
     Args:
       data: The full :class:`~mmm_jax.data.MMMData`.
@@ -157,6 +171,7 @@ def rolling_origin(
     Raises:
       ValueError: Non-positive ``n_folds`` or ``horizon``, or fewer than two
         training periods left for the first fold.
+      DataValidationError: A training window cannot be scaled on its own.
     """
     if n_folds < 1:
         raise ValueError(f"n_folds must be >= 1, got {n_folds}")
@@ -174,7 +189,9 @@ def rolling_origin(
     for k in range(n_folds):
         end = first_end + k * horizon
         stop = end + horizon
-        fit = fit_fn(data.time_slice(0, end))
+        train = data.time_slice(0, end, rescale=True)
+        fit = fit_fn(train)
+        view = data.with_scaler(train.scaler)
         key, k_train, k_hold = jax.random.split(key, 3)
         folds.append(
             {
@@ -184,8 +201,8 @@ def rolling_origin(
                 "train_end": str(data.dates[end - 1].date()),
                 "holdout_start": str(data.dates[end].date()),
                 "holdout_end": str(data.dates[stop - 1].date()),
-                "train": window_metrics(fit, data, 0, end, key=k_train, prob=prob),
-                "holdout": window_metrics(fit, data, end, stop, key=k_hold, prob=prob),
+                "train": window_metrics(fit, view, 0, end, key=k_train, prob=prob),
+                "holdout": window_metrics(fit, view, end, stop, key=k_hold, prob=prob),
             }
         )
     mean = {

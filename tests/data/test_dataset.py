@@ -182,6 +182,28 @@ def test_time_slice_positions_and_dates_share_scaler():
         data.time_slice(10, 10)
 
 
+def test_time_slice_rescaled_takes_the_window_means_and_with_scaler_puts_data_on_them():
+    data = from_frame(make_frame(), controls=["price"])
+    head = data.time_slice(None, 30, rescale=True)
+    np.testing.assert_allclose(head.scaler.media_scale, data.media[0, :30].mean(axis=0))
+    assert head.scaler.target_scale == pytest.approx(data.target[0, :30].mean())
+    np.testing.assert_allclose(head.scaler.control_scale, np.abs(data.controls[0, :30]).mean(0))
+    np.testing.assert_allclose(head.media_scaled.mean(axis=(0, 1)), 1.0)  # the window's own units
+    np.testing.assert_array_equal(head.media, data.media[:, :30])
+    view = data.with_scaler(head.scaler)  # the full data on the window's scale
+    np.testing.assert_array_equal(view.media, data.media)
+    np.testing.assert_allclose(view.target_scaled, data.target / head.scaler.target_scale)
+    other = from_frame(make_frame())  # no controls: one control scale too few
+    with pytest.raises(DataValidationError, match="1 controls"):
+        data.with_scaler(other.scaler)
+    media = data.media.copy()
+    media[:, :35, 1] = 0.0  # the second channel first spends at period 35
+    late = data.with_media(media)
+    with pytest.raises(DataValidationError, match=rf"no spend on {data.channels[1]} in it"):
+        late.time_slice(0, 30, rescale=True)
+    assert late.time_slice(0, 30).scaler is data.scaler  # same scaler: nothing to compute
+
+
 def test_periods_per_year():
     assert periods_per_year("D") == 365.25
     assert periods_per_year("W-MON") == pytest.approx(52.1786, abs=1e-4)

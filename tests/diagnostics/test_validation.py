@@ -13,7 +13,7 @@ import pytest
 
 import jax
 
-from mmm_jax.data import SimulationConfig, from_frame, simulate
+from mmm_jax.data import DataValidationError, SimulationConfig, from_frame, simulate
 from mmm_jax.diagnostics import fit_metrics
 from mmm_jax.diagnostics.validation import (
     compare_models,
@@ -87,18 +87,22 @@ def test_holdout_equals_metrics_by_hand(data, right):
     assert (out["n_train"], out["n_holdout"]) == (135, 15)
     (train,) = rec.seen
     assert train.n_time == 135 and train.dates.equals(data.dates[:135])
-    assert train.scaler == data.scaler
+    # Scaled on the training periods alone: the held-out means never reach the fit.
+    np.testing.assert_allclose(train.scaler.media_scale, data.media[0, :135].mean(axis=0))
+    assert train.scaler.target_scale == pytest.approx(data.target[0, :135].mean())
+    assert train.scaler.target_scale != pytest.approx(data.scaler.target_scale, rel=1e-4)
     assert out["holdout_start"] == str(data.dates[135].date())
     fit = place(right, train)
+    view = data.with_scaler(train.scaler)  # forecasts and scores on the training scale
     k_train, k_hold = jax.random.split(key)
     for part, (lo, hi), k in (("train", (0, 135), k_train), ("holdout", (135, 150), k_hold)):
-        expected = by_hand(fit, data, lo, hi, k)
+        expected = by_hand(fit, view, lo, hi, k)
         assert out[part] == pytest.approx(expected, rel=1e-6, abs=1e-9)
         assert 0.0 <= out[part]["coverage"] <= 1.0
     # The forecast sees the training spend: adstock carry-over raises the first hold-out
     # period above a forecast made from the hold-out window alone.
-    full = fit.predict(data)["mu"][:, 0, 135]
-    alone = fit.predict(data.time_slice(135))["mu"][:, 0, 0]
+    full = fit.predict(view)["mu"][:, 0, 135]
+    alone = fit.predict(view.time_slice(135))["mu"][:, 0, 0]
     assert np.all(full >= alone) and np.mean(full - alone) > 0
 
 
@@ -123,6 +127,7 @@ def test_rolling_origin_trains_only_on_the_past(data, right):
         assert seen.dates[-1] < data.dates[start]  # never sees its forecast window
         assert str(seen.dates[-1].date()) == f["train_end"]
         assert start == f["n_train"]
+        assert seen.scaler.target_scale == pytest.approx(data.target[0, :start].mean())
         assert str(data.dates[start + 19].date()) == f["holdout_end"]
         if previous_end is not None:
             assert start == previous_end  # windows tile without overlap or gap
@@ -133,11 +138,21 @@ def test_rolling_origin_trains_only_on_the_past(data, right):
         key, k_train, k_hold = jax.random.split(key, 3)
         n = f["n_train"]
         assert f["holdout"] == pytest.approx(
-            by_hand(place(right, seen), data, n, n + 20, k_hold), rel=1e-6, abs=1e-9
+            by_hand(place(right, seen), data.with_scaler(seen.scaler), n, n + 20, k_hold),
+            rel=1e-6,
+            abs=1e-9,
         )
     for part in ("train", "holdout"):
         for m in ("r2", "mape", "nrmse", "coverage"):
             assert mean[part][m] == pytest.approx(np.mean([f[part][m] for f in folds]))
+
+
+def test_holdout_refuses_a_training_window_without_spend_on_a_channel(data, right):
+    media = np.array(data.media)
+    media[:, :140, 1] = 0.0  # the second channel starts spending in the hold-out
+    late = data.with_media(media)
+    with pytest.raises(DataValidationError, match=f"no spend on {data.channels[1]}"):
+        holdout_metrics(late, Recorder(right), frac=0.1)
 
 
 def test_rolling_origin_default_horizon_and_errors(data, right):
