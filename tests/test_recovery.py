@@ -2,6 +2,11 @@
 
 Slow: NUTS 4 chains x 1000 warmup x 1000 draws. Run with ``make test-slow``.
 The truth is only what the tests compare against; no default was tuned to it.
+
+Each test runs on two models: the default (``ModelConfig()``, what the issue's
+"fit with organic_traffic as control, no lift tests" describes) and the same
+with the synergy term, the form that generated the data (meta x google). The
+xfail reasons give the values measured when they were last run.
 """
 
 import json
@@ -23,7 +28,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not DATA.exists(), reason="../shared/benchdata is not beside the checkout"),
 ]
-CONFIG = ModelConfig(synergy=SynergyPriors())
+CONFIGS = {"default": ModelConfig(), "synergy": ModelConfig(synergy=SynergyPriors())}
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +41,20 @@ def data():
     return load_csv(DATA / "data.csv", controls=("organic_traffic",))
 
 
+@pytest.fixture(scope="module", params=sorted(CONFIGS))
+def model(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def nuts(data):
+def nuts(data, model):
     fit = fit_nuts(
-        data, CONFIG, key=jax.random.PRNGKey(0), num_warmup=1000, num_samples=1000, num_chains=4
+        data,
+        CONFIGS[model],
+        key=jax.random.PRNGKey(0),
+        num_warmup=1000,
+        num_samples=1000,
+        num_chains=4,
     )
     return fit, contributions(fit), marginal_roas(fit)
 
@@ -48,12 +63,17 @@ def true_roas(truth, data):
     return np.array([truth["channels"][c]["roas"] for c in data.channels])
 
 
-@pytest.mark.xfail(
-    reason="issue 3 open: max R-hat 1.006 passes, but 40 divergences in 4000 draws (1.0%) "
-    "with synergy on (15 without synergy); they sit at high meta ROAS",
-    strict=False,
-)
-def test_nuts_converges(nuts):
+def test_nuts_converges(nuts, model, request):
+    # Default model: max R-hat 1.006, 15 divergences in 4000 draws (passes).
+    if model == "synergy":
+        request.applymarker(
+            pytest.mark.xfail(
+                reason="issue 3 open: max R-hat 1.006 passes, but 40 divergences in 4000 draws "
+                "(1.0%); they sit where meta saturates early and trades its level with the "
+                "intercept, and target_accept 0.9 does not remove them (benchmarks/README.md)",
+                strict=False,
+            )
+        )
     fit, _, _ = nuts
     conv = convergence(fit)
     assert conv["r_hat_max"] < 1.01
@@ -62,7 +82,8 @@ def test_nuts_converges(nuts):
 
 @pytest.mark.xfail(
     reason="issue 3 open: meta, tiktok and amazon are inside their 90% HDIs; google's true 2.50 "
-    "is just above its HDI [1.26, 2.42]: its posterior Hill slope is steeper than the true 1.2. "
+    "is just above its HDI, [1.24, 2.39] (default) and [1.26, 2.42] (synergy): its posterior "
+    "Hill slope is steeper than the true 1.2. "
     "A calibrated model covers all four on 66% of datasets; over 10 generated datasets this one "
     "did on 7, google on 8 of 10 (benchmarks/recovery_seeds.py)",
     strict=False,
@@ -90,7 +111,8 @@ def test_waste_flags(nuts, truth, data):
 @pytest.mark.xfail(
     reason="issue 3 open: without lift tests the level of a channel's response below its observed "
     "spend is weakly identified; posterior-mean ROAS errors +41% meta, -28% google, +50% tiktok, "
-    "-28% amazon (mean absolute 37%, PyMC-Marketing 42%, Meridian 39%). Over 10 generated "
+    "-26% amazon, default model; +41/-27/+50/-28% with synergy (mean absolute 36-37%; "
+    "PyMC-Marketing 42%, Meridian 39%). Over 10 generated "
     "datasets (benchmarks/recovery_seeds.py) all four means were within 25% on 1: the 90% HDIs "
     "are as wide as the truth, and cover it 92% of the time",
     strict=False,
@@ -102,11 +124,13 @@ def test_nuts_roas_means_within_25_percent(nuts, truth, data):
 
 
 @pytest.mark.xfail(
-    reason="issue 3 open: AutoMVN means +14% meta, -34% google, +28% tiktok, -38% amazon; "
-    "see test_nuts_roas_means_within_25_percent",
+    reason="issue 3 open: AutoMVN means +17% meta, -33% google, +31% tiktok, -34% amazon "
+    "(default model), +14/-34/+28/-37% (synergy); see test_nuts_roas_means_within_25_percent",
     strict=False,
 )
-def test_svi_roas_means_within_30_percent(data, truth):
-    fit = fit_svi(data, CONFIG, key=jax.random.PRNGKey(0), num_steps=10_000, progress_bar=False)
+def test_svi_roas_means_within_30_percent(data, truth, model):
+    fit = fit_svi(
+        data, CONFIGS[model], key=jax.random.PRNGKey(0), num_steps=10_000, progress_bar=False
+    )
     err = contributions(fit).roas.mean(0) / true_roas(truth, data) - 1
     assert np.all(np.abs(err) < 0.30), dict(zip(data.channels, err))
