@@ -104,7 +104,7 @@ def run_fit(args) -> dict:
     import jax
 
     from mmm_jax.data import load_csv
-    from mmm_jax.diagnostics import summarize
+    from mmm_jax.diagnostics import holdout_metrics, holdout_periods, summarize
     from mmm_jax.inference import fit_map, fit_nuts, fit_svi
 
     data = load_csv(
@@ -128,40 +128,76 @@ def run_fit(args) -> dict:
             market_share=args.lift_market_share,
             spread=LiftSpread(args.lift_spread),
         )
+    if args.holdout is not None:
+        if lift is not None:
+            raise CLIError(
+                "--holdout with --lift-tests is not supported: the lift tests are not "
+                "split with the periods; fit without one of them"
+            )
+        try:  # refuse a bad fraction before the main fit, not after it
+            holdout_periods(data.n_time, args.holdout)
+        except ValueError as err:
+            raise CLIError(f"--holdout: {err}") from None
     key = jax.random.PRNGKey(args.seed)
     progress = _show_progress(args)
-    if args.method == "nuts":
-        fit = fit_nuts(
-            data,
-            config,
-            key=key,
-            num_warmup=args.warmup,
-            num_samples=args.draws,
-            num_chains=args.chains,
-            progress_bar=progress,
-            lift_tests=lift,
-        )
-    elif args.method == "svi":
-        fit = fit_svi(
-            data,
+
+    def fit_fn(d, lift_tests=None):
+        if args.method == "nuts":
+            return fit_nuts(
+                d,
+                config,
+                key=key,
+                num_warmup=args.warmup,
+                num_samples=args.draws,
+                num_chains=args.chains,
+                progress_bar=progress,
+                lift_tests=lift_tests,
+            )
+        if args.method == "svi":
+            return fit_svi(
+                d,
+                config,
+                key=key,
+                num_steps=args.svi_steps,
+                guide=args.guide,
+                progress_bar=progress,
+                lift_tests=lift_tests,
+            )
+        return fit_map(
+            d,
             config,
             key=key,
             num_steps=args.svi_steps,
-            guide=args.guide,
             progress_bar=progress,
-            lift_tests=lift,
+            lift_tests=lift_tests,
         )
-    else:
-        fit = fit_map(
-            data, config, key=key, num_steps=args.svi_steps, progress_bar=progress, lift_tests=lift
-        )
+
+    fit = fit_fn(data, lift)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fit.save(out / "fit.npz")
     summary = summarize(fit)
+    written = [out / "summary.json", out / "fit.npz"]
+    if args.holdout is not None:
+        n_hold = holdout_periods(data.n_time, args.holdout)
+        print(
+            f"hold-out: refitting on the first {data.n_time - n_hold} periods "
+            f"to forecast the last {n_hold}"
+        )
+        check = holdout_metrics(
+            data, fit_fn, frac=args.holdout, key=jax.random.fold_in(key, 1), return_fit=True
+        )
+        check.pop("fit").save(out / "fit_holdout.npz")
+        summary["fit"]["holdout"] = {
+            **check["holdout"],
+            "n_train": check["n_train"],
+            "n_holdout": check["n_holdout"],
+            "holdout_start": check["holdout_start"],
+        }
+        written.append(out / "fit_holdout.npz")
     (out / "summary.json").write_text(dumps(summary))
     _print_summary(summary)
-    print(f"wrote {out / 'summary.json'} and {out / 'fit.npz'}")
+    print("wrote " + ", ".join(str(p) for p in written))
     return summary
 
 
@@ -182,6 +218,12 @@ def _print_summary(summary: dict) -> None:
     print(f"baseline share {b['mean']:.3f} [{b['hdi_low']:.3f}, {b['hdi_high']:.3f}]")
     f = summary["fit"]
     print(f"fit: R2 {f['r2']:.3f}  MAPE {f['mape']:.3%}  NRMSE {f['nrmse']:.3f}")
+    if "holdout" in f:
+        h = f["holdout"]
+        print(
+            f"hold-out ({h['n_holdout']} periods from {h['holdout_start']}): R2 {h['r2']:.3f}  "
+            f"MAPE {h['mape']:.3%}  NRMSE {h['nrmse']:.3f}  90% interval coverage {h['coverage']:.0%}"
+        )
 
 
 # ------------------------------------------------------------------ optimize / simulate
@@ -648,6 +690,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--draws", type=int, default=1000)
     fit.add_argument("--warmup", type=int, default=1000)
     fit.add_argument("--svi-steps", type=int, default=10_000)
+    fit.add_argument(
+        "--holdout",
+        type=float,
+        default=None,
+        metavar="FRAC",
+        help="also refit on the first 1-FRAC of the periods and score the last FRAC out of "
+        "sample (e.g. 0.1): summary.json's fit.holdout, RUN/fit_holdout.npz; twice the time",
+    )
     fit.add_argument(
         "--guide", choices=["auto_normal", "auto_mvn", "auto_lowrank"], default="auto_mvn"
     )

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import jax
+
 from mmm_jax.cli import main
 from mmm_jax.data import SimulationConfig, simulate
 
@@ -41,7 +43,8 @@ def svi_run(csv_path, tmp_path_factory):
 def map_run(csv_path, tmp_path_factory):
     run = tmp_path_factory.mktemp("map_run")
     argv = ["fit", str(csv_path), "--out", str(run), "--method", "map", "--svi-steps", "200"]
-    assert main([*argv, "--channels", ",".join(CHANNELS), "--controls", "organic_traffic"]) == 0
+    argv += ["--channels", ",".join(CHANNELS), "--controls", "organic_traffic", "--holdout", "0.1"]
+    assert main(argv) == 0
     return run
 
 
@@ -143,6 +146,35 @@ def test_simulate_reproduces_optimized_revenue(optimized, svi_run, tmp_path, cap
     assert abs(result["historical_revenue"]["mean"] - want_h) <= 0.01 * abs(want_h)
 
 
+def test_fit_holdout_scores_a_refit_on_the_first_90_percent(map_run, csv_path):
+    from mmm_jax.data import load_csv
+    from mmm_jax.diagnostics import window_metrics
+    from mmm_jax.inference import Fit
+
+    hold = json.loads((map_run / "summary.json").read_text())["fit"]["holdout"]
+    dates = pd.read_csv(csv_path)["date"]
+    assert (hold["n_train"], hold["n_holdout"]) == (81, 9)
+    assert hold["holdout_start"] == dates[81]
+    # The saved refit saw the first 81 periods only, on their own scale ...
+    data = load_csv(csv_path, channels=CHANNELS, controls=("organic_traffic",))
+    refit = Fit.load(map_run / "fit_holdout.npz")
+    assert refit.data.n_time == 81 and str(refit.data.dates[-1].date()) == dates[80]
+    assert refit.data.scaler == data.time_slice(0, 81, rescale=True).scaler
+    # ... and the summary's numbers are its forecast of the last 9, scored.
+    view = data.with_scaler(refit.data.scaler)
+    key = jax.random.fold_in(jax.random.PRNGKey(0), 1)
+    by_hand = window_metrics(refit, view, 81, 90, key=jax.random.split(key)[1])
+    assert {k: hold[k] for k in by_hand} == pytest.approx(by_hand, rel=1e-6, abs=1e-9)
+    assert 0.0 <= hold["coverage"] <= 1.0 and hold["mape"] > 0.0
+
+
+def test_fit_holdout_refuses_a_bad_fraction_before_fitting(csv_path, tmp_path, capsys):
+    argv = ["fit", str(csv_path), "--out", str(tmp_path / "run"), "--holdout"]
+    assert "--holdout: frac must be in (0, 1)" in _error(capsys, [*argv, "1.5"])
+    assert "need at least 2" in _error(capsys, [*argv, "0.99"])
+    assert not (tmp_path / "run").exists()
+
+
 def test_report_writes_html_with_every_channel(map_run, capsys):
     # A one-draw MAP run keeps this fast; alloc.json adds the budget figure and note.
     assert main(["optimize", str(map_run)]) == 0
@@ -159,6 +191,7 @@ def test_report_writes_html_with_every_channel(map_run, capsys):
         pngs
     )
     assert all(b.startswith(b"\x89PNG") and len(b) > 2000 for b in pngs.values())
+    assert "Held out: last 9 periods from" in page and "90% interval coverage" in page
     # The summary file is left as it was (the review is computed for the page only).
     assert "review" not in json.loads((map_run / "summary.json").read_text())
 

@@ -21,6 +21,7 @@ from mmm_jax.diagnostics.summary import convergence, summarize
 from mmm_jax.diagnostics.validation import (
     compare_models,
     holdout_metrics,
+    holdout_periods,
     rolling_origin,
     window_metrics,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "add_review",
     "compare_models",
     "holdout_metrics",
+    "holdout_periods",
     "review",
     "review_table",
     "rolling_origin",

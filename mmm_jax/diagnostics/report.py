@@ -296,21 +296,37 @@ def _baseline_and_synergy(summary: Mapping[str, Any], truth: Mapping[str, Any] |
 
 def _fit_quality(summary: Mapping[str, Any]) -> str:
     fit = summary.get("fit") or {}
-    rows = [
-        [
-            "R²",
-            _esc(_ratio(fit.get("r2"))),
-            "Share of the revenue variation the model explains (1 is perfect).",
-        ],
-        ["MAPE", _esc(_pct(fit.get("mape"))), "Mean absolute percentage error per period."],
-        [
-            "NRMSE",
-            _esc(_pct(fit.get("nrmse"))),
-            "Root mean squared error relative to the revenue range.",
-        ],
+    hold = fit.get("holdout")
+    metrics = [
+        ("R²", "r2", _ratio, "Share of the revenue variation the model explains (1 is perfect)."),
+        ("MAPE", "mape", _pct, "Mean absolute percentage error per period."),
+        ("NRMSE", "nrmse", _pct, "Root mean squared error relative to the revenue range."),
     ]
+    if hold is None:
+        return _table(
+            ["Metric", "Value", "Meaning"],
+            ([name, _esc(fmt(fit.get(k))), _esc(text)] for name, k, fmt, text in metrics),
+            text_cols=(2,),
+        )
+    metrics.append(
+        (
+            "90% interval coverage",
+            "coverage",
+            _pct,
+            "Share of periods inside the 90% forecast band.",
+        )
+    )
+    head = (
+        f"Held out: last {hold['n_holdout']} periods from {hold['holdout_start']}, "
+        f"forecast by a refit on the first {hold['n_train']}"
+    )
     return _table(
-        ["Metric", "Value", "Meaning"], ([r[0], r[1], _esc(r[2])] for r in rows), text_cols=(2,)
+        ["Metric", "In sample", head, "Meaning"],
+        (
+            [name, _esc(fmt(fit.get(k)) if k in fit else "—"), _esc(fmt(hold.get(k))), _esc(text)]
+            for name, k, fmt, text in metrics
+        ),
+        text_cols=(3,),
     )
 
 

@@ -25,7 +25,14 @@ import jax
 
 from mmm_jax.diagnostics.metrics import FitLike, fit_metrics
 
-__all__ = ["INTERVAL_PROB", "compare_models", "holdout_metrics", "rolling_origin", "window_metrics"]
+__all__ = [
+    "INTERVAL_PROB",
+    "compare_models",
+    "holdout_metrics",
+    "holdout_periods",
+    "rolling_origin",
+    "window_metrics",
+]
 
 INTERVAL_PROB = 0.9
 PARETO_K_BAD = 0.7
@@ -77,7 +84,12 @@ def window_metrics(
     return {**fit_metrics(actual, mu.mean(axis=0)), "coverage": float(inside.mean())}
 
 
-def _n_holdout(n_time: int, frac: float) -> int:
+def holdout_periods(n_time: int, frac: float) -> int:
+    """Periods :func:`holdout_metrics` holds out: ``round(frac * n_time)``, at least 1.
+
+    Raises:
+      ValueError: ``frac`` outside (0, 1), or fewer than two training periods left.
+    """
     if not 0.0 < frac < 1.0:
         raise ValueError(f"frac must be in (0, 1), got {frac}")
     n = max(1, int(round(frac * n_time)))
@@ -95,6 +107,7 @@ def holdout_metrics(
     frac: float = 0.1,
     key: jax.Array | None = None,
     prob: float = INTERVAL_PROB,
+    return_fit: bool = False,
 ) -> dict[str, Any]:
     """Fits on the first ``1 - frac`` of the periods and scores the final ``frac``.
 
@@ -107,32 +120,36 @@ def holdout_metrics(
       frac: Share of periods held out at the end, in (0, 1); at least one period.
       key: PRNG key for the predictive draws (default ``PRNGKey(0)``).
       prob: Predictive interval mass for the coverage.
+      return_fit: Also return the training fit, under ``"fit"``.
 
     Returns:
       ``{"train": metrics, "holdout": metrics, "n_train", "n_holdout",
       "holdout_start"}`` where metrics are those of :func:`window_metrics`
       (``r2``, ``mape``, ``nrmse``, ``coverage``) and ``holdout_start`` is the
-      first held-out date (ISO).
+      first held-out date (ISO); with ``return_fit``, ``"fit"`` too.
 
     Raises:
       ValueError: ``frac`` outside (0, 1) or leaving fewer than two training periods.
       DataValidationError: The training window cannot be scaled on its own
         (a channel with no spend in it, say); the message names what.
     """
-    n_hold = _n_holdout(data.n_time, frac)
+    n_hold = holdout_periods(data.n_time, frac)
     n_train = data.n_time - n_hold
     key = jax.random.PRNGKey(0) if key is None else key
     train = data.time_slice(0, n_train, rescale=True)
     fit = fit_fn(train)
     view = data.with_scaler(train.scaler)
     k_train, k_hold = jax.random.split(key)
-    return {
+    out = {
         "train": window_metrics(fit, view, 0, n_train, key=k_train, prob=prob),
         "holdout": window_metrics(fit, view, n_train, data.n_time, key=k_hold, prob=prob),
         "n_train": n_train,
         "n_holdout": n_hold,
         "holdout_start": str(data.dates[n_train].date()),
     }
+    if return_fit:
+        out["fit"] = fit
+    return out
 
 
 def rolling_origin(
