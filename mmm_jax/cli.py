@@ -534,7 +534,8 @@ def write_run_report(run: str | Path, *, title: str | None = None) -> Path:
 
     Reads ``RUN/fit.npz`` and, when present, ``RUN/summary.json`` (else it is
     computed), ``RUN/alloc.json`` (adds the budget reallocation figure and an
-    allocation note), ``RUN/truth.json`` (adds truth columns) and
+    allocation note), ``RUN/fit_holdout.npz`` (``fit --holdout``: adds the
+    hold-out forecast figure), ``RUN/truth.json`` (adds truth columns) and
     ``RUN/demo.json`` (adds its ``notes``). A summary without model review
     verdicts gets them computed for the page only; no input file is changed.
 
@@ -554,6 +555,7 @@ def write_run_report(run: str | Path, *, title: str | None = None) -> Path:
     from mmm_jax.diagnostics.plots import plot_budget_reallocation
     from mmm_jax.diagnostics.report import figures_for_fit, write_report
     from mmm_jax.diagnostics.review import add_review, review
+    from mmm_jax.inference import Fit
 
     run_dir = Path(run)
     if not run_dir.is_dir():
@@ -577,6 +579,8 @@ def write_run_report(run: str | Path, *, title: str | None = None) -> Path:
         _read_json(truth_path, "it should hold the known truth") if truth_path.is_file() else None
     )
     figures = figures_for_fit(fit, summary=summary, truth=truth)
+    if (run_dir / "fit_holdout.npz").is_file():
+        figures = _with_holdout_figure(figures, fit, Fit.load(run_dir / "fit_holdout.npz"))
     notes = []
     alloc_path = run_dir / "alloc.json"
     if alloc_path.is_file():
@@ -612,6 +616,37 @@ def write_run_report(run: str | Path, *, title: str | None = None) -> Path:
         truth=truth,
         notes=notes,
     )
+
+
+def _with_holdout_figure(figures: dict, fit, refit) -> dict:
+    """``figures`` with the hold-out forecast drawn after the posterior predictive check."""
+    import numpy as np
+
+    from mmm_jax.diagnostics.plots import plot_posterior_predictive
+
+    data = fit.data.with_scaler(refit.data.scaler)  # the full series on the refit's scale
+    if refit.data.n_time >= data.n_time or not data.dates[: refit.data.n_time].equals(
+        refit.data.dates
+    ):
+        raise CLIError("fit_holdout.npz does not hold a refit on the start of this run's data")
+    draws = np.asarray(refit.predict(data, sites=("y",))["y"]) * data.scaler.target_scale
+    n_train = refit.data.n_time
+    # The held-out periods and twice as many before them, so the forecast is readable.
+    start = max(0, n_train - 2 * (data.n_time - n_train))
+    ax = plot_posterior_predictive(
+        data.dates[start:],
+        data.target[:, start:],
+        draws[..., start:],
+        split=data.dates[n_train],
+        title="Hold-out forecast",
+    )
+    out = {}
+    for key, fig in figures.items():
+        out[key] = fig
+        if key == "posterior_predictive":
+            out["holdout_forecast"] = ax.figure
+    out.setdefault("holdout_forecast", ax.figure)
+    return out
 
 
 def run_report(args) -> Path:

@@ -192,6 +192,9 @@ def test_report_writes_html_with_every_channel(map_run, capsys):
     )
     assert all(b.startswith(b"\x89PNG") and len(b) > 2000 for b in pngs.values())
     assert "Held out: last 9 periods from" in page and "90% interval coverage" in page
+    # the hold-out forecast is drawn right after the posterior predictive check
+    order = [page.index(f"id='fig-{k}'") for k in ("posterior_predictive", "holdout_forecast")]
+    assert order == sorted(order) and "holdout_forecast.png" in pngs
     # The summary file is left as it was (the review is computed for the page only).
     assert "review" not in json.loads((map_run / "summary.json").read_text())
 

@@ -191,11 +191,14 @@ def plot_posterior_predictive(
     *,
     currency: str = "",
     title: str = "Posterior predictive check",
+    split: Any | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Actual target against the posterior-predictive mean with 50% and 90% bands.
 
     Bands are equal-tailed quantiles of the draws per period. Geos are summed.
+    With ``split``, the periods from that date on are shaded as held out: the
+    draws there are a forecast by a fit that did not see them.
 
     Args:
       dates: Period dates, length ``time``.
@@ -204,10 +207,13 @@ def plot_posterior_predictive(
         ``(sample, geo, time)``, in the same units as ``actual``.
       currency: Symbol for the money axis.
       title: Axes title.
+      split: First held-out date, after the first date and at most the last
+        one; ``None`` for none.
       ax: Axes to draw on (default: a new figure).
 
     Returns:
-      The Axes: two lines (actual, mean) and two filled bands.
+      The Axes: two lines (actual, mean), two filled bands and, with
+      ``split``, one shaded span.
     """
     y = _sum_geo(actual, 1, 0)
     draws = _sum_geo(predicted_draws, 2, 1)
@@ -217,8 +223,16 @@ def plot_posterior_predictive(
             f"(sample, time) or (sample, geo, time); got {len(dates)} dates, actual "
             f"{np.shape(actual)}, predicted_draws {np.shape(predicted_draws)}"
         )
-    ax = _axes(ax, (11, 4.2))
     x = np.asarray(dates)
+    if split is not None:
+        split = np.datetime64(split, "ns")
+        if not x[0] < split <= x[-1]:
+            raise ValueError(
+                f"split {split} must lie after the first date {x[0]} and at most the last {x[-1]}"
+            )
+    ax = _axes(ax, (11, 4.2))
+    if split is not None:
+        ax.axvspan(split, x[-1], color="0.93", zorder=0, linewidth=0, label="held out (forecast)")
     q05, q25, q75, q95 = np.quantile(draws, [0.05, 0.25, 0.75, 0.95], axis=0)
     ax.fill_between(x, q05, q95, color=_MODEL_COLOR, alpha=0.15, linewidth=0, label="90% interval")
     ax.fill_between(x, q25, q75, color=_MODEL_COLOR, alpha=0.30, linewidth=0, label="50% interval")

@@ -36,6 +36,10 @@ CAPTIONS: dict[str, str] = {
         "Observed revenue against the model's posterior predictive mean, with 50% and 90% "
         "intervals. Actual points mostly inside the bands mean the model reproduces the data."
     ),
+    "holdout_forecast": (
+        "Out of sample: the last periods forecast by a refit that saw only the earlier ones "
+        "(mmm-jax fit --holdout), with 50% and 90% intervals; the shaded periods were held out."
+    ),
     "contributions": (
         "Revenue per period split into the baseline (what would have happened with no media) "
         "and each channel's counterfactual contribution (posterior means)."

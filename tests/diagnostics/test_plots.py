@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
@@ -146,6 +147,15 @@ def test_posterior_predictive_sums_geos_and_draws_bands(tmp_path, rng, dates):
     np.testing.assert_allclose(ax2.get_lines()[0].get_ydata(), mean_line.get_ydata())
     with pytest.raises(ValueError, match="predicted_draws"):
         plots.plot_posterior_predictive(dates[:-1], actual, draws)
+    # a held-out tail is shaded from its first date to the last
+    ax3 = plots.plot_posterior_predictive(dates, actual, draws, split=dates[30])
+    (span,) = ax3.patches
+    corners = span.get_path().transformed(span.get_patch_transform()).vertices
+    assert mdates.num2date(corners[:, 0].min()).date() == pd.Timestamp(dates[30]).date()
+    assert mdates.num2date(corners[:, 0].max()).date() == pd.Timestamp(dates[-1]).date()
+    assert _legend(ax3)[0] == "held out (forecast)"
+    with pytest.raises(ValueError, match="split"):
+        plots.plot_posterior_predictive(dates, actual, draws, split=dates[0])
 
 
 # ------------------------------------------------------------------ 2
