@@ -20,8 +20,9 @@ Measured per G, each in its own subprocess (so peak memory is that run's):
   of the device's ``memory_stats()`` on a GPU.
 
 Each G runs under a limit of ``--max-seconds`` (wall time of its subprocess); a G
-that exceeds it is recorded as timed out and the larger G of that method as
-skipped.
+that exceeds it (or fails) is recorded as such and the larger G of that method as
+skipped. The JSON is rewritten after every G, so a run stopped from outside
+keeps what it measured.
 
 Usage (the full GPU run is one command)::
 
@@ -198,7 +199,8 @@ def _markdown(report: dict) -> str:
             }[m]
             for m in s.get("methods", ["nuts", "svi"])
         )
-        + f"; limit {s['max_seconds']:.0f} s per G. Times in seconds; run = wall - compile.",
+        + f"; limit {s['max_seconds']:.0f} s per G and method. Times in seconds; "
+        "run = wall - compile.",
         "",
         "| G | params | NUTS wall | compile | run | min ESS | ESS/s | steps/draw | div "
         "| SVI wall | SVI compile | peak MB (NUTS/SVI) |",
@@ -297,21 +299,12 @@ def main(argv=None):
     # exceeded the limit: on a GPU, where time barely grows with G, that
     # skipped every G after the first.)
     results, over = [], {}
-    for g in geos:
-        for method in methods:
-            if method in over:
-                r = {"G": g, "method": method, "skipped": over[method]}
-            else:
-                r = _child(args, g, method, timeout=args.max_seconds)
-                if "skipped" in r:
-                    over[method] = f"G = {g} took over {args.max_seconds:.0f} s"
-            results.append(r)
-            print(json.dumps(r), flush=True)
-    device = jax.devices()[0]
+    # The device is asked for after the children ran: JAX in this process would
+    # otherwise take most of a GPU's memory away from them. Until then it is None.
     report = {
         "benchmark": "scale",
-        "device": device.device_kind,
-        "backend": device.platform,
+        "device": None,
+        "backend": None,
         "cpu_count": os.cpu_count(),
         "settings": {
             "geos": geos,
@@ -331,6 +324,22 @@ def main(argv=None):
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    for g in geos:
+        for method in methods:
+            if method in over:
+                r = {"G": g, "method": method, "skipped": over[method]}
+            else:
+                r = _child(args, g, method, timeout=args.max_seconds)
+                if "skipped" in r:
+                    over[method] = f"G = {g} took over {args.max_seconds:.0f} s"
+                elif "error" in r:  # out of memory, say: a larger G fares no better
+                    over[method] = f"G = {g} failed"
+            results.append(r)
+            print(json.dumps(r), flush=True)
+            # Written after every G, so a run stopped from outside keeps what it measured.
+            out.write_text(json.dumps(report, indent=2))
+    device = jax.devices()[0]
+    report["device"], report["backend"] = device.device_kind, device.platform
     out.write_text(json.dumps(report, indent=2))
     out.with_suffix(".md").write_text(_markdown(report))
     _plot(report, out.with_suffix(".png"))

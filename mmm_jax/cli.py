@@ -106,6 +106,7 @@ def run_fit(args) -> dict:
     from mmm_jax.data import load_csv
     from mmm_jax.diagnostics import holdout_metrics, holdout_periods, summarize
     from mmm_jax.inference import fit_map, fit_nuts, fit_svi
+    from mmm_jax.models import build_inputs
 
     data = load_csv(
         args.data,
@@ -134,10 +135,12 @@ def run_fit(args) -> dict:
                 "--holdout with --lift-tests is not supported: the lift tests are not "
                 "split with the periods; fit without one of them"
             )
-        try:  # refuse a bad fraction before the main fit, not after it
-            holdout_periods(data.n_time, args.holdout)
-        except ValueError as err:
-            raise CLIError(f"--holdout: {err}") from None
+        # Refuse what would stop the refit before spending the main fit, not after it.
+        try:
+            n_hold = holdout_periods(data.n_time, args.holdout)
+            build_inputs(data.time_slice(0, data.n_time - n_hold, rescale=True), config)
+        except ValueError as err:  # DataValidationError included
+            raise CLIError(f"--holdout {args.holdout}: {err}") from None
     key = jax.random.PRNGKey(args.seed)
     progress = _show_progress(args)
 
@@ -178,7 +181,9 @@ def run_fit(args) -> dict:
     fit.save(out / "fit.npz")
     summary = summarize(fit)
     written = [out / "summary.json", out / "fit.npz"]
-    if args.holdout is not None:
+    if args.holdout is None:  # a refit left by an earlier run into this folder is not this run's
+        (out / "fit_holdout.npz").unlink(missing_ok=True)
+    else:
         n_hold = holdout_periods(data.n_time, args.holdout)
         print(
             f"hold-out: refitting on the first {data.n_time - n_hold} periods "
@@ -220,9 +225,10 @@ def _print_summary(summary: dict) -> None:
     print(f"fit: R2 {f['r2']:.3f}  MAPE {f['mape']:.3%}  NRMSE {f['nrmse']:.3f}")
     if "holdout" in f:
         h = f["holdout"]
+        cover = "n/a (too few draws)" if h["coverage"] is None else f"{h['coverage']:.0%}"
         print(
             f"hold-out ({h['n_holdout']} periods from {h['holdout_start']}): R2 {h['r2']:.3f}  "
-            f"MAPE {h['mape']:.3%}  NRMSE {h['nrmse']:.3f}  90% interval coverage {h['coverage']:.0%}"
+            f"MAPE {h['mape']:.3%}  NRMSE {h['nrmse']:.3f}  90% interval coverage {cover}"
         )
 
 
@@ -578,9 +584,14 @@ def write_run_report(run: str | Path, *, title: str | None = None) -> Path:
     truth = (
         _read_json(truth_path, "it should hold the known truth") if truth_path.is_file() else None
     )
+    holdout = (summary.get("fit") or {}).get("holdout")
+    refit = None
+    if holdout and (run_dir / "fit_holdout.npz").is_file():
+        refit = Fit.load(run_dir / "fit_holdout.npz")
+        _check_refit(fit, refit, int(holdout["n_train"]))
     figures = figures_for_fit(fit, summary=summary, truth=truth)
-    if (run_dir / "fit_holdout.npz").is_file():
-        figures = _with_holdout_figure(figures, fit, Fit.load(run_dir / "fit_holdout.npz"))
+    if refit is not None:
+        figures = _with_holdout_figure(figures, fit, refit)
     notes = []
     alloc_path = run_dir / "alloc.json"
     if alloc_path.is_file():
@@ -618,6 +629,26 @@ def write_run_report(run: str | Path, *, title: str | None = None) -> Path:
     )
 
 
+def _check_refit(fit, refit, n_train: int) -> None:
+    """Refuses a ``fit_holdout.npz`` that is not a refit on this run's first ``n_train`` periods."""
+    import numpy as np
+
+    start = fit.data.time_slice(0, n_train) if 0 < n_train < fit.data.n_time else None
+    if (
+        start is None
+        or refit.data.n_time != n_train
+        or refit.data.channels != fit.data.channels
+        or refit.data.control_names != fit.data.control_names
+        or not refit.data.dates.equals(start.dates)
+        or not np.array_equal(refit.data.media, start.media)
+        or not np.array_equal(refit.data.target, start.target)
+    ):
+        raise CLIError(
+            "fit_holdout.npz is not a refit on the first periods of this run's data: "
+            "rerun `mmm-jax fit ... --holdout FRAC` into this folder"
+        )
+
+
 def _with_holdout_figure(figures: dict, fit, refit) -> dict:
     """``figures`` with the hold-out forecast drawn after the posterior predictive check."""
     import numpy as np
@@ -625,10 +656,6 @@ def _with_holdout_figure(figures: dict, fit, refit) -> dict:
     from mmm_jax.diagnostics.plots import plot_posterior_predictive
 
     data = fit.data.with_scaler(refit.data.scaler)  # the full series on the refit's scale
-    if refit.data.n_time >= data.n_time or not data.dates[: refit.data.n_time].equals(
-        refit.data.dates
-    ):
-        raise CLIError("fit_holdout.npz does not hold a refit on the start of this run's data")
     draws = np.asarray(refit.predict(data, sites=("y",))["y"]) * data.scaler.target_scale
     n_train = refit.data.n_time
     # The held-out periods and twice as many before them, so the forecast is readable.

@@ -164,15 +164,36 @@ def test_fit_holdout_scores_a_refit_on_the_first_90_percent(map_run, csv_path):
     view = data.with_scaler(refit.data.scaler)
     key = jax.random.fold_in(jax.random.PRNGKey(0), 1)
     by_hand = window_metrics(refit, view, 81, 90, key=jax.random.split(key)[1])
+    assert hold["coverage"] is None and by_hand.pop("coverage") is None  # MAP: one draw, no band
     assert {k: hold[k] for k in by_hand} == pytest.approx(by_hand, rel=1e-6, abs=1e-9)
-    assert 0.0 <= hold["coverage"] <= 1.0 and hold["mape"] > 0.0
+    assert hold["mape"] > 0.0
+    with pytest.raises(ValueError, match="another scale"):  # the refit on unscaled-to-it data
+        refit.predict(data)
 
 
-def test_fit_holdout_refuses_a_bad_fraction_before_fitting(csv_path, tmp_path, capsys):
+def test_fit_holdout_refuses_what_would_stop_the_refit_before_fitting(csv_path, tmp_path, capsys):
     argv = ["fit", str(csv_path), "--out", str(tmp_path / "run"), "--holdout"]
-    assert "--holdout: frac must be in (0, 1)" in _error(capsys, [*argv, "1.5"])
+    assert "--holdout 1.5: frac must be in (0, 1)" in _error(capsys, [*argv, "1.5"])
     assert "need at least 2" in _error(capsys, [*argv, "0.99"])
+    late = pd.read_csv(csv_path)
+    late.loc[:59, "spend_social"] = 0.0  # social first spends in period 60
+    late_path = tmp_path / "late.csv"
+    late.to_csv(late_path, index=False)
+    argv[1] = str(late_path)
+    err = _error(capsys, [*argv, "0.5"])  # trains on periods 0-44: no social spend there
+    assert "no spend on social in it (first spend " + late["date"][60] in err
     assert not (tmp_path / "run").exists()
+
+
+def test_report_refuses_a_holdout_refit_of_other_data(map_run, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(map_run, copy)
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["fit"]["holdout"]["n_train"] = 80  # the saved refit covers 81 periods
+    (copy / "summary.json").write_text(json.dumps(summary))
+    assert "fit_holdout.npz is not a refit" in _error(capsys, ["report", str(copy)])
 
 
 def test_report_writes_html_with_every_channel(map_run, capsys):

@@ -521,9 +521,9 @@ class MMMData:
             self.n_control,
         ):
             raise DataValidationError(
-                f"the scaler has {scaler.media_scale.shape[0]} channel and "
-                f"{scaler.control_scale.shape[0]} control scales; the data have "
-                f"{self.n_channel} channels and {self.n_control} controls"
+                f"the scaler has scales for {scaler.media_scale.shape[0]} channel(s) and "
+                f"{scaler.control_scale.shape[0]} control(s); the data have "
+                f"{self.n_channel} channel(s) and {self.n_control} control(s)"
             )
         return dataclasses.replace(self, scaler=scaler)
 
@@ -574,11 +574,21 @@ class MMMData:
         if not rescale:
             return window
         span = f"{_fmt_date(window.dates[0])} .. {_fmt_date(window.dates[-1])}"
-        idle = [c for c, x in zip(self.channels, window.media.sum(axis=(0, 1))) if not x > 0]
-        if idle:
+        problems = []
+        for c, name in enumerate(self.channels):
+            if not window.media[..., c].sum() > 0:
+                spent = np.flatnonzero(self.media[..., c].sum(axis=0) > 0)
+                first = f"first spend {_fmt_date(self.dates[spent[0]])}" if spent.size else "none"
+                problems.append(
+                    f"no spend on {name} in it ({first}): end the window later, or leave "
+                    f"the channel out"
+                )
+        for j, name in enumerate(self.control_names):
+            if not np.any(window.controls[..., j] != 0):
+                problems.append(f"control {name} is zero throughout it: leave it out")
+        if problems:
             raise DataValidationError(
-                f"the window {span} cannot be scaled on its own: no spend on "
-                f"{_fmt_list(idle)} in it (start the window after the channel's first spend)"
+                [f"the window {span} cannot be scaled on its own: {p}" for p in problems]
             )
         try:
             scaler = Scaler.from_arrays(window.media, window.target, window.controls)

@@ -27,6 +27,7 @@ from mmm_jax.diagnostics.metrics import FitLike, fit_metrics
 
 __all__ = [
     "INTERVAL_PROB",
+    "MIN_DRAWS_FOR_COVERAGE",
     "compare_models",
     "holdout_metrics",
     "holdout_periods",
@@ -36,6 +37,8 @@ __all__ = [
 
 INTERVAL_PROB = 0.9
 PARETO_K_BAD = 0.7
+#: Fewest posterior draws from which a predictive interval's coverage is reported.
+MIN_DRAWS_FOR_COVERAGE = 20
 
 FitFn = Callable[[Any], FitLike]
 
@@ -68,7 +71,9 @@ def window_metrics(
       prob: Interval mass in (0, 1).
 
     Returns:
-      ``{"r2", "mape", "nrmse", "coverage"}``.
+      ``{"r2", "mape", "nrmse", "coverage"}``; ``coverage`` is ``None`` for a
+      fit of fewer than ``MIN_DRAWS_FOR_COVERAGE`` draws (a MAP fit has one, and
+      one draw gives no interval).
     """
     if not 0.0 < prob < 1.0:
         raise ValueError(f"prob must be in (0, 1), got {prob}")
@@ -79,9 +84,11 @@ def window_metrics(
     mu = np.asarray(pred["mu"])[..., start:stop] * scale  # (sample, geo, time)
     y_rep = np.asarray(pred["y"])[..., start:stop] * scale
     actual = np.asarray(data.target, dtype=float)[..., start:stop]  # (geo, time)
-    low, high = np.quantile(y_rep, [(1.0 - prob) / 2.0, (1.0 + prob) / 2.0], axis=0)
-    inside = (actual >= low) & (actual <= high)
-    return {**fit_metrics(actual, mu.mean(axis=0)), "coverage": float(inside.mean())}
+    coverage = None
+    if y_rep.shape[0] >= MIN_DRAWS_FOR_COVERAGE:
+        low, high = np.quantile(y_rep, [(1.0 - prob) / 2.0, (1.0 + prob) / 2.0], axis=0)
+        coverage = float(((actual >= low) & (actual <= high)).mean())
+    return {**fit_metrics(actual, mu.mean(axis=0)), "coverage": coverage}
 
 
 def holdout_periods(n_time: int, frac: float) -> int:
@@ -228,7 +235,11 @@ def rolling_origin(
         "n_holdout": horizon,
     }
     for part in ("train", "holdout"):
-        mean[part] = {m: float(np.mean([f[part][m] for f in folds])) for m in folds[0][part]}
+        values = {m: [f[part][m] for f in folds] for m in folds[0][part]}
+        mean[part] = {
+            m: None if any(v is None for v in vs) else float(np.mean(vs))
+            for m, vs in values.items()
+        }
     return [*folds, mean]
 
 

@@ -90,7 +90,19 @@ class Fit:
 
     # ------------------------------------------------------------ prediction
     def inputs(self, data: MMMData | None = None) -> ModelInputs:
-        """Model inputs for ``data`` (default: the fit data) on the fit's time frame."""
+        """Model inputs for ``data`` (default: the fit data) on the fit's time frame.
+
+        Raises:
+          ValueError: ``data`` is on another scale than the fit data: the
+            draws are in the fit's scaled units, so its numbers would be off
+            by the ratio of the scales. ``data.with_scaler(fit.data.scaler)``
+            puts it on the fit's.
+        """
+        if data is not None and data.scaler != self.data.scaler:
+            raise ValueError(
+                "the data are on another scale than the fit's (a window scaled on its own?): "
+                "pass data.with_scaler(fit.data.scaler)"
+            )
         return build_inputs(
             self.data if data is None else data, self.config, self.frame, reference=self.data
         )

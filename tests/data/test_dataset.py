@@ -194,14 +194,22 @@ def test_time_slice_rescaled_takes_the_window_means_and_with_scaler_puts_data_on
     np.testing.assert_array_equal(view.media, data.media)
     np.testing.assert_allclose(view.target_scaled, data.target / head.scaler.target_scale)
     other = from_frame(make_frame())  # no controls: one control scale too few
-    with pytest.raises(DataValidationError, match="1 controls"):
+    with pytest.raises(DataValidationError, match=r"1 control\(s\)"):
         data.with_scaler(other.scaler)
     media = data.media.copy()
     media[:, :35, 1] = 0.0  # the second channel first spends at period 35
     late = data.with_media(media)
+    first = str(data.dates[35].date())
     with pytest.raises(DataValidationError, match=rf"no spend on {data.channels[1]} in it"):
         late.time_slice(0, 30, rescale=True)
+    with pytest.raises(DataValidationError, match=rf"first spend {first}\): end the window later"):
+        late.time_slice(0, 30, rescale=True)
     assert late.time_slice(0, 30).scaler is data.scaler  # same scaler: nothing to compute
+    frame = make_frame()
+    frame.loc[:9, "price"] = 0.0
+    quiet = from_frame(frame, controls=["price"])
+    with pytest.raises(DataValidationError, match="control price is zero throughout it"):
+        quiet.time_slice(0, 10, rescale=True)
 
 
 def test_periods_per_year():

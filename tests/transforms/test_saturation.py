@@ -51,7 +51,7 @@ def _hill_np(x, k, s):
 @pytest.mark.parametrize("k", [0.01, 0.5, 1.0, 37.0, 1e4])
 @pytest.mark.parametrize("s", [0.1, 0.5, 1.0, 2.0, 5.0])
 def test_hill_at_half_saturation_is_half(k, s):
-    # Exact on CPU; within 2 ulps on a GPU, whose float32 division is not
+    # Exact on CPU; within 2 eps on a GPU, whose float32 division is not
     # correctly rounded (an H200 gave 37 / 37 < 1 and h = 0.49999988).
     value = CURVES[Saturation.HILL][0](k, k, s)
     assert abs(float(value) - 0.5) <= 2 * float(jnp.finfo(value.dtype).eps)
