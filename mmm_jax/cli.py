@@ -104,7 +104,7 @@ def run_fit(args) -> dict:
     import jax
 
     from mmm_jax.data import load_csv
-    from mmm_jax.diagnostics import holdout_metrics, holdout_periods, summarize
+    from mmm_jax.diagnostics import add_review, holdout_metrics, holdout_periods, review, summarize
     from mmm_jax.inference import fit_map, fit_nuts, fit_svi
     from mmm_jax.models import build_inputs
 
@@ -200,6 +200,9 @@ def run_fit(args) -> dict:
             "holdout_start": check["holdout_start"],
         }
         written.append(out / "fit_holdout.npz")
+    # The model review's verdicts (sampler, predictive check, hold-out forecast,
+    # baseline, ROAS, prior shift) travel with the numbers they qualify.
+    summary = add_review(summary, review(fit, summary=summary))
     (out / "summary.json").write_text(dumps(summary))
     _print_summary(summary)
     print("wrote " + ", ".join(str(p) for p in written))
@@ -230,6 +233,13 @@ def _print_summary(summary: dict) -> None:
             f"hold-out ({h['n_holdout']} periods from {h['holdout_start']}): R2 {h['r2']:.3f}  "
             f"MAPE {h['mape']:.3%}  NRMSE {h['nrmse']:.3f}  90% interval coverage {cover}"
         )
+    items = summary.get("review") or []
+    counts = {s: sum(i["status"] == s for i in items) for s in ("pass", "warn", "fail")}
+    if items:
+        print(f"review: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail")
+    for i in items:
+        if i["status"] != "pass":
+            print(f"  {i['status'].upper()} {i['check']}: {i['message']}")
 
 
 # ------------------------------------------------------------------ optimize / simulate

@@ -99,6 +99,15 @@ def test_fit_svi_writes_summary_per_results_contract(svi_run, csv_path):
     diag = summary["diagnostics"]
     assert diag["method"] == "svi" and diag["seconds"] > 0
     assert diag["r_hat_max"] is None and diag["divergences"] is None  # one SVI "chain"
+    # The model review's plain-language verdicts, in reading order (no hold-out asked for).
+    checks = [i["check"] for i in summary["review"]]
+    assert checks[0] == "svi_converged" and checks[-3:] == [
+        "negative_baseline",
+        "roas_plausible",
+        "prior_shift",
+    ]
+    assert "ppc_coverage" in checks and "holdout_forecast" not in checks
+    assert all(i["status"] in ("pass", "warn", "fail") and i["message"] for i in summary["review"])
 
 
 def test_fit_map_gives_point_estimates(map_run):
@@ -151,7 +160,8 @@ def test_fit_holdout_scores_a_refit_on_the_first_90_percent(map_run, csv_path):
     from mmm_jax.diagnostics import window_metrics
     from mmm_jax.inference import Fit
 
-    hold = json.loads((map_run / "summary.json").read_text())["fit"]["holdout"]
+    summary = json.loads((map_run / "summary.json").read_text())
+    hold = summary["fit"]["holdout"]
     dates = pd.read_csv(csv_path)["date"]
     assert (hold["n_train"], hold["n_holdout"]) == (81, 9)
     assert hold["holdout_start"] == dates[81]
@@ -167,6 +177,9 @@ def test_fit_holdout_scores_a_refit_on_the_first_90_percent(map_run, csv_path):
     assert hold["coverage"] is None and by_hand.pop("coverage") is None  # MAP: one draw, no band
     assert {k: hold[k] for k in by_hand} == pytest.approx(by_hand, rel=1e-6, abs=1e-9)
     assert hold["mape"] > 0.0
+    # The review judges the forecast: no band from one draw, so on its error alone.
+    (item,) = [i for i in summary["review"] if i["check"] == "holdout_forecast"]
+    assert item["value"] is None and "Forecasting the last 9 periods" in item["message"]
     with pytest.raises(ValueError, match="another scale"):  # the refit on unscaled-to-it data
         refit.predict(data)
 
@@ -198,6 +211,7 @@ def test_report_refuses_a_holdout_refit_of_other_data(map_run, tmp_path, capsys)
 
 def test_report_writes_html_with_every_channel(map_run, capsys):
     # A one-draw MAP run keeps this fast; alloc.json adds the budget figure and note.
+    summary_before = (map_run / "summary.json").read_bytes()
     assert main(["optimize", str(map_run)]) == 0
     assert main(["report", str(map_run)]) == 0
     path = map_run / "report.html"
@@ -216,8 +230,9 @@ def test_report_writes_html_with_every_channel(map_run, capsys):
     # the hold-out forecast is drawn right after the posterior predictive check
     order = [page.index(f"id='fig-{k}'") for k in ("posterior_predictive", "holdout_forecast")]
     assert order == sorted(order) and "holdout_forecast.png" in pngs
-    # The summary file is left as it was (the review is computed for the page only).
-    assert "review" not in json.loads((map_run / "summary.json").read_text())
+    # The page shows the review that `fit` wrote, and the summary file is left as it was.
+    assert (map_run / "summary.json").read_bytes() == summary_before
+    assert "holdout_forecast" in page
 
 
 def _error(capsys, argv) -> str:

@@ -12,6 +12,9 @@ one of ``"pass"``, ``"warn"``, ``"fail"`` and a plain-language verdict:
   prediction is negative in some period;
 - **implausible ROAS**: a posterior-mean ROAS above 20, or more than 5%
   posterior mass above 50;
+- **hold-out forecast** (when the summary holds ``fit.holdout``, from
+  ``mmm-jax fit --holdout``): the share of held-out periods inside the
+  forecast's 90% interval, and its MAPE against the in-sample MAPE;
 - **prior-to-posterior shift** per sampled parameter element: contraction and
   z-shift,
 
@@ -45,6 +48,7 @@ __all__ = [
     "ReviewThresholds",
     "add_review",
     "check_convergence",
+    "check_holdout",
     "check_negative_baseline",
     "check_ppc",
     "check_prior_shift",
@@ -79,6 +83,8 @@ class ReviewThresholds:
       roas_tail: ROAS value for the tail probability.
       roas_tail_prob: P(ROAS > ``roas_tail``) above this warns.
       contraction_low: Contraction below this means the data taught little.
+      holdout_mape_ratio: Hold-out MAPE above this multiple of the in-sample
+        MAPE warns.
     """
 
     r_hat_pass: float = 1.01
@@ -97,6 +103,7 @@ class ReviewThresholds:
     roas_tail: float = 50.0
     roas_tail_prob: float = 0.05
     contraction_low: float = 0.1
+    holdout_mape_ratio: float = 2.0
 
     def __post_init__(self):
         if not 1.0 <= self.r_hat_pass <= self.r_hat_warn:
@@ -422,6 +429,64 @@ def check_roas(
     )
 
 
+# ------------------------------------------------------------------ hold-out forecast
+def check_holdout(
+    fit_quality: dict[str, Any], *, thresholds: ReviewThresholds = DEFAULT_THRESHOLDS
+) -> dict[str, Any]:
+    """Judges the forecast of held-out periods by a refit on the earlier ones.
+
+    Coverage is judged with the same bands as the posterior predictive check
+    (a forecast band holding fewer of the held-out periods than it should is
+    overconfident out of sample); a hold-out MAPE above ``holdout_mape_ratio``
+    times the in-sample MAPE warns on its own.
+
+    Args:
+      fit_quality: ``summary["fit"]`` holding ``mape`` and ``holdout`` (``r2``,
+        ``mape``, ``nrmse``, ``coverage`` or ``None``, ``n_holdout``).
+      thresholds: Check thresholds.
+
+    Returns:
+      Item ``holdout_forecast`` whose value is the hold-out coverage (``None``
+      for a fit of too few draws for an interval).
+    """
+    t = thresholds
+    hold = fit_quality["holdout"]
+    cov, ratio = hold["coverage"], hold["mape"] / max(fit_quality["mape"], 1e-12)
+    n, p = hold["n_holdout"], t.interval_prob
+    errors = (
+        f"its MAPE is {hold['mape']:.1%} against {fit_quality['mape']:.1%} in sample ({ratio:.1f}x)"
+    )
+    lo, hi = t.coverage_pass
+    if cov is None:
+        status, text = PASS, f"Forecasting the last {n} periods, {errors}."
+    elif cov < t.coverage_fail:
+        status = FAIL
+        text = (
+            f"Forecasting the last {n} periods, only {cov:.0%} fall inside the {p:.0%} "
+            f"interval and {errors}: the model is overconfident out of sample; do not trust "
+            "its projections."
+        )
+    elif cov < lo:
+        status = WARN
+        text = (
+            f"Forecasting the last {n} periods, {cov:.0%} fall inside the {p:.0%} interval "
+            f"and {errors}: somewhat overconfident out of sample."
+        )
+    else:
+        status = PASS
+        text = (
+            f"Forecasting the last {n} periods, {cov:.0%} fall inside the {p:.0%} interval "
+            f"and {errors}."
+        )
+    if status == PASS and ratio > t.holdout_mape_ratio:
+        status = WARN
+        text += (
+            " The forecast errs much more than the fit: the model may be overfitted, or the "
+            "last periods changed (a new channel, a price change, a shock)."
+        )
+    return _item("holdout_forecast", status, cov, text)
+
+
 # ------------------------------------------------------------------ prior to posterior
 def _sampled_sites(fit: FitLike) -> list[str]:
     tr = trace(seed(mmm, 0)).get_trace(fit.inputs(), fit.config)
@@ -542,20 +607,25 @@ def review(
     Args:
       fit: A fitted model (``Fit``).
       summary: The output of :func:`~mmm_jax.diagnostics.summary.summarize`
-        for this fit, if at hand: its convergence diagnostics are reused.
+        for this fit, if at hand: its convergence diagnostics are reused, and
+        a ``fit.holdout`` in it (``mmm-jax fit --holdout``) is judged.
       key: PRNG key for predictive and prior draws (default ``PRNGKey(0)``).
       prior_samples: Prior draws for the prior-to-posterior shift.
       thresholds: Where checks turn to warn and fail.
 
     Returns:
       Review items ``{"check", "status", "value", "message"}`` in reading
-      order: sampler, predictive check, baseline, ROAS, prior shift.
+      order: sampler, predictive check, hold-out forecast (with one),
+      baseline, ROAS, prior shift.
     """
     key = jax.random.PRNGKey(0) if key is None else key
     k_ppc, k_prior = jax.random.split(key)
     diagnostics = None if summary is None else summary.get("diagnostics")
     items = check_convergence(fit, diagnostics=diagnostics, thresholds=thresholds)
     items += check_ppc(fit, key=k_ppc, thresholds=thresholds)
+    quality = {} if summary is None else summary.get("fit") or {}
+    if quality.get("holdout"):
+        items.append(check_holdout(quality, thresholds=thresholds))
     items.append(check_negative_baseline(fit, thresholds=thresholds))
     items.append(check_roas(fit, thresholds=thresholds))
     items.append(

@@ -17,6 +17,7 @@ from mmm_jax.diagnostics.review import (
     ReviewThresholds,
     add_review,
     check_convergence,
+    check_holdout,
     check_negative_baseline,
     check_ppc,
     check_prior_shift,
@@ -88,6 +89,32 @@ def test_review_items_well_formed_and_json_safe(fit, items):
     assert len(lines) == len(items) + 2
     for i, line in zip(items, lines[2:], strict=True):
         assert line.startswith(i["status"].upper()) and i["check"] in line
+
+
+def test_holdout_check_judges_forecast_coverage_and_error():
+    def quality(coverage, mape):
+        hold = {"r2": 0.5, "mape": mape, "nrmse": 0.2, "coverage": coverage, "n_holdout": 9}
+        return {"r2": 0.8, "mape": 0.04, "nrmse": 0.1, "holdout": hold}
+
+    cases = [  # coverage, hold-out MAPE (in sample 4%) -> status
+        (0.89, 0.05, "pass"),
+        (0.80, 0.05, "warn"),  # below the 0.85-0.95 band: overconfident out of sample
+        (0.50, 0.05, "fail"),  # below 0.7
+        (0.99, 0.05, "pass"),  # wide out of sample is not a failure of honesty
+        (0.89, 0.09, "warn"),  # 2.25x the in-sample error
+        (None, 0.05, "pass"),  # a one-draw fit: no band, judged on the error alone
+        (None, 0.12, "warn"),
+    ]
+    for coverage, mape, status in cases:
+        item = check_holdout(quality(coverage, mape))
+        assert (item["check"], item["status"], item["value"]) == (
+            "holdout_forecast",
+            status,
+            coverage,
+        ), (coverage, mape)
+        assert "last 9 periods" in item["message"] and f"{mape:.1%}" in item["message"]
+    strict = ReviewThresholds(holdout_mape_ratio=1.1)
+    assert check_holdout(quality(0.89, 0.05), thresholds=strict)["status"] == "warn"
 
 
 def test_convergence_items_follow_diagnostics(fit, items):
