@@ -543,7 +543,6 @@ class MMMData:
             ``Timestamp``; the first period on or after it), or ``None``.
           stop: End of the window, excluded: an ``int`` position, a date (the
             first period on or after it is excluded), or ``None``.
-
           rescale: Compute the scaler from the window's own spend, target and
             controls (`Scaler.from_arrays`).
 
