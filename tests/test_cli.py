@@ -180,7 +180,7 @@ def test_fit_holdout_scores_a_refit_on_the_first_90_percent(map_run, csv_path):
     # The review judges the forecast: no band from one draw, so on its error alone.
     (item,) = [i for i in summary["review"] if i["check"] == "holdout_forecast"]
     assert item["value"] is None and "Forecasting the last 9 periods" in item["message"]
-    with pytest.raises(ValueError, match="another scale"):  # the refit on unscaled-to-it data
+    with pytest.raises(ValueError, match="another scale"):  # data still on their own scale
         refit.predict(data)
 
 
