@@ -296,8 +296,8 @@ def main(argv=None):
     # Each G runs under a limit of --max-seconds. Cost does not fall with G, so
     # once a G exceeds the limit the larger ones are skipped. (An earlier
     # version skipped a G whose time, extrapolated linearly from the last one,
-    # exceeded the limit: on a GPU, where time barely grows with G, that
-    # skipped every G after the first.)
+    # exceeded the limit: on a GPU, where time grows far more slowly than G,
+    # that skipped every G after the first.)
     results, over = [], {}
     # The device is asked for after the children ran: JAX in this process would
     # otherwise take most of a GPU's memory away from them. Until then it is None.
