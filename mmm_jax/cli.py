@@ -145,35 +145,19 @@ def run_fit(args) -> dict:
     progress = _show_progress(args)
 
     def fit_fn(d, lift_tests=None):
+        common = dict(key=key, progress_bar=progress, lift_tests=lift_tests)
         if args.method == "nuts":
             return fit_nuts(
                 d,
                 config,
-                key=key,
                 num_warmup=args.warmup,
                 num_samples=args.draws,
                 num_chains=args.chains,
-                progress_bar=progress,
-                lift_tests=lift_tests,
+                **common,
             )
         if args.method == "svi":
-            return fit_svi(
-                d,
-                config,
-                key=key,
-                num_steps=args.svi_steps,
-                guide=args.guide,
-                progress_bar=progress,
-                lift_tests=lift_tests,
-            )
-        return fit_map(
-            d,
-            config,
-            key=key,
-            num_steps=args.svi_steps,
-            progress_bar=progress,
-            lift_tests=lift_tests,
-        )
+            return fit_svi(d, config, num_steps=args.svi_steps, guide=args.guide, **common)
+        return fit_map(d, config, num_steps=args.svi_steps, **common)
 
     fit = fit_fn(data, lift)
     out = Path(args.out)
