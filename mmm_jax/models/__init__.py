@@ -15,11 +15,20 @@ from mmm_jax.models.config import (
     config_to_dict,
 )
 from mmm_jax.models.geo import GeoEffects, geo_term
-from mmm_jax.models.mmm import ModelInputs, TimeFrame, build_inputs, mmm, time_frame
-from mmm_jax.models.terms import media_response, synergy_pairs
+from mmm_jax.models.mmm import (
+    ModelInputs,
+    TimeFrame,
+    baseline_design,
+    build_inputs,
+    marginal_baseline_blocker,
+    mmm,
+    time_frame,
+)
+from mmm_jax.models.terms import BaselineDesign, media_response, synergy_pairs
 
 __all__ = [
     "Adstock",
+    "BaselineDesign",
     "BaselinePriors",
     "GeoEffects",
     "GeoPooling",
@@ -31,9 +40,11 @@ __all__ = [
     "Saturation",
     "SynergyPriors",
     "TimeFrame",
+    "baseline_design",
     "build_inputs",
     "check_config",
     "geo_term",
+    "marginal_baseline_blocker",
     "config_from_dict",
     "config_to_dict",
     "media_response",

@@ -15,10 +15,25 @@ from mmm_jax._typing import Array
 from mmm_jax.calibration.lift import LiftInputs, LiftTests, lift_inputs, lift_term
 from mmm_jax.models.config import Likelihood, ModelConfig, check_config
 from mmm_jax.models.geo import geo_term
-from mmm_jax.models.terms import baseline_term, media_term, synergy_term
+from mmm_jax.models.terms import (
+    BaselineDesign,
+    baseline_marginal_term,
+    baseline_term,
+    media_term,
+    synergy_term,
+)
 from mmm_jax.transforms import lag_stack
 
-__all__ = ["ModelInputs", "TimeFrame", "build_inputs", "fourier_features", "mmm", "time_frame"]
+__all__ = [
+    "ModelInputs",
+    "TimeFrame",
+    "baseline_design",
+    "build_inputs",
+    "fourier_features",
+    "marginal_baseline_blocker",
+    "mmm",
+    "time_frame",
+]
 
 _EPOCH = pd.Timestamp("1970-01-01")
 
@@ -143,6 +158,111 @@ def build_inputs(
     )
 
 
+def _normal_params(prior) -> tuple[Array, Array] | None:
+    """``(loc, scale)`` of a Normal prior (possibly ``.expand()``-ed), else ``None``."""
+    if isinstance(prior, dist.ExpandedDistribution):
+        prior = prior.base_dist
+    if type(prior) is dist.Normal:
+        return prior.loc, prior.scale
+    return None
+
+
+def marginal_baseline_blocker(
+    inputs: ModelInputs, config: ModelConfig, max_coefficients: int | None = None
+) -> str | None:
+    """Why the baseline cannot be integrated out of this model, or ``None`` if it can.
+
+    It can when the likelihood is Normal, every baseline coefficient present
+    has a Normal prior, and the baseline is linear in them (no per-geo
+    seasonality scale, which ``geo_pooling`` adds on a panel). With
+    ``max_coefficients``, also when there are at most that many coefficients.
+    """
+    if config.likelihood is not Likelihood.NORMAL:
+        return f"the likelihood is {config.likelihood.value}, not normal"
+    n_geo = inputs.lagged.shape[0]
+    if config.geo_pooling is not None and n_geo > 1:
+        return "geo_pooling scales the seasonality per geo, so the baseline is not linear"
+    priors = config.baseline
+    present = {
+        "intercept": True,
+        "trend": True,
+        "changepoint": inputs.changepoints.shape[0] > 0,
+        "seasonality": inputs.fourier.shape[-1] > 0,
+        "controls": inputs.controls.shape[-1] > 0,
+    }
+    for name, used in present.items():
+        if used and _normal_params(getattr(priors, name)) is None:
+            kind = type(getattr(priors, name)).__name__
+            return f"the baseline prior {name} is {kind}, not Normal"
+    n_coef = (
+        n_geo
+        + 1
+        + inputs.changepoints.shape[0]
+        + inputs.fourier.shape[-1]
+        + inputs.controls.shape[-1]
+    )
+    if max_coefficients is not None and n_coef > max_coefficients:
+        return f"{n_coef} baseline coefficients (more than {max_coefficients})"
+    return None
+
+
+def baseline_design(inputs: ModelInputs, config: ModelConfig) -> BaselineDesign:
+    r"""The organic baseline of :func:`baseline_term` as :math:`X\beta`, for integrating it out.
+
+    Columns, in order: one intercept per geo, the trend, one hinge
+    :math:`(\tau_t - s_k)_+` per changepoint, the Fourier features, the
+    controls; the same arrays :func:`baseline_term` combines.
+
+    Raises:
+      ValueError: The baseline cannot be integrated out
+        (:func:`marginal_baseline_blocker` says why).
+    """
+    reason = marginal_baseline_blocker(inputs, config)
+    if reason is not None:
+        raise ValueError(f"cannot integrate the baseline out: {reason}")
+    n_geo, n_time = inputs.controls.shape[:2]
+    tt = inputs.trend_time
+    per_time = [tt[:, None]]
+    if inputs.changepoints.shape[0]:
+        per_time.append(jnp.maximum(tt[:, None] - inputs.changepoints[None, :], 0.0))
+    per_time.append(inputs.fourier)
+    per_time = jnp.concatenate(per_time, axis=-1)  # (time, k)
+    columns = jnp.concatenate(
+        [
+            jnp.broadcast_to(jnp.eye(n_geo, dtype=tt.dtype)[:, None, :], (n_geo, n_time, n_geo)),
+            jnp.broadcast_to(per_time[None], (n_geo, *per_time.shape)),
+            inputs.controls,
+        ],
+        axis=-1,
+    )
+    x = columns.reshape(n_geo * n_time, -1)
+    priors = config.baseline
+    blocks = [
+        ("intercept", (n_geo,)),
+        ("trend", ()),
+        ("changepoint", (inputs.changepoints.shape[0],)),
+        ("seasonality", (inputs.fourier.shape[-1],)),
+        ("controls", (inputs.controls.shape[-1],)),
+    ]
+    loc, scale, sites, start = [], [], [], 0
+    for name, shape in blocks:
+        size = int(np.prod(shape, dtype=int))
+        if name != "trend" and size == 0:
+            continue
+        m, s = _normal_params(getattr(priors, name))
+        loc.append(jnp.broadcast_to(jnp.asarray(m, tt.dtype), shape).reshape(-1))
+        scale.append(jnp.broadcast_to(jnp.asarray(s, tt.dtype), shape).reshape(-1))
+        sites.append((name, start, shape))
+        start += size
+    return BaselineDesign(
+        design=x,
+        gram=x.T @ x,
+        loc=jnp.concatenate(loc),
+        scale=jnp.concatenate(scale),
+        sites=tuple(sites),
+    )
+
+
 def _geo_sharded(x: Array | None, mesh) -> Array | None:
     """Constrains the leading (geo) axis of ``x`` to be split over the mesh axis ``geo``."""
     if x is None or mesh is None:
@@ -151,12 +271,30 @@ def _geo_sharded(x: Array | None, mesh) -> Array | None:
     return jax.lax.with_sharding_constraint(x, jax.sharding.NamedSharding(mesh, spec))
 
 
+def _observe(total: Array, y: Array | None, config: ModelConfig, n_geo: int, n_time: int) -> None:
+    """Sites ``mu``, ``sigma`` (and ``nu``) and the observed ``y``."""
+    mu = numpyro.deterministic("mu", total)
+    sigma = numpyro.sample("sigma", config.noise)
+    if config.likelihood is Likelihood.STUDENT_T:
+        nu = numpyro.sample("nu", config.nu)
+        noise = dist.StudentT(nu, mu, sigma)
+    elif config.likelihood is Likelihood.LOGNORMAL:
+        # A mean below 1e-3 of the average revenue is not a revenue model any
+        # more; the floor keeps the log finite while NUTS explores such corners.
+        noise = dist.LogNormal(jnp.log(jnp.maximum(mu, 1e-3)) - 0.5 * sigma**2, sigma)
+    else:
+        noise = dist.Normal(mu, sigma)
+    with numpyro.plate("geo", n_geo, dim=-2), numpyro.plate("time", n_time, dim=-1):
+        numpyro.sample("y", noise, obs=y)
+
+
 def mmm(
     inputs: ModelInputs,
     config: ModelConfig,
     y: Array | None = None,
     *,
     geo_mesh: jax.sharding.Mesh | None = None,
+    baseline: BaselineDesign | None = None,
 ) -> None:
     r"""The marketing mix model on the scaled target.
 
@@ -186,10 +324,20 @@ def mmm(
         and everything computed from them are split over its devices, the
         parameters are replicated and the likelihood is summed across shards
         by XLA. ``None`` (default) leaves placement to JAX.
+      baseline: The baseline as a linear model (:func:`baseline_design`) to
+        integrate it out of the likelihood: the same posterior over every other
+        parameter, with no ``baseline/*`` sample sites and no ``mu`` or ``y``
+        site (:func:`mmm_jax.models.terms.baseline_marginal_term` adds the
+        factor ``baseline/marginal`` instead). NUTS then explores a smaller,
+        better-conditioned space; the baseline's draws come afterwards from
+        their exact conditional (``baseline.draw``). Needs ``y``.
 
     Raises:
-      ValueError: Lift tests together with ``config.geo_pooling`` on a geo panel.
+      ValueError: Lift tests together with ``config.geo_pooling`` on a geo
+        panel; ``baseline`` without ``y`` or with ``geo_mesh``.
     """
+    if baseline is not None and (y is None or geo_mesh is not None):
+        raise ValueError("the baseline can be integrated out only given y and without geo_mesh")
     n_geo, n_time, n_channel, _ = inputs.lagged.shape
     lagged = _geo_sharded(inputs.lagged, geo_mesh)
     controls = _geo_sharded(inputs.controls, geo_mesh)
@@ -212,16 +360,17 @@ def mmm(
         reference,
         None if effects is None else effects.media_multiplier,
     )
-    base = scope(baseline_term, "baseline", divider="/")(
-        n_geo,
-        inputs.trend_time,
-        inputs.fourier,
-        inputs.changepoints,
-        controls,
-        config.baseline,
-        None if effects is None else effects.seasonality_scale,
-    )
-    total = base + media.contribution.sum(-1)
+    total = media.contribution.sum(-1)
+    if baseline is None:
+        total = total + scope(baseline_term, "baseline", divider="/")(
+            n_geo,
+            inputs.trend_time,
+            inputs.fourier,
+            inputs.changepoints,
+            controls,
+            config.baseline,
+            None if effects is None else effects.seasonality_scale,
+        )
     gamma = None
     if config.synergy is not None and n_channel > 1:
         with numpyro.handlers.trace() as synergy_sites:
@@ -230,19 +379,11 @@ def mmm(
             )
         total = total + synergy
         gamma = synergy_sites["synergy/gamma"]["value"]
-    mu = numpyro.deterministic("mu", total)
-    sigma = numpyro.sample("sigma", config.noise)
-    if config.likelihood is Likelihood.STUDENT_T:
-        nu = numpyro.sample("nu", config.nu)
-        noise = dist.StudentT(nu, mu, sigma)
-    elif config.likelihood is Likelihood.LOGNORMAL:
-        # A mean below 1e-3 of the average revenue is not a revenue model any
-        # more; the floor keeps the log finite while NUTS explores such corners.
-        noise = dist.LogNormal(jnp.log(jnp.maximum(mu, 1e-3)) - 0.5 * sigma**2, sigma)
+    if baseline is not None:
+        sigma = numpyro.sample("sigma", config.noise)
+        scope(baseline_marginal_term, "baseline", divider="/")(y - total, sigma, baseline)
     else:
-        noise = dist.Normal(mu, sigma)
-    with numpyro.plate("geo", n_geo, dim=-2), numpyro.plate("time", n_time, dim=-1):
-        numpyro.sample("y", noise, obs=y)
+        _observe(total, y, config, n_geo, n_time)
     if inputs.lift is not None:
         scope(lift_term, "lift", divider="/")(
             inputs.lift,

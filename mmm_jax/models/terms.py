@@ -8,6 +8,8 @@ so site names read ``media/coef``, ``baseline/intercept`` and so on. Site names 
 
 from typing import NamedTuple
 
+import numpy as np
+
 import jax
 import jax.numpy as jnp
 import numpyro
@@ -252,6 +254,90 @@ def baseline_term(
             eta = numpyro.sample("controls", priors.controls)
         base = base + jnp.einsum("gtj,j->gt", controls, eta)
     return base
+
+
+class BaselineDesign(NamedTuple):
+    r"""The organic baseline as a linear model, for integrating it out.
+
+    :math:`b = X \beta` with independent priors
+    :math:`\beta_k \sim \mathcal{N}(m_k, s_k)`; built by
+    :func:`mmm_jax.models.baseline_design`.
+
+    Attributes:
+      design: :math:`X`, shape ``(geo * time, coef)``: one intercept column per
+        geo, then trend, changepoint hinges, Fourier features and controls.
+      gram: :math:`X^\top X`, shape ``(coef, coef)``, computed once.
+      loc: Prior means :math:`m`, shape ``(coef,)``.
+      scale: Prior standard deviations :math:`s`, shape ``(coef,)``.
+      sites: ``(site, first column, shape)`` of each baseline site of
+        :func:`baseline_term` in column order (static).
+      draw: Also sample the coefficients from their conditional posterior and
+        record them as the sites of :func:`baseline_term` (static).
+    """
+
+    design: Array
+    gram: Array
+    loc: Array
+    scale: Array
+    sites: tuple[tuple[str, int, tuple[int, ...]], ...]
+    draw: bool = False
+
+
+def baseline_marginal_term(residual: Array, sigma: Array, design: BaselineDesign) -> None:
+    r"""The Normal likelihood with the organic baseline integrated out.
+
+    With :math:`r = y - (\text{media} + \text{synergy})`, flattened over geo
+    and time (:math:`n` values), :math:`r = X\beta + \varepsilon`,
+    :math:`\beta \sim \mathcal{N}(m, S)`, :math:`S = \mathrm{diag}(s^2)`,
+    :math:`\varepsilon \sim \mathcal{N}(0, \sigma^2 I)`, so
+
+    .. math::
+        r \sim \mathcal{N}(X m,\; \sigma^2 I + X S X^\top).
+
+    With :math:`u = r - X m`, :math:`A = S^{-1} + X^\top X / \sigma^2` and
+    :math:`\hat\delta = A^{-1} X^\top u / \sigma^2` (Woodbury),
+
+    .. math::
+        \log p(r) = -\tfrac12 \Big[\tfrac{\lVert u - X\hat\delta\rVert^2}{\sigma^2}
+            + \hat\delta^\top S^{-1} \hat\delta + n \log \sigma^2 + \log|S|
+            + \log|A| + n \log 2\pi\Big],
+
+    added as the factor ``marginal``. The quadratic form is written as a sum of
+    non-negative terms rather than :math:`u^\top u/\sigma^2 - b^\top A^{-1} b`,
+    which loses float32 precision to cancellation on long series. Given the
+    other parameters, :math:`\beta \sim \mathcal{N}(m + \hat\delta, A^{-1})`
+    exactly; with ``design.draw`` one draw of it is sampled (site
+    ``coefficients_z``, standard normal) and recorded under the names of
+    :func:`baseline_term` (``intercept``, ``trend``, ...).
+
+    Args:
+      residual: :math:`r`, shape ``(geo, time)``.
+      sigma: Noise scale :math:`\sigma`, shape ``()``.
+      design: The baseline's design and priors.
+    """
+    x = design.design
+    u = residual.reshape(-1) - x @ design.loc
+    n = u.shape[0]
+    s2 = sigma**2
+    prior_precision = 1.0 / design.scale**2
+    a = jnp.diag(prior_precision) + design.gram / s2
+    chol = jnp.linalg.cholesky(a)
+    delta = jax.scipy.linalg.cho_solve((chol, True), x.T @ u / s2)
+    fitted = u - x @ delta
+    quad = fitted @ fitted / s2 + jnp.sum(prior_precision * delta**2)
+    logdet = (
+        n * jnp.log(s2)
+        - jnp.sum(jnp.log(prior_precision))
+        + 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))
+    )
+    numpyro.factor("marginal", -0.5 * (quad + logdet + n * jnp.log(2.0 * jnp.pi)))
+    if design.draw:
+        z = numpyro.sample("coefficients_z", dist.Normal(0.0, 1.0).expand([x.shape[1]]).to_event(1))
+        # A = L L^T, so L^{-T} z has covariance A^{-1}.
+        beta = design.loc + delta + jax.scipy.linalg.solve_triangular(chol.T, z, lower=False)
+        for name, start, shape in design.sites:
+            size = int(np.prod(shape, dtype=int))
+            numpyro.deterministic(name, beta[start : start + size].reshape(shape))
 
 
 def synergy_pairs(n_channel: int) -> tuple[tuple[int, int], ...]:

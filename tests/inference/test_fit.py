@@ -10,7 +10,7 @@ import jax
 from mmm_jax.data import SimulationConfig, from_frame, simulate
 from mmm_jax.diagnostics import contributions
 from mmm_jax.inference import Fit, FitFileError, Guide, fit_map, fit_nuts, fit_svi
-from mmm_jax.models import ModelConfig
+from mmm_jax.models import Likelihood, ModelConfig
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,61 @@ def test_same_key_same_draws(data):
     b = fit_nuts(data, CONFIG, key=jax.random.PRNGKey(5), **kw)
     for k in a.draws:
         np.testing.assert_array_equal(a.draws[k], b.draws[k])
+
+
+def test_nuts_integrates_the_baseline_out_by_default(nuts_fit):
+    """The default model's baseline is integrated out; its draws are there all the same."""
+    assert nuts_fit.info["marginalized_baseline"] is True
+    assert nuts_fit.draws["baseline/intercept"].shape == (2, 100, 1)
+    assert nuts_fit.draws["baseline/trend"].shape == (2, 100)
+    assert nuts_fit.draws["baseline/seasonality"].shape == (2, 100, 4)
+    assert nuts_fit.draws["baseline/controls"].shape == (2, 100, 1)
+    assert not [k for k in nuts_fit.draws if k.endswith(("coefficients_z", "marginal"))]
+    # draws vary from draw to draw (sampled from the conditional, not its mean)
+    assert nuts_fit.draws["baseline/trend"].std() > 0
+
+
+def test_marginal_and_full_nuts_agree(nuts_fit, data):
+    """Integrating the baseline out leaves the posterior as it was (within Monte Carlo error).
+
+    A coarse check on short chains; the exact algebra is tested in
+    tests/models/test_marginal_baseline.py. On this data with 4 x 2000 draws
+    the two posteriors' means and sds agree to 1-3% (benchmarks/README.md).
+    """
+    full = fit_nuts(
+        data,
+        CONFIG,
+        key=jax.random.PRNGKey(0),
+        num_warmup=150,
+        num_samples=100,
+        num_chains=2,
+        progress_bar=False,
+        marginalize_baseline=False,
+    )
+    assert full.info["marginalized_baseline"] is False
+    for site in ("media/roas", "baseline/intercept", "baseline/controls", "baseline/trend"):
+        a = nuts_fit.draws[site].reshape(200, -1)
+        b = full.draws[site].reshape(200, -1)
+        sd = np.sqrt((a.var(0) + b.var(0)) / 2)
+        # 2 x 100 draws each: half a posterior sd is about 3.5 Monte Carlo errors apart
+        np.testing.assert_array_less(np.abs(a.mean(0) - b.mean(0)), 0.5 * sd, err_msg=site)
+        np.testing.assert_array_less(np.abs(np.log(a.std(0) / b.std(0))), np.log(2.0), site)
+
+
+def test_marginalize_baseline_when_it_cannot(data):
+    student = ModelConfig(
+        yearly_order=1, weekly_order=1, max_lag=14, likelihood=Likelihood.STUDENT_T
+    )
+    with pytest.raises(ValueError, match="cannot be integrated out: the likelihood is student_t"):
+        fit_nuts(data, student, key=jax.random.PRNGKey(0), marginalize_baseline=True)
+    kw = dict(num_warmup=20, num_samples=10, num_chains=1, progress_bar=False)
+    fit = fit_nuts(data, student, key=jax.random.PRNGKey(0), **kw)
+    assert fit.info["marginalized_baseline"] is False
+    assert fit.draws["baseline/intercept"].shape == (1, 10, 1)
+    with pytest.raises(ValueError, match="does not work with geo_sharding"):
+        fit_nuts(
+            data, CONFIG, key=jax.random.PRNGKey(0), geo_sharding=True, marginalize_baseline=True
+        )
 
 
 def test_nuts_argument_errors(data):

@@ -1,0 +1,212 @@
+"""The organic baseline integrated out of the likelihood (models.baseline_design and friends).
+
+Each check compares against an independent computation in float64 numpy/scipy:
+the design against the baseline term itself, the marginal likelihood against
+the multivariate normal it must equal, the conditional draws against the
+Bayesian linear regression they must sample.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import jax
+import jax.numpy as jnp
+import numpyro.distributions as dist
+from numpyro.handlers import block, seed, substitute, trace
+from numpyro.infer import Predictive
+
+from mmm_jax.data import from_frame
+from mmm_jax.models import (
+    BaselinePriors,
+    GeoPooling,
+    Likelihood,
+    ModelConfig,
+    baseline_design,
+    build_inputs,
+    marginal_baseline_blocker,
+    mmm,
+)
+from mmm_jax.models.terms import baseline_term
+
+
+def frame(n=90, geos=("north", "south"), seed_=1):
+    rng = np.random.default_rng(seed_)
+    dates = pd.date_range("2024-01-01", periods=n, freq="D")
+    parts = []
+    for g in geos:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "date": dates,
+                    "geo": g,
+                    "spend_a": rng.gamma(2.0, 50.0, n),
+                    "spend_b": rng.gamma(2.0, 80.0, n),
+                    "traffic": rng.normal(100.0, 10.0, n),
+                    "visits": rng.normal(40.0, 8.0, n),
+                    "revenue": rng.normal(1000.0, 60.0, n),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+# Every block of the baseline: per-geo intercepts, trend, changepoints (with a
+# Normal prior, so they can be integrated out), yearly and weekly seasonality,
+# two controls, and non-default prior means and scales.
+CONFIG = ModelConfig(
+    yearly_order=1,
+    weekly_order=2,
+    n_changepoints=2,
+    max_lag=7,
+    baseline=BaselinePriors(
+        intercept=dist.Normal(0.4, 0.3),
+        trend=dist.Normal(0.1, 0.5),
+        changepoint=dist.Normal(0.0, 0.2),
+        seasonality=dist.Normal(0.0, 0.2),
+        controls=dist.Normal(jnp.array([0.2, -0.1]), jnp.array([1.0, 0.5])),
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return from_frame(frame(), geo="geo", controls=("traffic", "visits"))
+
+
+@pytest.fixture(scope="module")
+def inputs(data):
+    return build_inputs(data, CONFIG)
+
+
+def test_design_reproduces_the_baseline_term(inputs):
+    """X beta, for random coefficients, is what baseline_term computes from them."""
+    design = baseline_design(inputs, CONFIG)
+    n_geo, n_time = inputs.controls.shape[:2]
+    assert design.design.shape == (n_geo * n_time, design.loc.shape[0])
+    assert [s[0] for s in design.sites] == [
+        "intercept",
+        "trend",
+        "changepoint",
+        "seasonality",
+        "controls",
+    ]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        beta = rng.normal(size=design.loc.shape[0]).astype(np.float32)
+        values = {
+            name: beta[start : start + int(np.prod(shape, dtype=int))].reshape(shape)
+            for name, start, shape in design.sites
+        }
+        base = substitute(seed(baseline_term, 0), data=values)(
+            n_geo,
+            inputs.trend_time,
+            inputs.fourier,
+            inputs.changepoints,
+            inputs.controls,
+            CONFIG.baseline,
+        )
+        expected = np.asarray(design.design) @ beta
+        np.testing.assert_allclose(np.asarray(base).reshape(-1), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(design.loc[-2:], [0.2, -0.1])
+    np.testing.assert_allclose(design.scale[-2:], [1.0, 0.5])
+    np.testing.assert_allclose(design.loc[:n_geo], 0.4)
+
+
+def _media_and_sigma(inputs, data):
+    """One prior draw of every non-baseline parameter, and what the model makes of it."""
+    y = jnp.asarray(data.target_scaled)
+    design = baseline_design(inputs, CONFIG)
+    tr = trace(seed(mmm, 3)).get_trace(inputs, CONFIG, y, baseline=design)
+    latent = {
+        k: v["value"]
+        for k, v in tr.items()
+        if v["type"] == "sample" and not v["is_observed"] and k != "baseline/coefficients_z"
+    }
+    return y, design, tr, latent
+
+
+def test_marginal_likelihood_is_the_multivariate_normal(inputs, data):
+    """The factor equals log N(y - media; X m, sigma^2 I + X S X^T), computed directly."""
+    y, design, tr, latent = _media_and_sigma(inputs, data)
+    # the media part: the full model's mu with the baseline coefficients at zero
+    zeros = {f"baseline/{name}": jnp.zeros(shape) for name, _, shape in design.sites}
+    full = trace(substitute(seed(mmm, 0), data={**latent, **zeros})).get_trace(inputs, CONFIG, y)
+    media = np.asarray(full["mu"]["value"], dtype=np.float64).reshape(-1)
+    x = np.asarray(design.design, dtype=np.float64)
+    s = np.asarray(design.scale, dtype=np.float64)
+    sigma = float(latent["sigma"])
+    cov = sigma**2 * np.eye(len(media)) + (x * s**2) @ x.T
+    expected = stats.multivariate_normal(x @ np.asarray(design.loc, np.float64), cov).logpdf(
+        np.asarray(y, np.float64).reshape(-1) - media
+    )
+    got = float(tr["baseline/marginal"]["fn"].log_prob(tr["baseline/marginal"]["value"]).sum())
+    # float32 over 180 observations: a few parts in a million of the magnitude
+    assert got == pytest.approx(expected, rel=2e-5, abs=2e-2)
+
+
+def test_conditional_draws_are_the_regression_posterior(inputs, data):
+    """Given the other parameters, the draws follow N(m + A^-1 X^T u / s^2, A^-1)."""
+    y, design, _, latent = _media_and_sigma(inputs, data)
+    n = 4000
+    repeated = {k: jnp.broadcast_to(v, (n, *jnp.shape(v))) for k, v in latent.items()}
+    names = [f"baseline/{name}" for name, _, _ in design.sites]
+    out = Predictive(mmm, posterior_samples=repeated, return_sites=names, parallel=True)(
+        jax.random.PRNGKey(1), inputs, CONFIG, y=y, baseline=design._replace(draw=True)
+    )
+    draws = np.concatenate([np.asarray(out[k]).reshape(n, -1) for k in names], axis=1)
+    # independent float64 computation
+    zeros = {f"baseline/{name}": jnp.zeros(shape) for name, _, shape in design.sites}
+    full = trace(substitute(seed(mmm, 0), data={**latent, **zeros})).get_trace(inputs, CONFIG, y)
+    r = np.asarray(y, np.float64).reshape(-1) - np.asarray(full["mu"]["value"], np.float64).reshape(
+        -1
+    )
+    x = np.asarray(design.design, np.float64)
+    m = np.asarray(design.loc, np.float64)
+    s2 = float(latent["sigma"]) ** 2
+    a = np.diag(1 / np.asarray(design.scale, np.float64) ** 2) + x.T @ x / s2
+    cov = np.linalg.inv(a)
+    mean = m + cov @ (x.T @ (r - x @ m) / s2)
+    sd = np.sqrt(np.diag(cov))
+    # means within 4 Monte Carlo standard errors, standard deviations within 8%
+    np.testing.assert_array_less(np.abs(draws.mean(0) - mean), 4 * sd / np.sqrt(n))
+    np.testing.assert_allclose(draws.std(0), sd, rtol=0.08)
+    # and the correlations (intercepts against controls are strongly correlated)
+    np.testing.assert_allclose(np.corrcoef(draws.T), cov / np.outer(sd, sd), atol=0.06)
+
+
+def test_marginal_model_has_no_baseline_or_observation_sites(inputs, data):
+    y = jnp.asarray(data.target_scaled)
+    tr = trace(seed(mmm, 0)).get_trace(inputs, CONFIG, y, baseline=baseline_design(inputs, CONFIG))
+    assert "mu" not in tr and "y" not in tr
+    assert not [k for k in tr if k.startswith("baseline/") and k != "baseline/marginal"]
+    assert "sigma" in tr and "media/roas" in tr
+    with pytest.raises(ValueError, match="only given y"):
+        block(seed(mmm, 0))(inputs, CONFIG, None, baseline=baseline_design(inputs, CONFIG))
+
+
+@pytest.mark.parametrize(
+    "config, reason",
+    [
+        (ModelConfig(likelihood=Likelihood.STUDENT_T), "student_t, not normal"),
+        (ModelConfig(likelihood=Likelihood.LOGNORMAL), "lognormal, not normal"),
+        (ModelConfig(n_changepoints=2), "changepoint is Laplace"),
+        (ModelConfig(baseline=BaselinePriors(intercept=dist.HalfNormal(1.0))), "intercept is"),
+        (ModelConfig(geo_pooling=GeoPooling()), "geo_pooling"),
+    ],
+)
+def test_blockers_say_why(data, config, reason):
+    inputs = build_inputs(data, config)
+    assert reason in marginal_baseline_blocker(inputs, config)
+    with pytest.raises(ValueError, match="cannot integrate the baseline out"):
+        baseline_design(inputs, config)
+
+
+def test_blocker_counts_coefficients(inputs):
+    assert marginal_baseline_blocker(inputs, CONFIG) is None
+    # 2 intercepts + trend + 2 hinges + 2 + 4 Fourier + 2 controls = 13
+    assert marginal_baseline_blocker(inputs, CONFIG, max_coefficients=13) is None
+    assert "13 baseline coefficients" in marginal_baseline_blocker(
+        inputs, CONFIG, max_coefficients=12
+    )
