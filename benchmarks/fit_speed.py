@@ -17,7 +17,8 @@ printed. Without it, the anchor's published figure is used.
 Usage::
 
     python benchmarks/fit_speed.py [--data DIR] [--chains 4 --warmup 1000 --draws 1000]
-        [--chain-method parallel|vectorized] [--svi-steps 10000] [--pymc-python PATH] [--out FILE]
+        [--chain-method parallel|vectorized] [--svi-steps 10000] [--synergy] [--sample-baseline]
+        [--pymc-python PATH] [--out FILE]
 
 Run as a script so that it can give JAX one CPU device per core for parallel chains.
 """
@@ -132,6 +133,11 @@ def main(argv=None):
     ap.add_argument("--svi-steps", type=int, default=10_000)
     ap.add_argument("--synergy", action="store_true", help="include the pairwise synergy term")
     ap.add_argument(
+        "--sample-baseline",
+        action="store_true",
+        help="sample the baseline with NUTS instead of integrating it out (the old way)",
+    )
+    ap.add_argument(
         "--pymc-python", help="Python of a venv with pymc-marketing, to run it side by side"
     )
     ap.add_argument("--out", type=Path, default=None)
@@ -153,7 +159,12 @@ def main(argv=None):
 
     data = load_csv(args.data / "data.csv", controls=("organic_traffic",))
     config = ModelConfig(synergy=SynergyPriors() if args.synergy else None)
-    common = dict(num_chains=args.chains, chain_method=args.chain_method, progress_bar=False)
+    common = dict(
+        num_chains=args.chains,
+        chain_method=args.chain_method,
+        progress_bar=False,
+        marginalize_baseline=False if args.sample_baseline else None,
+    )
     backend = jax.default_backend()
     device = jax.devices()[0].device_kind
 
@@ -198,6 +209,7 @@ def main(argv=None):
             "warmup": args.warmup,
             "draws": args.draws,
             "chain_method": method,
+            "marginalized_baseline": fit.info["marginalized_baseline"],
         },
         "synergy": args.synergy,
         "nuts": {
@@ -227,7 +239,9 @@ def main(argv=None):
 
     n = result["nuts"]
     print(
-        f"\nfit speed on {result['data']} ({backend}: {device}, {os.cpu_count()} cores, chains {method})"
+        f"\nfit speed on {result['data']} ({backend}: {device}, {os.cpu_count()} cores, "
+        f"chains {method}, baseline "
+        f"{'integrated out' if fit.info['marginalized_baseline'] else 'sampled'})"
     )
     print(f"{'':34}{'mmm_jax':>12}{ref['library'][:30]:>34}")
     print(f"{'NUTS wall s, warm compile cache':34}{n['wall_s']:>12.1f}{ref['fit_s']:>34.1f}")

@@ -198,6 +198,7 @@ def _print_summary(summary: dict) -> None:
     print(
         f"method {d['method']}: {d['seconds']:.1f} s, r_hat_max {d['r_hat_max']}, "
         f"ess_bulk_min {d['ess_bulk_min']}, divergences {d['divergences']}"
+        + (" (baseline integrated out)" if d.get("marginalized_baseline") else "")
     )
     print(f"{'channel':<12}{'ROAS mean':>10}{'90% HDI':>22}{'mROAS':>8}  wasteful")
     for name, ch in summary["channels"].items():

@@ -88,6 +88,8 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     names = list(summary["channels"])
     assert names == ["search", "social", "video", "retail"] == demo["channels"]
     assert summary["diagnostics"]["method"] == "nuts" and summary["review"]
+    # the default model's baseline is integrated out, lift tests and all
+    assert summary["diagnostics"]["marginalized_baseline"] is True
 
     # The data on disk is the simulation the truth belongs to.
     sim = simulate(replace(SimulationConfig(), n_periods=120), seed=2)

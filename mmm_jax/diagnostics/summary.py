@@ -89,6 +89,10 @@ def summarize(fit: FitLike, *, with_saturation: bool = True) -> dict[str, Any]:
         "diagnostics": {
             "method": getattr(fit, "method", "unknown"),
             "seconds": float(getattr(fit, "timings", {}).get("total_s", float("nan"))),
+            # NUTS sampled the rest with the baseline integrated out (fit_nuts)
+            "marginalized_baseline": bool(
+                (getattr(fit, "info", None) or {}).get("marginalized_baseline", False)
+            ),
             **convergence(fit),
         },
         "data": {

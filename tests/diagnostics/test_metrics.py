@@ -224,6 +224,7 @@ def test_summary_contract_keys(data):
         "divergences",
     }
     assert s["diagnostics"]["r_hat_max"] is None  # one chain: R-hat means nothing
+    assert s["diagnostics"]["marginalized_baseline"] is False  # not a fit_nuts fit
 
 
 def test_windowed_contributions_keep_carry_over_and_add_up(data):
