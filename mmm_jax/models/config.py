@@ -103,6 +103,13 @@ class MediaPriors:
     0.49 before, in a 4 x 1000 + 1000 fit). The cost: the slope mixes more
     slowly near the bound, so ESS per second did not improve, and google's
     true ROAS (2.50) fell just above its 90% HDI (upper end 2.39).
+
+    It is also at most 10, where the curve is a step already: the prior puts
+    1e-9 of its mass above 10, but the bound changes what NUTS samples, from
+    :math:`\log(s - 1)`, which a chain thrown far in early warmup can push
+    to a slope of 1e10 (a flat step curve whose log density float32 no longer
+    resolves: one of 40 chains stuck there in ``benchmarks/recovery_seeds.py``),
+    to a logit that cannot run away.
     Pass ``slope=LogNormal(0.3, 0.5)`` for the unbounded prior of earlier versions.
     """
 
@@ -114,7 +121,7 @@ class MediaPriors:
     peak_delay: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(3.0))
     half_saturation: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.0, 0.7))
     slope: dist.Distribution = field(
-        default_factory=lambda: dist.TruncatedNormal(1.0, 1.5, low=1.0)
+        default_factory=lambda: dist.TruncatedNormal(1.0, 1.5, low=1.0, high=10.0)
     )
     rate: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.0, 1.0))
     saturation_at_mean: dist.Distribution | None = None

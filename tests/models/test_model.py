@@ -301,7 +301,13 @@ def test_priors_serialise_or_fail_at_save_time():
     )
     # Truncations round-trip too (the default Hill slope prior is one).
     points = jnp.array([1.2, 2.0, 2.9])
+    default = MediaPriors().slope
+    # at least 1, at most 10: NUTS samples a logit, which cannot run away to a slope of 1e10
+    unconstrained = jnp.array([-40.0, 0.0, 40.0])
+    bounded = dist.transforms.biject_to(default.support)(unconstrained)
+    assert float(bounded.min()) >= 1.0 and float(bounded.max()) <= 10.0
     for prior in (
+        default,
         dist.TruncatedNormal(1.0, 1.5, low=1.0),
         dist.TruncatedNormal(2.0, 1.0, high=3.0),
         dist.TruncatedDistribution(dist.Cauchy(1.0, 2.0), low=1.1, high=3.0),
