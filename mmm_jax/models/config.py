@@ -105,7 +105,7 @@ class MediaPriors:
     true ROAS (2.50) fell just above its 90% HDI (upper end 2.39).
 
     It is also at most 10, where the curve is a step already: the prior puts
-    1e-9 of its mass above 10, but the bound changes what NUTS samples, from
+    2e-9 of its mass above 10, but the bound changes what NUTS samples, from
     :math:`\log(s - 1)`, which a chain thrown far in early warmup can push
     to a slope of 1e10 (a flat step curve whose log density float32 no longer
     resolves: one of 40 chains stuck there in ``benchmarks/recovery_seeds.py``),
