@@ -28,17 +28,15 @@ def data(sim):
 CONFIG = ModelConfig(yearly_order=1, weekly_order=1, max_lag=14)
 
 
+# The module's NUTS fit; test_marginal_and_full_nuts_agree refits with the baseline sampled.
+NUTS_KW = dict(
+    key=jax.random.PRNGKey(0), num_warmup=150, num_samples=100, num_chains=2, progress_bar=False
+)
+
+
 @pytest.fixture(scope="module")
 def nuts_fit(data):
-    return fit_nuts(
-        data,
-        CONFIG,
-        key=jax.random.PRNGKey(0),
-        num_warmup=150,
-        num_samples=100,
-        num_chains=2,
-        progress_bar=False,
-    )
+    return fit_nuts(data, CONFIG, **NUTS_KW)
 
 
 def test_nuts_fit_shapes_and_info(nuts_fit, data):
@@ -92,16 +90,7 @@ def test_marginal_and_full_nuts_agree(nuts_fit, data):
     tests/models/test_marginal_baseline.py. On this data with 4 x 2000 draws
     the two posteriors' means agree to 1-3% and sds to 3-10% (benchmarks/README.md).
     """
-    full = fit_nuts(
-        data,
-        CONFIG,
-        key=jax.random.PRNGKey(0),
-        num_warmup=150,
-        num_samples=100,
-        num_chains=2,
-        progress_bar=False,
-        marginalize_baseline=False,
-    )
+    full = fit_nuts(data, CONFIG, **NUTS_KW, marginalize_baseline=False)
     assert full.info["marginalized_baseline"] is False
     for site in ("media/roas", "baseline/intercept", "baseline/controls", "baseline/trend"):
         a = nuts_fit.draws[site].reshape(200, -1)
