@@ -254,11 +254,22 @@ def baseline_design(inputs: ModelInputs, config: ModelConfig) -> BaselineDesign:
         scale.append(jnp.broadcast_to(jnp.asarray(s, tt.dtype), shape).reshape(-1))
         sites.append((name, start, shape))
         start += size
+    loc, scale = jnp.concatenate(loc), jnp.concatenate(scale)
+    # The eigenbasis of BaselineDesign, in float64 on the host: the
+    # eigenvalues of S^1/2 X'X S^1/2 span many orders of magnitude.
+    x64 = np.asarray(x, np.float64)
+    s_half = np.asarray(scale, np.float64)
+    eigenvalues, q = np.linalg.eigh(s_half[:, None] * (x64.T @ x64) * s_half[None, :])
+    root = s_half[:, None] * q
+    dtype = x.dtype
     return BaselineDesign(
         design=x,
-        gram=x.T @ x,
-        loc=jnp.concatenate(loc),
-        scale=jnp.concatenate(scale),
+        loc=loc,
+        scale=scale,
+        prior_mean=jnp.asarray(x64 @ np.asarray(loc, np.float64), dtype),
+        root=jnp.asarray(root, dtype),
+        rotated=jnp.asarray(x64 @ root, dtype),
+        eigenvalues=jnp.asarray(np.maximum(eigenvalues, 0.0), dtype),
         sites=tuple(sites),
     )
 

@@ -263,12 +263,21 @@ class BaselineDesign(NamedTuple):
     :math:`\beta_k \sim \mathcal{N}(m_k, s_k)`; built by
     :func:`mmm_jax.models.baseline_design`.
 
+    The likelihood needs :math:`(S^{-1} + X^\top X / \sigma^2)^{-1}` for every
+    :math:`\sigma`, :math:`S = \mathrm{diag}(s^2)`. With the eigendecomposition
+    :math:`S^{1/2} X^\top X S^{1/2} = Q \Lambda Q^\top`, computed once (float64,
+    on the host), it is :math:`R (I + \Lambda/\sigma^2)^{-1} R^\top` with
+    :math:`R = S^{1/2} Q`: a diagonal, so no factorisation per gradient.
+
     Attributes:
       design: :math:`X`, shape ``(geo * time, coef)``: one intercept column per
         geo, then trend, changepoint hinges, Fourier features and controls.
-      gram: :math:`X^\top X`, shape ``(coef, coef)``, computed once.
       loc: Prior means :math:`m`, shape ``(coef,)``.
       scale: Prior standard deviations :math:`s`, shape ``(coef,)``.
+      prior_mean: :math:`X m`, shape ``(geo * time,)``.
+      root: :math:`R = S^{1/2} Q`, shape ``(coef, coef)``.
+      rotated: :math:`X R`, shape ``(geo * time, coef)``.
+      eigenvalues: :math:`\Lambda` (non-negative), shape ``(coef,)``.
       sites: ``(site, first column, shape)`` of each baseline site of
         :func:`baseline_term` in column order (static).
       draw: Also sample the coefficients from their conditional posterior and
@@ -276,9 +285,12 @@ class BaselineDesign(NamedTuple):
     """
 
     design: Array
-    gram: Array
     loc: Array
     scale: Array
+    prior_mean: Array
+    root: Array
+    rotated: Array
+    eigenvalues: Array
     sites: tuple[tuple[str, int, tuple[int, ...]], ...]
     draw: bool = False
 
@@ -302,39 +314,40 @@ def baseline_marginal_term(residual: Array, sigma: Array, design: BaselineDesign
             + \hat\delta^\top S^{-1} \hat\delta + n \log \sigma^2 + \log|S|
             + \log|A| + n \log 2\pi\Big],
 
-    added as the factor ``marginal``. The quadratic form is written as a sum of
+    added as the factor ``marginal``. In the eigenbasis of
+    :class:`BaselineDesign` (:math:`\hat\delta = R\tilde\delta`,
+    :math:`d = 1 + \Lambda/\sigma^2`) this is
+    :math:`\tilde\delta = (XR)^\top u / (\sigma^2 d)`,
+    :math:`\hat\delta^\top S^{-1}\hat\delta = \lVert\tilde\delta\rVert^2` and
+    :math:`\log|S| + \log|A| = \sum \log d`: two matrix-vector products and
+    elementwise work per gradient, where a Cholesky factor of :math:`A` cost
+    more than the media term. The quadratic form is written as a sum of
     non-negative terms rather than :math:`u^\top u/\sigma^2 - b^\top A^{-1} b`,
     which loses float32 precision to cancellation on long series. Given the
-    other parameters, :math:`\beta \sim \mathcal{N}(m + \hat\delta, A^{-1})`
-    exactly; with ``design.draw`` one draw of it is sampled (site
-    ``coefficients_z``, standard normal) and recorded under the names of
-    :func:`baseline_term` (``intercept``, ``trend``, ...).
+    other parameters, :math:`\beta \sim \mathcal{N}(m + \hat\delta, A^{-1})`,
+    :math:`A^{-1} = R\, \mathrm{diag}(1/d)\, R^\top`, exactly; with
+    ``design.draw`` one draw of it is sampled (site ``coefficients_z``,
+    standard normal) and recorded under the names of :func:`baseline_term`
+    (``intercept``, ``trend``, ...).
 
     Args:
       residual: :math:`r`, shape ``(geo, time)``.
       sigma: Noise scale :math:`\sigma`, shape ``()``.
       design: The baseline's design and priors.
     """
-    x = design.design
-    u = residual.reshape(-1) - x @ design.loc
+    u = residual.reshape(-1) - design.prior_mean
     n = u.shape[0]
     s2 = sigma**2
-    prior_precision = 1.0 / design.scale**2
-    a = jnp.diag(prior_precision) + design.gram / s2
-    chol = jnp.linalg.cholesky(a)
-    delta = jax.scipy.linalg.cho_solve((chol, True), x.T @ u / s2)
-    fitted = u - x @ delta
-    quad = fitted @ fitted / s2 + jnp.sum(prior_precision * delta**2)
-    logdet = (
-        n * jnp.log(s2)
-        - jnp.sum(jnp.log(prior_precision))
-        + 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))
-    )
+    d = 1.0 + design.eigenvalues / s2
+    delta = (design.rotated.T @ u) / (s2 * d)  # tilde-delta, in the eigenbasis
+    fitted = u - design.rotated @ delta
+    quad = fitted @ fitted / s2 + jnp.sum(delta**2)
+    logdet = n * jnp.log(s2) + jnp.sum(jnp.log(d))
     numpyro.factor("marginal", -0.5 * (quad + logdet + n * jnp.log(2.0 * jnp.pi)))
     if design.draw:
-        z = numpyro.sample("coefficients_z", dist.Normal(0.0, 1.0).expand([x.shape[1]]).to_event(1))
-        # A = L L^T, so L^{-T} z has covariance A^{-1}.
-        beta = design.loc + delta + jax.scipy.linalg.solve_triangular(chol.T, z, lower=False)
+        k = design.loc.shape[0]
+        z = numpyro.sample("coefficients_z", dist.Normal(0.0, 1.0).expand([k]).to_event(1))
+        beta = design.loc + design.root @ (delta + z / jnp.sqrt(d))
         for name, start, shape in design.sites:
             size = int(np.prod(shape, dtype=int))
             numpyro.deterministic(name, beta[start : start + size].reshape(shape))

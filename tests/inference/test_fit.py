@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import arviz as az
 import numpy as np
 import pytest
 
@@ -92,13 +93,22 @@ def test_marginal_and_full_nuts_agree(nuts_fit, data):
     """
     full = fit_nuts(data, CONFIG, **NUTS_KW, marginalize_baseline=False)
     assert full.info["marginalized_baseline"] is False
-    for site in ("media/roas", "baseline/intercept", "baseline/controls", "baseline/trend"):
-        a = nuts_fit.draws[site].reshape(200, -1)
-        b = full.draws[site].reshape(200, -1)
-        sd = np.sqrt((a.var(0) + b.var(0)) / 2)
-        # 2 x 100 draws each: half a posterior sd is about 3.5 Monte Carlo errors apart
-        np.testing.assert_array_less(np.abs(a.mean(0) - b.mean(0)), 0.5 * sd, err_msg=site)
-        np.testing.assert_array_less(np.abs(np.log(a.std(0) / b.std(0))), np.log(2.0), site)
+    for site in (
+        "media/roas",
+        "baseline/intercept",
+        "baseline/controls",
+        "baseline/trend",
+        "sigma",
+    ):
+        a, b = np.asarray(nuts_fit.draws[site]), np.asarray(full.draws[site])
+        # Monte Carlo standard error of each mean from its bulk ESS (2 x 100
+        # autocorrelated draws: the ESS is 50-260 here, so a fixed fraction of
+        # the sd would be a coin toss); 4 MCSE apart is a real disagreement.
+        ess_a, ess_b = (az.ess(az.convert_to_dataset({"x": v}))["x"].values.ravel() for v in (a, b))
+        a, b = a.reshape(200, -1), b.reshape(200, -1)
+        mcse = np.sqrt(a.var(0) / ess_a + b.var(0) / ess_b)
+        np.testing.assert_array_less(np.abs(a.mean(0) - b.mean(0)), 4 * mcse, err_msg=site)
+        np.testing.assert_array_less(np.abs(np.log(a.std(0) / b.std(0))), np.log(1.5), site)
 
 
 def test_marginalize_baseline_when_it_cannot(data):
