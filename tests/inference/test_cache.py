@@ -83,3 +83,14 @@ def test_second_fit_reads_the_persistent_cache():
     assert first.timings["compile_s"] > 0
     for name in first.draws:
         np.testing.assert_array_equal(first.draws[name], second.draws[name])
+
+
+def test_small_programs_are_kept_too():
+    """Eager model runs (an SVI guide's set-up) compile hundreds of tiny programs: keep them all."""
+    if os.environ["MMM_JAX_CACHE"].lower() == "off":
+        pytest.skip("MMM_JAX_CACHE=off: the persistent cache is turned off for this run")
+    folder = Path(os.environ["MMM_JAX_CACHE"])
+    before = set(folder.iterdir())
+    # A program no other test compiles; it compiles in about a millisecond.
+    jax.jit(lambda x: jax.numpy.cos(x) * 7.123 + 0.37)(np.arange(29.0)).block_until_ready()
+    assert set(folder.iterdir()) - before
