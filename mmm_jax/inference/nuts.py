@@ -8,30 +8,17 @@ import numpy as np
 
 import jax
 from jax.sharding import Mesh
-from numpyro.infer import MCMC, NUTS, Predictive, init_to_median
+from numpyro.infer import MCMC, NUTS, init_to_median
 
 from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
+from mmm_jax.inference._baseline import conditional_baseline, pick_baseline_design
 from mmm_jax.inference._common import ChainMethod, compile_clock, keep_parameter_sites
 from mmm_jax.inference.fit import Fit
 from mmm_jax.inference.sharding import geo_mesh, shard_inputs
-from mmm_jax.models import (
-    BaselineDesign,
-    ModelConfig,
-    ModelInputs,
-    baseline_design,
-    build_inputs,
-    marginal_baseline_blocker,
-    mmm,
-    time_frame,
-)
+from mmm_jax.models import ModelConfig, build_inputs, mmm, time_frame
 
 __all__ = ["fit_nuts"]
-
-# With marginalize_baseline=None the baseline is integrated out when it has at
-# most this many coefficients: a Cholesky factorisation of that size per
-# gradient stays cheap next to the media term (a panel of ~190 geos).
-AUTO_MARGINAL_MAX_COEFFICIENTS = 200
 
 
 def _pick_chain_method(chain_method, num_chains: int, sharded: bool = False) -> ChainMethod:
@@ -104,10 +91,10 @@ def fit_nuts(
         halved the leapfrog steps per draw and raised the ESS per second 2.7x
         (``benchmarks/README.md``). ``None`` (default) does it whenever it can
         (:func:`mmm_jax.models.marginal_baseline_blocker`: Normal likelihood
-        and baseline priors, no per-geo seasonality scale, at most
-        ``AUTO_MARGINAL_MAX_COEFFICIENTS`` coefficients) and ``geo_sharding``
-        is off; ``True`` insists (and raises if it cannot); ``False`` samples
-        the baseline with everything else.
+        and baseline priors, no per-geo seasonality scale, at most 200
+        coefficients) and ``geo_sharding`` is off; ``True`` insists (and
+        raises if it cannot); ``False`` samples the baseline with everything
+        else.
 
     Returns:
       A :class:`Fit` with ``method="nuts"``; ``timings`` has ``total_s``,
@@ -136,7 +123,7 @@ def fit_nuts(
             "use 'vectorized' or set XLA_FLAGS=--xla_force_host_platform_device_count before JAX starts"
         )
     inputs = build_inputs(data, config, lift=lift_tests)
-    design = _pick_baseline_design(inputs, config, marginalize_baseline, geo_sharding)
+    design = pick_baseline_design(inputs, config, marginalize_baseline, geo_sharding)
     y = data.target_scaled
     model_kwargs = {}
     if geo_sharding is not False:
@@ -180,7 +167,7 @@ def fit_nuts(
         if design is not None:
             samples = {
                 **samples,
-                **_conditional_baseline(
+                **conditional_baseline(
                     samples, inputs, config, y, design, jax.random.fold_in(key, 1)
                 ),
             }
@@ -213,65 +200,3 @@ def fit_nuts(
         stats=stats,
         lift_tests=lift_tests,
     )
-
-
-def _pick_baseline_design(
-    inputs: ModelInputs, config: ModelConfig, marginalize: bool | None, geo_sharding
-) -> BaselineDesign | None:
-    """The baseline design to integrate out, or ``None`` to sample the baseline."""
-    if marginalize is False:
-        return None
-    if geo_sharding is not False:
-        if marginalize:
-            raise ValueError(
-                "marginalize_baseline=True does not work with geo_sharding; "
-                "pass marginalize_baseline=None or False"
-            )
-        return None
-    limit = None if marginalize else AUTO_MARGINAL_MAX_COEFFICIENTS
-    reason = marginal_baseline_blocker(inputs, config, max_coefficients=limit)
-    if reason is None:
-        return baseline_design(inputs, config)
-    if marginalize:
-        raise ValueError(
-            f"marginalize_baseline=True, but the baseline cannot be integrated out: {reason}"
-        )
-    return None
-
-
-def _conditional_baseline(
-    samples: dict,
-    inputs: ModelInputs,
-    config: ModelConfig,
-    y,
-    design: BaselineDesign,
-    key: jax.Array,
-    batch_size: int = 1000,
-) -> dict[str, jax.Array]:
-    """One draw of the baseline coefficients from their exact conditional per NUTS draw.
-
-    Returns the sites of :func:`mmm_jax.models.terms.baseline_term`
-    (``baseline/intercept``, ...), each ``(chain, draw, ...)``.
-    """
-    names = [f"baseline/{name}" for name, _, _ in design.sites]
-    drawing = design._replace(draw=True)
-    n_chain, n_draw = next(iter(samples.values())).shape[:2]
-    # Host copies: NUTS left the chains spread over devices (parallel chains).
-    flat = {k: np.asarray(v).reshape(n_chain * n_draw, *v.shape[2:]) for k, v in samples.items()}
-
-    @jax.jit
-    def run(batch, k):
-        predictive = Predictive(mmm, posterior_samples=batch, return_sites=names, parallel=True)
-        return predictive(k, inputs, config, y=y, baseline=drawing)
-
-    n = n_chain * n_draw
-    parts: dict[str, list] = {name: [] for name in names}
-    for i, start in enumerate(range(0, n, batch_size)):
-        batch = {k: v[start : start + batch_size] for k, v in flat.items()}
-        out = run(batch, jax.random.fold_in(key, i))
-        for name in names:
-            parts[name].append(out[name])
-    return {
-        name: jax.numpy.concatenate(v).reshape(n_chain, n_draw, *v[0].shape[1:])
-        for name, v in parts.items()
-    }

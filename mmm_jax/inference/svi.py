@@ -22,6 +22,7 @@ from numpyro.infer.autoguide import (
 
 from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
+from mmm_jax.inference._baseline import conditional_baseline, pick_baseline_design
 from mmm_jax.inference._common import TIME_SITES, compile_clock, keep_parameter_sites
 from mmm_jax.inference.fit import Fit
 from mmm_jax.inference.sharding import geo_mesh, shard_inputs
@@ -71,10 +72,11 @@ def _run_svi(
     num_particles,
     progress_bar,
     geo_sharding=False,
+    baseline=None,
 ):
     svi = SVI(mmm, guide, optimizer, Trace_ELBO(num_particles=num_particles))
     y = data.target_scaled
-    model_kwargs = {}
+    model_kwargs = {} if baseline is None else {"baseline": baseline}
     if geo_sharding is not False:
         mesh = geo_sharding if isinstance(geo_sharding, Mesh) else geo_mesh(data.n_geo)
         inputs, y = shard_inputs(inputs, y, mesh)
@@ -164,6 +166,7 @@ def fit_svi(
     progress_bar: bool = True,
     lift_tests: LiftTests | None = None,
     geo_sharding: bool | Mesh = False,
+    marginalize_baseline: bool | None = None,
 ) -> Fit:
     """Fits a variational approximation by maximising the ELBO.
 
@@ -187,15 +190,31 @@ def fit_svi(
       geo_sharding: Split the geos over devices during optimisation
         (:mod:`mmm_jax.inference.sharding`): ``True`` for a ``geo`` mesh over
         all devices, or a mesh. Not with ``lift_tests``.
+      marginalize_baseline: Integrate the organic baseline out of the
+        likelihood, as :func:`~mmm_jax.inference.fit_nuts` does: the guide
+        covers only the media parameters and the noise scale, and each draw
+        from it gets one draw of the baseline from its exact Gaussian
+        conditional. The guide then approximates a smaller, less correlated
+        posterior, and the baseline's uncertainty and its correlation with
+        the media are exact given the media draw rather than squeezed into
+        the guide's family. ``None`` (default) does it whenever it can and
+        ``geo_sharding`` is off; ``True`` insists; ``False`` fits the guide
+        over every parameter.
 
     Returns:
       A :class:`Fit` with ``method="svi"``, one chain of ``num_samples`` draws,
-      and the ELBO loss trace (``info["losses"]``) and a convergence flag.
+      and the ELBO loss trace (``info["losses"]``), a convergence flag and
+      whether the baseline was integrated out (``info["marginalized_baseline"]``).
+
+    Raises:
+      ValueError: Non-positive sizes, or ``marginalize_baseline=True`` where
+        the baseline cannot be integrated out (the message says why).
     """
     guide = Guide(guide)
     if num_steps < 1 or num_samples < 1 or num_particles < 1:
         raise ValueError("num_steps, num_samples and num_particles must be >= 1")
     inputs = build_inputs(data, config, lift=lift_tests)
+    design = pick_baseline_design(inputs, config, marginalize_baseline, geo_sharding)
     g = _make_guide(guide, rank, init_scale)
     optimizer = optimizer or _default_optimizer(num_steps, learning_rate)
     k_fit, k_draw, k_det = jax.random.split(key, 3)
@@ -210,17 +229,31 @@ def fit_svi(
         num_particles=num_particles,
         progress_bar=progress_bar,
         geo_sharding=geo_sharding,
+        baseline=design,
     )
     # One draw per key under vmap: the guides' own batched sampling relies on
     # implicit rank promotion, which strict-broadcasting users switch off.
     keys = jax.random.split(k_draw, num_samples)
     latent = jax.vmap(lambda k: g.sample_posterior(k, params))(keys)
+    if design is not None:
+        t0 = time.perf_counter()
+        base = conditional_baseline(
+            {k: v[None] for k, v in latent.items()},
+            inputs,
+            config,
+            data.target_scaled,
+            design,
+            jax.random.fold_in(k_draw, 1),
+        )
+        latent = {**latent, **{k: v[0] for k, v in base.items()}}
+        timings["total_s"] += time.perf_counter() - t0
     info = {
         "guide": guide.value,
         "num_steps": num_steps,
         "num_samples": num_samples,
         "num_particles": num_particles,
         "learning_rate": learning_rate,
+        "marginalized_baseline": design is not None,
     }
     return _fit_result(
         "svi", latent, inputs, data, config, k_det, timings, losses, info, lift_tests
