@@ -1,4 +1,4 @@
-"""Benchmarks: ``kernels.py --quick`` runs and reports positive throughputs; the
+"""Benchmarks: ``kernels.py --quick`` and ``fit_speed.py`` run and report what they measured; the
 recovery benchmark's scoring computes what it claims."""
 
 import json
@@ -100,3 +100,37 @@ def test_recovery_seeds_summary_scores_coverage_and_error():
     assert s["all_within_25pct"] == 0.5  # the second: -20% and +20%
     assert s["n_datasets"] == 2
     assert s["n_r_hat_over_1_01"] == 1 and s["n_divergences_over_1pct"] == 1  # 10 of 1000
+
+
+def test_fit_speed_reports_what_it_measured(tmp_path):
+    """fit_speed.py on small simulated data: ESS/s is the min channel ESS over the median warm wall."""
+    from mmm_jax.data import SimulationConfig, simulate
+
+    sim = simulate(SimulationConfig(n_periods=120, noise_sd=0.03), seed=4)
+    (tmp_path / "small").mkdir()
+    sim.frame.to_csv(tmp_path / "small" / "data.csv", index=False)
+    out = tmp_path / "fit_speed.json"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fit_speed.py"
+    args = ["--data", str(tmp_path / "small"), "--chains", "2", "--warmup", "40", "--draws", "30"]
+    args += ["--repeats", "3", "--svi-steps", "60", "--out", str(out)]
+    proc = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(out.read_text())
+    n = r["nuts"]
+    walls = n["warm_wall_s_all"]
+    assert len(walls) == 3 and n["wall_s"] == sorted(walls)[1]
+    assert 0 < n["min_bulk_ess_channel"] and n["max_rhat_channel"] > 0.9
+    assert math.isclose(n["ess_per_s"], n["min_bulk_ess_channel"] / n["wall_s"])
+    assert n["cold_wall_s"] > n["cold_compile_s"] > 0
+    assert r["settings"]["marginalized_baseline"] is True
+    assert r["svi"]["marginalized_baseline"] is True and r["svi"]["steps"] == 60
+    assert r["svi"]["wall_s"] > 0 and r["svi"]["cold_wall_s"] > 0
+    # No PyMC-Marketing here: the ratio is against the anchor's published figure.
+    assert r["pymc_marketing"]["note"].startswith("anchor figure")
+    assert math.isclose(r["ratio_ess_per_s_vs_pymc"], n["ess_per_s"] / 33.4)
