@@ -89,7 +89,7 @@ def summarize(fit: FitLike, *, with_saturation: bool = True) -> dict[str, Any]:
         "diagnostics": {
             "method": getattr(fit, "method", "unknown"),
             "seconds": float(getattr(fit, "timings", {}).get("total_s", float("nan"))),
-            # NUTS sampled the rest with the baseline integrated out (fit_nuts)
+            # NUTS or SVI handled the rest with the baseline integrated out
             "marginalized_baseline": bool(
                 (getattr(fit, "info", None) or {}).get("marginalized_baseline", False)
             ),

@@ -62,7 +62,7 @@ def conditional_baseline(
     key: jax.Array,
     batch_size: int = 1000,
 ) -> dict[str, jax.Array]:
-    """One draw of the baseline coefficients from their exact conditional per NUTS draw.
+    """One draw of the baseline coefficients from their exact conditional per posterior draw.
 
     Returns the sites of :func:`mmm_jax.models.terms.baseline_term`
     (``baseline/intercept``, ...), each ``(chain, draw, ...)``.
