@@ -80,7 +80,7 @@ def test_nuts_converges(nuts):
     "is just above its HDI, [1.24, 2.34] (default) and [1.26, 2.40] (synergy): its posterior "
     "Hill slope is steeper than the true 1.2. "
     "A calibrated model covers all four on 66% of datasets; over 10 generated datasets this one "
-    "did on 7, google on 7 of 10 (benchmarks/recovery_seeds.py)",
+    "did on 5 to 7 (two runs), google on 6 to 7 of 10 (benchmarks/recovery_seeds.py)",
     strict=False,
 )
 def test_nuts_roas_hdi_covers_truth(nuts, truth, data):
@@ -109,7 +109,7 @@ def test_waste_flags(nuts, truth, data):
     "-26% amazon, default model; +41/-28/+49/-27% with synergy (mean absolute 35-36%; "
     "PyMC-Marketing 42%, Meridian 39%). Over 10 generated "
     "datasets (benchmarks/recovery_seeds.py) all four means were within 25% on 1: the 90% HDIs "
-    "are as wide as the truth, and cover it 92% of the time",
+    "are as wide as the truth, and cover it 88-92% of the time",
     strict=False,
 )
 def test_nuts_roas_means_within_25_percent(nuts, truth, data):
