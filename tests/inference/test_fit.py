@@ -117,6 +117,10 @@ def test_marginalize_baseline_when_it_cannot(data):
     )
     with pytest.raises(ValueError, match="cannot be integrated out: the likelihood is student_t"):
         fit_nuts(data, student, key=jax.random.PRNGKey(0), marginalize_baseline=True)
+    with pytest.raises(ValueError, match="cannot be integrated out: the likelihood is student_t"):
+        fit_svi(data, student, key=jax.random.PRNGKey(0), marginalize_baseline=True)
+    svi = fit_svi(data, student, key=jax.random.PRNGKey(0), num_steps=50, progress_bar=False)
+    assert svi.info["marginalized_baseline"] is False
     kw = dict(num_warmup=20, num_samples=10, num_chains=1, progress_bar=False)
     fit = fit_nuts(data, student, key=jax.random.PRNGKey(0), **kw)
     assert fit.info["marginalized_baseline"] is False
