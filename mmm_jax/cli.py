@@ -723,10 +723,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--lift-spread",
-        choices=["uniform", "proportional"],
-        default="uniform",
-        help="spread each test's spend_delta evenly over its window, or in proportion to the "
-        "channel's spend there (a '+x%% of plan' test)",
+        choices=["proportional", "uniform"],
+        default="proportional",
+        help="spread each test's spend_delta over its window in proportion to the channel's "
+        "spend there (default: a '+x%% of plan' or go-dark test), or evenly (a flat top-up)",
     )
     fit.add_argument("--method", choices=["nuts", "svi", "map"], default="nuts")
     fit.add_argument(

@@ -4,8 +4,9 @@ A lift test raised (or cut) one channel's spend by ``spend_delta`` (currency)
 in a test region over a window ``[start, end]`` and measured the incremental
 revenue ``lift`` with standard error ``lift_se``. The model predicts the same
 quantity **counterfactually with its own adstock and saturation**: the extra
-spend is spread over the window's periods (uniformly, or in proportion to
-the channel's historical spend: `LiftSpread`), adstocked with the
+spend is spread over the window's periods (in proportion to the channel's
+historical spend by default, so a go-dark test switches the channel off, or
+uniformly: `LiftSpread`), adstocked with the
 channel's lag weights, pushed through the channel's saturation on top of the
 historical adstocked spend, and summed over the window **and the carry-over
 tail** after it (up to the end of the data):
@@ -78,6 +79,9 @@ __all__ = [
     "roas_prior",
 ]
 
+#: A lift this many standard errors the opposite way to its spend change is refused.
+_WRONG_WAY_SE = 3.0
+
 #: Required columns of a lift-test table, then the optional ones.
 LIFT_COLUMNS = ("channel", "start", "end", "spend_delta", "lift", "lift_se")
 _OPTIONAL = ("geo", "market_share")
@@ -89,10 +93,17 @@ _OPTIONAL = ("geo", "market_share")
 class LiftSpread(enum.Enum):
     """How a test's ``spend_delta`` is spread over the periods of its window.
 
-    ``UNIFORM``: the same extra spend every period (a flat top-up).
-    ``PROPORTIONAL``: in proportion to the channel's historical spend in the
-    test's geo over the window (a "+50% of planned spend" test); uniform when
+    ``PROPORTIONAL`` (default): in proportion to the channel's historical spend
+    in the test's geo over the window, which is how geo tests are run: a
+    "+50% of plan" test scales each period's spend by 1.5, and a go-dark
+    (holdout) test, whose ``spend_delta`` is minus what the region spent,
+    sets every period's spend to zero. An increase falls back to uniform when
     that spend is zero throughout the window.
+    ``UNIFORM``: the same extra spend every period (a flat top-up). A cut
+    spread uniformly would take more than was spent from the periods of
+    below-average spend, which a model cannot do (saturation curves stop at
+    zero spend), so it underpredicts a go-dark test's lift; such a cut is
+    refused (:meth:`LiftTests.check_data`).
     """
 
     UNIFORM = "uniform"
@@ -135,7 +146,8 @@ class LiftTests:
       spend_delta: Extra spend of the test region over the window, ``(test,)``,
         non-zero (negative for a hold-back test).
       lift: Measured incremental revenue over the window and its carry-over
-        tail, ``(test,)``, same sign as ``spend_delta`` (0 allowed).
+        tail, ``(test,)``, of the sign of ``spend_delta``, or of the other
+        sign by at most 3 ``lift_se`` (a null result of a worthless channel).
       lift_se: Standard error of ``lift``, ``(test,)``, finite and > 0.
       geo: The data's geo each test ran in, or ``None`` for a national data
         set; length ``test``.
@@ -156,7 +168,7 @@ class LiftTests:
     geo: tuple[str | None, ...] | None = None
     market_share: np.ndarray | None = None
     heterogeneity: dist.Distribution | None = None
-    spread: LiftSpread = LiftSpread.UNIFORM
+    spread: LiftSpread = LiftSpread.PROPORTIONAL
 
     def __post_init__(self):
         channel = tuple(str(c) for c in self.channel)
@@ -234,10 +246,15 @@ class LiftTests:
             out.append(f"{name}: lift must be finite")
         if not (np.isfinite(se) and se > 0):
             out.append(f"{name}: lift_se must be finite and > 0")
-        if np.isfinite(d) and np.isfinite(lift) and d * lift < 0:
+        # A test of a worthless channel measures noise around zero, so a lift of
+        # the "wrong" sign is data; one more than 3 standard errors the wrong
+        # way contradicts the model (more spend never lowers revenue in it).
+        wrong_way = np.isfinite(d) and np.isfinite(lift) and d * lift < 0
+        if wrong_way and np.isfinite(se) and se > 0 and abs(lift) > _WRONG_WAY_SE * se:
             out.append(
-                f"{name}: spend_delta and lift have opposite signs; more spend cannot "
-                "lower revenue in this model (saturation curves are increasing)"
+                f"{name}: spend_delta and lift have opposite signs, by more than "
+                f"{_WRONG_WAY_SE:g} standard errors; more spend cannot lower revenue in this "
+                "model (saturation curves are increasing): check the test, or leave it out"
             )
         s = self.market_share[i]
         if not (np.isfinite(s) and 0 < s <= 1):
@@ -250,7 +267,9 @@ class LiftTests:
         Raises:
           DataValidationError: Naming every offending row: an unknown channel
             (listing the known ones), an unknown geo or a missing geo for a
-            panel, or a window outside the data's dates.
+            panel, a window outside the data's dates, or a cut of more spend
+            than the test region had (in the window, or, spread uniformly, in
+            one of its periods).
         """
         problems = [p for i in range(len(self)) for p in self._data_problems(i, data)]
         if problems:
@@ -275,7 +294,33 @@ class LiftTests:
                 out.append(
                     f"{name}: window outside the data's dates {first:%Y-%m-%d} .. {last:%Y-%m-%d}"
                 )
+            elif not out and self.spend_delta[i] < 0:
+                out += self._cut_problems(i, data)
         return out
+
+    def _cut_problems(self, i: int, data: MMMData) -> list[str]:
+        """A cut larger than the region's spend: in the window, or per period if uniform."""
+        s, e = (int(v[i]) for v in self.periods(data))
+        g = 0 if self.geo[i] is None else data.geos.index(self.geo[i])
+        c = data.channels.index(self.channel[i])
+        region = self.market_share[i] * np.asarray(data.media)[g, s : e + 1, c]
+        cut = -self.spend_delta[i]
+        # Spend is usually rounded to cents: allow 0.1% of slack.
+        if cut > 1.001 * region.sum():
+            return [
+                f"{self._name(i)}: cuts {cut:,.2f} of {self.channel[i]} spend, but the test "
+                f"region (market_share {self.market_share[i]:g}) spent {region.sum():,.2f} "
+                "in the window; a cut cannot exceed what was spent"
+            ]
+        if self.spread is LiftSpread.UNIFORM and cut / region.size > 1.001 * region.min():
+            short = int(np.sum(cut / region.size > 1.001 * region))
+            return [
+                f"{self._name(i)}: a uniform cut of {cut / region.size:,.2f} per period exceeds "
+                f"the test region's spend in {short} of the window's {region.size} periods; "
+                "spread it in proportion to spend (LiftSpread.PROPORTIONAL, "
+                "--lift-spread proportional), as a go-dark test cuts"
+            ]
+        return []
 
     def periods(self, data: MMMData) -> tuple[np.ndarray, np.ndarray]:
         """First and last period index of each window in ``data`` (the periods it touches)."""
@@ -293,7 +338,7 @@ class LiftTests:
         *,
         heterogeneity: dist.Distribution | None = None,
         market_share: float | None = None,
-        spread: LiftSpread = LiftSpread.UNIFORM,
+        spread: LiftSpread = LiftSpread.PROPORTIONAL,
     ) -> LiftTests:
         """Reads and validates a table ``channel,start,end,spend_delta,lift,lift_se[,geo][,market_share]``.
 
@@ -458,7 +503,7 @@ def load_lift_csv(
     *,
     heterogeneity: dist.Distribution | None = None,
     market_share: float | None = None,
-    spread: LiftSpread = LiftSpread.UNIFORM,
+    spread: LiftSpread = LiftSpread.PROPORTIONAL,
 ) -> LiftTests:
     """Reads ``channel,start,end,spend_delta,lift,lift_se[,geo][,market_share]`` from a CSV.
 
@@ -524,12 +569,15 @@ def lift_inputs(tests: LiftTests, data: MMMData, max_lag: int) -> LiftInputs:
     t = np.arange(n_time)
     inside = (t[None, :] >= s[:, None]) & (t[None, :] <= e[:, None])
     weight = inside.astype(float)
+    history = np.asarray(data.media)[geo[:, None], t[None, :], chan[:, None]]  # (test, time)
+    history = np.where(inside, history, 0.0)
     if tests.spread is LiftSpread.PROPORTIONAL:
-        history = np.asarray(data.media)[geo[:, None], t[None, :], chan[:, None]]  # (test, time)
-        history = np.where(inside, history, 0.0)
         weight = np.where(history.sum(axis=1, keepdims=True) > 0, history, weight)
     weight = weight / weight.sum(axis=1, keepdims=True)
-    delta = weight * (tests.spend_delta / scale)[:, None]  # (test, time)
+    delta = weight * (tests.spend_delta / scale)[:, None]  # (test, time), market-equivalent
+    # A cut never takes more than the market spent (check_data allows 0.1% for rounding).
+    floor = -history / np.asarray(data.scaler.media_scale)[chan][:, None]
+    delta = np.where((tests.spend_delta < 0)[:, None], np.maximum(delta, floor), delta)
     dtype = jnp.result_type(float)
     lagged = lag_stack(jnp.asarray(delta[:, :, None], dtype), max_lag)[:, :, 0, :]
     m = data.scaler.target_scale

@@ -85,9 +85,9 @@ def test_good_table_reads_with_defaults(data):
     np.testing.assert_array_equal(e, [44, 44])
 
 
-def _error(df, data) -> str:
+def _error(df, data, **kwargs) -> str:
     with pytest.raises(DataValidationError) as err:
-        LiftTests.from_frame(df, data)
+        LiftTests.from_frame(df, data, **kwargs)
     return str(err.value)
 
 
@@ -134,8 +134,16 @@ def test_zero_spend_delta_names_row(data):
 
 
 def test_opposite_signs_name_row(data):
-    msg = _error(table({"spend_delta": 500.0, "lift": -10.0}), data)
-    assert "row 1" in msg and "opposite signs" in msg and "lift=-10" in msg
+    msg = _error(table({"spend_delta": 500.0, "lift": -160.0, "lift_se": 50.0}), data)
+    assert "row 1" in msg and "opposite signs" in msg and "lift=-160" in msg
+
+
+def test_a_null_result_of_the_other_sign_within_noise_is_data(data):
+    # A go-dark test of a worthless channel: the lift is noise around zero.
+    tests = LiftTests.from_frame(table({"spend_delta": -500.0, "lift": 140.0}), data)
+    assert tests.lift[0] == 140.0 and tests.spend_delta[0] == -500.0
+    msg = _error(table({"spend_delta": -500.0, "lift": 151.0}), data)  # 3.02 se
+    assert "opposite signs" in msg
 
 
 @pytest.mark.parametrize("share", [0.0, 1.5, -0.2])
@@ -243,11 +251,64 @@ def test_prediction_equals_hand_computation_with_tail(data, spread):
     assert expected > 1.1 * window_only
 
 
+def test_go_dark_test_predicts_switching_the_channel_off(data):
+    # A go-dark test: the region (a quarter of the market) spends nothing on
+    # channel a for two weeks, so spend_delta is minus its spend there. Read with
+    # the default spread, the prediction is the lift of zeroing a in the window,
+    # and is larger than the uniform spread's, which would cut more than was spent
+    # on the days of low spend (the model cannot go below zero spend).
+    retention, half, slope, beta, share = 0.6, 120.0, 1.7, 900.0, 0.25
+    x = data.media[0, :, 0]
+    inside = (np.arange(data.n_time) >= 31) & (np.arange(data.n_time) <= 44)
+    cut = -share * x[inside].sum()
+    rows = table({"start": "2024-02-01", "end": "2024-02-14", "spend_delta": cut, "lift": -1.0})
+    tests = LiftTests.from_frame(rows, data, market_share=share)
+    assert tests.spread is LiftSpread.PROPORTIONAL
+    expected, _, _ = _numpy_lift(
+        x, np.where(inside, -share * x, 0.0), share, retention, 10, _hill(half, slope), beta
+    )
+    params = _fixed_params(data, retention=retention, half=half, slope=slope, beta=beta)
+    got = _predicted(data, CONFIG, tests, params)
+    np.testing.assert_allclose(got, [expected], rtol=2e-4)
+    # The same from the model's revenue: share x (mu with a zeroed in the window - mu).
+    inputs = build_inputs(data, CONFIG)
+    zeroed = np.array(data.media)
+    zeroed[0, inside, 0] = 0.0
+    off = build_inputs(data.with_media(zeroed), CONFIG, reference=data)
+
+    def mu(inp):
+        tr = trace(substitute(seed(mmm, 0), params)).get_trace(inp, CONFIG)
+        return np.asarray(tr["mu"]["value"], float)
+
+    from_mu = share * (mu(off) - mu(inputs)).sum() * data.scaler.target_scale
+    np.testing.assert_allclose(got, [from_mu], rtol=1e-3)
+
+
+def test_cut_larger_than_the_regions_spend_is_refused(data):
+    x = data.media[0, 31:45, 0]
+    rows = table({"start": "2024-02-01", "end": "2024-02-14", "spend_delta": -0.3 * x.sum()})
+    msg = _error(rows.assign(lift=-1.0, market_share=0.25), data)
+    assert "row 1" in msg and "a cut cannot exceed what was spent" in msg
+    assert f"spent {0.25 * x.sum():,.2f}" in msg
+
+
+def test_uniform_cut_larger_than_a_periods_spend_is_refused(data):
+    x = data.media[0, 31:45, 0]
+    assert x.min() < x.mean()  # some days had less than the average spend
+    rows = table({"start": "2024-02-01", "end": "2024-02-14", "spend_delta": -x.sum()})
+    msg = _error(rows.assign(lift=-1.0), data, spread=LiftSpread.UNIFORM)
+    assert "a uniform cut" in msg and "--lift-spread proportional" in msg
+    # In proportion to spend the same cut switches the channel off: accepted.
+    LiftTests.from_frame(rows.assign(lift=-1.0), data)
+
+
 def test_test_at_end_of_data_counts_only_the_in_data_tail(data):
     retention, half, slope, beta = 0.7, 120.0, 1.3, 900.0
     last = data.dates[-1].strftime("%Y-%m-%d")
     start = data.dates[-5].strftime("%Y-%m-%d")
-    tests = LiftTests.from_frame(table({"start": start, "end": last, "spend_delta": 400.0}), data)
+    tests = LiftTests.from_frame(
+        table({"start": start, "end": last, "spend_delta": 400.0}), data, spread=LiftSpread.UNIFORM
+    )
     x = data.media[0, :, 0]
     delta = np.where(np.arange(data.n_time) >= data.n_time - 5, 80.0, 0.0)
     expected, _, _ = _numpy_lift(x, delta, 1.0, retention, 10, _hill(half, slope), beta)
@@ -268,7 +329,9 @@ def test_test_at_end_of_data_counts_only_the_in_data_tail(data):
 
 def test_zero_retention_predicts_no_tail(data):
     half, slope, beta, share = 120.0, 1.5, 900.0, 0.5
-    tests = LiftTests.from_frame(table({"spend_delta": 700.0}), data, market_share=share)
+    tests = LiftTests.from_frame(
+        table({"spend_delta": 700.0}), data, market_share=share, spread=LiftSpread.UNIFORM
+    )
     x = data.media[0, 31:45, 0]
     curve = _hill(half, slope)
     window_only = share * beta * np.sum(curve(x + 50.0 / share) - curve(x))  # 700 over 14 days
@@ -315,6 +378,7 @@ def test_several_tests_mixed_kinds_and_synergy(data):
             },
         ),
         data,
+        spread=LiftSpread.UNIFORM,
     )
     curves = [_hill(half_a, slope_a), lambda a: a / (a + half_b)]
     x = data.media[0]
@@ -345,7 +409,9 @@ def test_several_tests_mixed_kinds_and_synergy(data):
 
 
 def test_geo_panel_uses_the_tests_geo(panel):
-    tests = LiftTests.from_frame(table({"geo": "Sydney"}, {"geo": "Melbourne"}), panel)
+    tests = LiftTests.from_frame(
+        table({"geo": "Sydney"}, {"geo": "Melbourne"}), panel, spread=LiftSpread.UNIFORM
+    )
     params = _fixed_params(panel, retention=0.4, half=120.0, slope=1.5, beta=900.0)
     got = _predicted(panel, CONFIG, tests, params)
     curve = _hill(120.0, 1.5)
