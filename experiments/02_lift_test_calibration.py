@@ -347,7 +347,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     print_moves("default prior (* = tested channel):", result["default_prior"])
     if config.wrong_prior is not None:
         channel, value = config.wrong_prior
-        wrong = roas_prior(data.channels, known={channel: (value, 0.1)})
+        wrong = roas_prior(data, known={channel: (value, 0.1)})
         model_wrong = dataclasses.replace(model, media=MediaPriors(roas=wrong))
         log.info("wrong prior: %s ROAS ~ %.2f (10%% sd)", channel, value)
         result["wrong_prior"] = run_pair(

@@ -104,6 +104,7 @@ def test_fit_svi_writes_summary_per_results_contract(svi_run, csv_path):
     assert checks[0] == "svi_converged" and checks[-3:] == [
         "negative_baseline",
         "roas_plausible",
+        "roas_identified",
         "prior_shift",
     ]
     assert "ppc_coverage" in checks and "holdout_forecast" not in checks

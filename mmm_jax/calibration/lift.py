@@ -48,7 +48,7 @@ from __future__ import annotations
 import enum
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -702,42 +702,49 @@ def lift_term(
 
 
 def roas_prior(
-    channels: Sequence[str],
+    data: MMMData,
     known: Mapping[str, tuple[float, float]] | None = None,
     default: dist.Distribution | None = None,
-) -> dist.LogNormal:
-    r"""A per-channel ROAS prior from known experiment results.
+) -> dist.Gamma:
+    r"""A per-channel ROAS prior from known experiment results, for ``MediaPriors(roas=...)``.
 
-    A known channel with mean ROAS :math:`r` and relative sd :math:`v` gets
-    :math:`\mathrm{LogNormal}(\log r - \sigma^2/2, \sigma)`,
-    :math:`\sigma^2 = \log(1 + v^2)`, whose mean is :math:`r` and whose sd is
-    :math:`v r`. The other channels keep ``default``.
+    A known channel with mean ROAS :math:`r` (the data's revenue per unit of
+    spend) and relative sd :math:`v` gets
+    :math:`\mathrm{Gamma}(1/v^2,\; 1/(v^2 r))`, whose mean is :math:`r` and
+    whose sd is :math:`v r`. The other channels keep the default relative-ROAS
+    prior put in the data's units: :math:`\rho \sim \mathrm{Gamma}(a, b)`
+    is :math:`\mathrm{ROAS} = \rho \bar R \sim \mathrm{Gamma}(a, b / \bar R)`,
+    :math:`\bar R` the data's mean revenue per period over its mean total
+    spend per period (:class:`mmm_jax.models.Effect`), so they are a priori
+    what they would be without the experiments.
 
     Args:
-      channels: Channel names in the data's order.
+      data: The data the model is fitted on (channels, revenue per spend).
       known: Channel -> ``(mean_roas, relative_sd)``, both > 0.
-      default: A ``LogNormal`` with batch shape ``()`` or ``(channel,)`` for the
-        other channels; ``None`` takes the default of
+      default: A ``Gamma`` prior of the relative ROAS, batch shape ``()`` or
+        ``(channel,)``, for the other channels; ``None`` takes the default of
         :class:`mmm_jax.models.MediaPriors`.
 
     Returns:
-      ``LogNormal`` with batch shape ``(channel,)``, for ``MediaPriors(roas=...)``.
+      ``Gamma`` with batch shape ``(channel,)``.
 
     Raises:
       ValueError: An unknown channel or a non-positive mean or sd.
-      TypeError: ``default`` is not a ``LogNormal``.
+      TypeError: ``default`` is not a ``Gamma``.
     """
-    channels = [str(c) for c in channels]
+    channels = list(data.channels)
     known = dict(known or {})
     if default is None:
         from mmm_jax.models.config import MediaPriors
 
-        default = MediaPriors().roas
-    if not isinstance(default, dist.LogNormal):
-        raise TypeError(f"default must be a LogNormal, got {type(default).__name__}")
+        default = MediaPriors().relative_roas
+    if not isinstance(default, dist.Gamma):
+        raise TypeError(f"default must be a Gamma, got {type(default).__name__}")
     n = len(channels)
-    loc = np.broadcast_to(np.asarray(default.loc, dtype=float), (n,)).copy()
-    scale = np.broadcast_to(np.asarray(default.scale, dtype=float), (n,)).copy()
+    # As the model has it: mean revenue per period / mean total spend per period.
+    revenue_per_spend = float(data.scaler.target_scale / np.sum(data.scaler.media_scale))
+    shape = np.broadcast_to(np.asarray(default.concentration, dtype=float), (n,)).copy()
+    rate = np.broadcast_to(np.asarray(default.rate, dtype=float), (n,)) / revenue_per_spend
     for name, (mean, rel_sd) in known.items():
         if name not in channels:
             raise ValueError(f"roas_prior: unknown channel {name!r}; channels are {channels}")
@@ -746,8 +753,7 @@ def roas_prior(
                 f"roas_prior: channel {name!r} needs mean > 0 and relative sd > 0, "
                 f"got ({mean}, {rel_sd})"
             )
-        sigma2 = math.log1p(rel_sd**2)
         c = channels.index(name)
-        loc[c] = math.log(mean) - sigma2 / 2
-        scale[c] = math.sqrt(sigma2)
-    return dist.LogNormal(jnp.asarray(loc), jnp.asarray(scale))
+        shape[c] = 1.0 / rel_sd**2
+        rate[c] = shape[c] / mean
+    return dist.Gamma(jnp.asarray(shape), jnp.asarray(rate))

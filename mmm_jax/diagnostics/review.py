@@ -15,6 +15,10 @@ one of ``"pass"``, ``"warn"``, ``"fail"`` and a plain-language verdict:
 - **hold-out forecast** (when the summary holds ``fit.holdout``, from
   ``mmm-jax fit --holdout``): the share of held-out periods inside the
   forecast's 90% interval, and its MAPE against the in-sample MAPE;
+- **ROAS identified** per channel: the width of the posterior's 90% HDI of
+  the ROAS over the prior's. A channel whose posterior is nearly as wide as
+  its prior is not identified by the data: its numbers repeat the prior, and
+  a lift test (a go-dark test measures the ROAS) is what would inform it;
 - **prior-to-posterior shift** per sampled parameter element: contraction and
   z-shift,
 
@@ -31,6 +35,7 @@ The module never imports the inference layer: ``fit`` is anything with the
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +45,7 @@ import jax
 from numpyro.handlers import seed, trace
 from numpyro.infer import Predictive
 
-from mmm_jax.diagnostics.metrics import FitLike, contributions
+from mmm_jax.diagnostics.metrics import FitLike, contributions, hdi
 from mmm_jax.diagnostics.summary import convergence
 from mmm_jax.models import mmm
 
@@ -53,6 +58,7 @@ __all__ = [
     "check_ppc",
     "check_prior_shift",
     "check_roas",
+    "check_roas_identified",
     "prior_posterior_shift",
     "review",
     "review_table",
@@ -83,6 +89,8 @@ class ReviewThresholds:
       roas_tail: ROAS value for the tail probability.
       roas_tail_prob: P(ROAS > ``roas_tail``) above this warns.
       contraction_low: Contraction below this means the data taught little.
+      roas_width_ratio: A channel's posterior 90% HDI of the ROAS at least
+        this share of the prior's means the data do not identify its ROAS.
       holdout_mape_ratio: Hold-out MAPE above this multiple of the in-sample
         MAPE warns.
     """
@@ -103,6 +111,7 @@ class ReviewThresholds:
     roas_tail: float = 50.0
     roas_tail_prob: float = 0.05
     contraction_low: float = 0.1
+    roas_width_ratio: float = 0.5
     holdout_mape_ratio: float = 2.0
 
     def __post_init__(self):
@@ -429,6 +438,79 @@ def check_roas(
     )
 
 
+def prior_roas(fit: FitLike, *, key: jax.Array | None = None, num_samples: int = 1000):
+    """Counterfactual ROAS draws under the prior, ``(sample, channel)``.
+
+    Parameters are drawn from the model's prior on the fit's inputs and scored
+    with :func:`~mmm_jax.diagnostics.metrics.contributions`, exactly as the
+    posterior draws are, so the two are comparable whatever the effect
+    parametrisation (ROAS, relative ROAS or coefficient) and with synergy.
+    """
+    key = jax.random.PRNGKey(3) if key is None else key
+    prior = Predictive(mmm, num_samples=num_samples)(key, fit.inputs(), fit.config)
+    draws = {k: np.asarray(v)[None] for k, v in prior.items() if k not in ("y", "mu")}
+    return contributions(dataclasses.replace(fit, draws=draws)).roas
+
+
+def check_roas_identified(
+    fit: FitLike,
+    *,
+    roas: np.ndarray | None = None,
+    key: jax.Array | None = None,
+    num_samples: int = 1000,
+    thresholds: ReviewThresholds = DEFAULT_THRESHOLDS,
+) -> dict[str, Any]:
+    """Channels whose ROAS the data do not identify: the posterior is about as wide as the prior.
+
+    Args:
+      fit: A fitted model.
+      roas: Posterior ROAS draws ``(sample, channel)``; default computed with
+        :func:`~mmm_jax.diagnostics.metrics.contributions`.
+      key: PRNG key for the prior draws.
+      num_samples: Prior draws.
+      thresholds: Check thresholds (``roas_width_ratio``).
+
+    Returns:
+      Item ``roas_identified`` whose value maps channel -> ``{"width_ratio",
+      "prior_hdi", "posterior_hdi"}`` (90% HDIs); ``warn`` naming every channel
+      whose width ratio is at least ``roas_width_ratio``.
+    """
+    roas = contributions(fit).roas if roas is None else np.asarray(roas)
+    before = prior_roas(fit, key=key, num_samples=num_samples)
+    p_lo, p_hi = hdi(before, 0.9)
+    lo, hi = hdi(roas, 0.9)
+    value, weak = {}, []
+    for c, name in enumerate(fit.data.channels):
+        prior_width = float(p_hi[c] - p_lo[c])
+        ratio = float(hi[c] - lo[c]) / prior_width if prior_width > 0 else float("nan")
+        value[name] = {
+            "width_ratio": ratio,
+            "prior_hdi": [float(p_lo[c]), float(p_hi[c])],
+            "posterior_hdi": [float(lo[c]), float(hi[c])],
+        }
+        if np.isfinite(ratio) and ratio >= thresholds.roas_width_ratio:
+            weak.append((name, ratio))
+    if not weak:
+        return _item(
+            "roas_identified",
+            PASS,
+            value,
+            "The data identify every channel's ROAS (each posterior 90% interval is less than "
+            f"{thresholds.roas_width_ratio:.0%} as wide as the prior's).",
+        )
+    names = ", ".join(n for n, _ in weak)
+    widths = ", ".join(f"{r:.0%}" for _, r in weak)
+    verb = "is" if len(weak) == 1 else "are"
+    return _item(
+        "roas_identified",
+        WARN,
+        value,
+        f"ROAS of {names} {verb} not identified by the data: the posterior 90% interval is "
+        f"{widths} as wide as the prior's, so the estimate repeats the prior. Run a test: a "
+        "go-dark (holdout) test measures the ROAS, and --lift-tests calibrates the model with it.",
+    )
+
+
 # ------------------------------------------------------------------ hold-out forecast
 def check_holdout(
     fit_quality: dict[str, Any], *, thresholds: ReviewThresholds = DEFAULT_THRESHOLDS
@@ -616,10 +698,11 @@ def review(
     Returns:
       Review items ``{"check", "status", "value", "message"}`` in reading
       order: sampler, predictive check, hold-out forecast (with one),
-      baseline, ROAS, prior shift.
+      baseline, ROAS, ROAS identified, prior shift.
     """
     key = jax.random.PRNGKey(0) if key is None else key
     k_ppc, k_prior = jax.random.split(key)
+    k_roas = jax.random.fold_in(key, 3)
     diagnostics = None if summary is None else summary.get("diagnostics")
     items = check_convergence(fit, diagnostics=diagnostics, thresholds=thresholds)
     items += check_ppc(fit, key=k_ppc, thresholds=thresholds)
@@ -627,7 +710,9 @@ def review(
     if quality.get("holdout"):
         items.append(check_holdout(quality, thresholds=thresholds))
     items.append(check_negative_baseline(fit, thresholds=thresholds))
-    items.append(check_roas(fit, thresholds=thresholds))
+    roas = contributions(fit).roas
+    items.append(check_roas(fit, roas=roas, thresholds=thresholds))
+    items.append(check_roas_identified(fit, roas=roas, key=k_roas, thresholds=thresholds))
     items.append(
         check_prior_shift(fit, key=k_prior, num_samples=prior_samples, thresholds=thresholds)
     )

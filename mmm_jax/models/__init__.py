@@ -3,6 +3,7 @@
 from mmm_jax.models.config import (
     Adstock,
     BaselinePriors,
+    Effect,
     GeoPooling,
     GeoShapes,
     Likelihood,
@@ -30,6 +31,7 @@ __all__ = [
     "Adstock",
     "BaselineDesign",
     "BaselinePriors",
+    "Effect",
     "GeoEffects",
     "GeoPooling",
     "GeoShapes",

@@ -10,6 +10,8 @@ is built):
 =====================  ======================  ================================
 prior                  allowed batch shape     meaning (scaled units)
 =====================  ======================  ================================
+media.relative_roas    ``()`` or ``(channel,)``  ROAS / (revenue / spend)
+media.roas_level       ``()``                    shared level of relative_roas
 media.roas             ``()`` or ``(channel,)``  ROAS over the fit window
 media.coef             ``()`` or ``(channel,)``  revenue at full saturation
 media.retention        ``()`` or ``(channel,)``  geometric / delayed α
@@ -42,6 +44,7 @@ from mmm_jax.transforms import ADSTOCK_PARAMS, SATURATION_PARAMS, Adstock, Satur
 
 __all__ = [
     "Adstock",
+    "Effect",
     "BaselinePriors",
     "GeoPooling",
     "GeoShapes",
@@ -56,6 +59,32 @@ __all__ = [
     "distribution_from_dict",
     "distribution_to_dict",
 ]
+
+
+class Effect(enum.Enum):
+    r"""The quantity each channel's effect-size prior is placed on (:class:`MediaPriors`).
+
+    ``RELATIVE_ROAS``: the ROAS in units of the data's own revenue per unit of
+    spend, :math:`\rho_c = \mathrm{ROAS}_c / \bar R`, with
+    :math:`\bar R` the mean revenue per period over the mean total spend per
+    period (all channels). :math:`\rho_c` is the share of revenue media would
+    drive if every channel returned what channel :math:`c` does; the
+    channel's own share of revenue is :math:`\rho_c` times its share of spend.
+    It is unit-free: the same data with spend in cents or in thousands give
+    the same posterior of :math:`\rho` (and a ROAS in the data's units scaled
+    accordingly), so the default prior means the same thing whatever the
+    currencies of spend and revenue.
+
+    ``ROAS``: the ROAS in the data's revenue per unit of spend, for a prior
+    that states it (an experiment's result: :func:`mmm_jax.calibration.roas_prior`).
+
+    ``COEF``: the coefficient :math:`\beta_c`, revenue at full saturation in
+    scaled units.
+    """
+
+    RELATIVE_ROAS = "relative_roas"
+    ROAS = "roas"
+    COEF = "coef"
 
 
 class Likelihood(enum.Enum):
@@ -74,16 +103,42 @@ class Likelihood(enum.Enum):
 
 @dataclass(frozen=True, kw_only=True)
 class MediaPriors:
-    r"""Media-term priors. Each batch shape must be ``()`` or ``(channel,)``.
+    r"""Media-term priors. Each batch shape must be ``()`` or ``(channel,)`` (``roas_level``: ``()``).
 
-    By default the media effect is parametrised by **ROAS** (as Meridian does):
-    ``roas`` is the prior of each channel's return on ad spend over the fit
-    window (contribution / spend, synergy aside), and the coefficient follows
-    from it, ``coef = roas * spend / sum_t S(adstock(x_t))``. A prior on ROAS
-    is neutral across channels: the same prior on ``coef`` would imply a higher
-    ROAS for a channel with less spend. It is also what an analyst knows ("our
-    last experiment said 3.5"). Set ``roas=None`` to put the prior on ``coef``
-    (revenue at full saturation, scaled units) instead.
+    **Effect size.** By default the prior is on each channel's **relative
+    ROAS** (:class:`Effect`), :math:`\rho_c = \mathrm{ROAS}_c / \bar R`, with
+    :math:`\bar R` the data's mean revenue per period over its mean total
+    spend per period; the coefficient follows,
+    ``coef = rho * share_c * sum_t x_t / sum_t S(adstock(x_t))`` on the scaled
+    data (``share_c`` the channel's share of spend), and the site ``roas``
+    records :math:`\rho_c \bar R`, the ROAS over the fit window in the data's
+    revenue per unit of spend. Three reasons:
+
+    - *Neutral across channels*: the same prior on every channel's return,
+      however much each spent (a prior on ``coef`` would imply a higher ROAS
+      for a channel with less spend).
+    - *Unit-free*: spend in cents, in thousands or on a 0-1 scale gives the
+      same posterior of :math:`\rho` (a ROAS prior in currency per currency
+      would mean nothing when spend and revenue are in different units).
+    - *Room for a worthless channel*: the default
+      ``relative_roas = Gamma(1, 2.5)`` (exponential, mean 0.4: on average a
+      channel returns as if media drove 40% of revenue) has a finite density
+      at zero and no spike, 5% of its mass below 0.02 and 8% above 1. A
+      channel the data cannot see keeps a posterior that reaches down to
+      zero instead of one pinned near 1 (a log-normal ROAS prior puts
+      almost no mass below a tenth of its median, so such a channel read
+      as worth about 1 whatever its truth). Its 90% interval is
+      ``[0, 0.92]`` in :math:`\rho`.
+
+    ``roas_level`` (``None`` by default) multiplies every channel's
+    :math:`\rho_c` by one shared, sampled level (then give ``relative_roas``
+    mean 1), so the data set the overall effectiveness and channels vary
+    around it.
+
+    Pass ``roas=`` (a prior on the ROAS in the data's units, e.g. from an
+    experiment: :func:`mmm_jax.calibration.roas_prior`) to use it instead;
+    ``effect=Effect.COEF`` puts the prior on ``coef`` (revenue at full
+    saturation, scaled units).
 
     With ``saturation_at_mean`` set (e.g. ``Beta(2, 2)``), each curve is
     parametrised by how saturated the channel is at its mean spend,
@@ -113,7 +168,10 @@ class MediaPriors:
     Pass ``slope=LogNormal(0.3, 0.5)`` for the unbounded prior of earlier versions.
     """
 
-    roas: dist.Distribution | None = field(default_factory=lambda: dist.LogNormal(0.2, 0.9))
+    effect: Effect | None = None
+    relative_roas: dist.Distribution = field(default_factory=lambda: dist.Gamma(1.0, 2.5))
+    roas_level: dist.Distribution | None = None
+    roas: dist.Distribution | None = None
     coef: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(0.5))
     retention: dist.Distribution = field(default_factory=lambda: dist.Beta(2.0, 2.0))
     shape: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.0, 0.5))
@@ -125,6 +183,19 @@ class MediaPriors:
     )
     rate: dist.Distribution = field(default_factory=lambda: dist.LogNormal(0.0, 1.0))
     saturation_at_mean: dist.Distribution | None = None
+
+    def __post_init__(self):
+        if self.effect is not None and not isinstance(self.effect, Effect):
+            raise TypeError(f"effect must be an Effect or None, got {self.effect!r}")
+        if self.effect is Effect.ROAS and self.roas is None:
+            raise ValueError("effect=Effect.ROAS needs a roas prior")
+
+    @property
+    def effect_kind(self) -> Effect:
+        """The effect parametrisation in use: ``effect``, else ROAS if ``roas`` is given."""
+        if self.effect is not None:
+            return self.effect
+        return Effect.ROAS if self.roas is not None else Effect.RELATIVE_ROAS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -356,8 +427,8 @@ def check_config(config: ModelConfig, n_channel: int, n_control: int) -> None:
     config.saturation_kinds(n_channel)
     for f in dataclasses.fields(MediaPriors):
         prior = getattr(config.media, f.name)
-        if prior is not None:
-            _check_batch(f"media.{f.name}", prior, n_channel)
+        if prior is not None and f.name != "effect":
+            _check_batch(f"media.{f.name}", prior, None if f.name == "roas_level" else n_channel)
     for f in dataclasses.fields(BaselinePriors):
         prior = getattr(config.baseline, f.name)
         _check_batch(f"baseline.{f.name}", prior, n_control if f.name == "controls" else None)
@@ -513,6 +584,14 @@ def config_from_dict(spec: dict[str, Any]) -> ModelConfig:
             **{k: None if v is None else distribution_from_dict(v) for k, v in value.items()}
         )
 
+    def media_priors(value):
+        value = dict(value)
+        effect = value.pop("effect", "absent")
+        if effect == "absent":  # written before the relative ROAS: roas or coef
+            effect = Effect.ROAS.value if value.get("roas") is not None else Effect.COEF.value
+        out = priors(MediaPriors, value)
+        return dataclasses.replace(out, effect=None if effect is None else Effect(effect))
+
     return ModelConfig(
         adstock=kinds(spec["adstock"], Adstock),
         saturation=kinds(spec["saturation"], Saturation),
@@ -521,7 +600,7 @@ def config_from_dict(spec: dict[str, Any]) -> ModelConfig:
         weekly_order=spec["weekly_order"],
         n_changepoints=spec["n_changepoints"],
         likelihood=Likelihood(spec["likelihood"]),
-        media=priors(MediaPriors, spec["media"]),
+        media=media_priors(spec["media"]),
         baseline=priors(BaselinePriors, spec["baseline"]),
         synergy=None if spec["synergy"] is None else _synergy_from_dict(spec["synergy"]),
         noise=distribution_from_dict(spec["noise"]),

@@ -18,6 +18,7 @@ import numpyro.distributions as dist
 from mmm_jax._typing import Array
 from mmm_jax.models.config import (
     BaselinePriors,
+    Effect,
     GeoShapes,
     ModelConfig,
     SynergyPriors,
@@ -175,17 +176,25 @@ def media_term(
                 }
         else:
             params = {n: numpyro.sample(n, getattr(config.media, n)) for n in ad_names + sat_names}
-        if config.media.roas is None:
+        effect = config.media.effect_kind
+        if effect is Effect.COEF:
             params["coef"] = numpyro.sample("coef", config.media.coef)
-        else:
+        elif effect is Effect.ROAS:
             roas = numpyro.sample("roas", config.media.roas)
+        else:
+            relative = numpyro.sample("relative_roas", config.media.relative_roas)
+    if effect is Effect.RELATIVE_ROAS:
+        if config.media.roas_level is not None:
+            relative = relative * numpyro.sample("roas_level", config.media.roas_level)
+        # ROAS = rho * mean revenue / mean total spend = rho / sum_c (media_scale_c / target_scale)
+        roas = numpyro.deterministic("roas", relative / jnp.sum(spend_ratio))
     if config.media.saturation_at_mean is not None:
         for name, value in curve_from_saturation_at_mean(
             config.saturation_kinds(n_channel), params
         ).items():
             params[name] = numpyro.deterministic(name, value)
     saturated, weights = media_saturation(lagged, params, config)
-    if config.media.roas is not None:
+    if effect is not Effect.COEF:
         ref = lagged if reference is None else reference
         ref_saturated = saturated if reference is None else media_saturation(ref, params, config)[0]
         sat_sum = jnp.maximum(ref_saturated.sum(axis=(0, 1)), jnp.finfo(saturated.dtype).tiny)

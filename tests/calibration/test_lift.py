@@ -574,26 +574,29 @@ def test_whole_window_holdout_with_tiny_se_pins_roas(key):
 
 
 def test_roas_prior_mean_and_sd_match_the_stated_experiment():
-    prior = roas_prior(["meta", "tiktok"], known={"tiktok": (3.5, 0.3)})
+    d = from_frame(frame().rename(columns={"spend_a": "spend_meta", "spend_b": "spend_tiktok"}))
+    prior = roas_prior(d, known={"tiktok": (3.5, 0.3)})
     assert prior.batch_shape == (2,)
     np.testing.assert_allclose(prior.mean[1], 3.5, rtol=1e-5)
     np.testing.assert_allclose(jnp.sqrt(prior.variance[1]), 0.3 * 3.5, rtol=1e-5)
-    default = MediaPriors().roas
-    np.testing.assert_allclose(prior.loc[0], default.loc)
-    np.testing.assert_allclose(prior.scale[0], default.scale)
+    # meta keeps the default relative prior, in the data's units: rho * revenue / spend
+    default = MediaPriors().relative_roas
+    revenue_per_spend = d.target.mean() / d.media.sum(axis=-1).mean()
+    np.testing.assert_allclose(prior.mean[0], default.mean * revenue_per_spend, rtol=1e-5)
+    np.testing.assert_allclose(prior.concentration[0], default.concentration)
     config = ModelConfig(media=MediaPriors(roas=prior))
-    d = from_frame(frame().rename(columns={"spend_a": "spend_meta", "spend_b": "spend_tiktok"}))
     tr = trace(seed(mmm, 0)).get_trace(build_inputs(d, config), config)
-    assert tr["media/roas"]["value"].shape == (2,)
-    z = jax.random.normal(jax.random.PRNGKey(1), (20000,))
-    draws = np.exp(float(prior.loc[1]) + float(prior.scale[1]) * np.asarray(z))
-    np.testing.assert_allclose(draws.mean(), 3.5, rtol=0.02)
+    assert tr["media/roas"]["type"] == "sample" and tr["media/roas"]["value"].shape == (2,)
+    with jax.numpy_rank_promotion("allow"):  # numpyro's batched sampler broadcasts implicitly
+        draws = np.asarray(prior.sample(jax.random.PRNGKey(1), (20000,)))
+    np.testing.assert_allclose(draws[:, 1].mean(), 3.5, rtol=0.02)
+    np.testing.assert_allclose(draws[:, 1].std(), 1.05, rtol=0.03)
 
 
-def test_roas_prior_rejects_unknown_channel_and_bad_values():
+def test_roas_prior_rejects_unknown_channel_and_bad_values(data):
     with pytest.raises(ValueError, match="unknown channel 'tv'"):
-        roas_prior(["a"], known={"tv": (2.0, 0.2)})
+        roas_prior(data, known={"tv": (2.0, 0.2)})
     with pytest.raises(ValueError, match="mean > 0"):
-        roas_prior(["a"], known={"a": (0.0, 0.2)})
-    with pytest.raises(TypeError, match="LogNormal"):
-        roas_prior(["a"], default=dist.HalfNormal(1.0))
+        roas_prior(data, known={"a": (0.0, 0.2)})
+    with pytest.raises(TypeError, match="Gamma"):
+        roas_prior(data, default=dist.HalfNormal(1.0))

@@ -12,7 +12,7 @@ import numpyro.distributions as dist
 from numpyro.infer import Predictive
 
 from mmm_jax.data import SimulationConfig, from_frame, simulate
-from mmm_jax.diagnostics import contributions, convergence
+from mmm_jax.diagnostics import contributions, convergence, hdi
 from mmm_jax.diagnostics.review import (
     ReviewThresholds,
     add_review,
@@ -22,7 +22,9 @@ from mmm_jax.diagnostics.review import (
     check_ppc,
     check_prior_shift,
     check_roas,
+    check_roas_identified,
     prior_posterior_shift,
+    prior_roas,
     review,
     review_table,
 )
@@ -75,6 +77,7 @@ def test_review_items_well_formed_and_json_safe(fit, items):
         "residual_autocorrelation",
         "negative_baseline",
         "roas_plausible",
+        "roas_identified",
         "prior_shift",
     ]
     for i in items:
@@ -237,8 +240,9 @@ def test_roas_check(fit, items):
 
 def test_prior_shift_closed_forms(fit):
     shift = prior_posterior_shift(fit, key=jax.random.PRNGKey(4), num_samples=4000)
-    assert "media/coef" not in shift  # deterministic, not sampled
-    assert {"media/roas", "baseline/intercept", "sigma"} <= set(shift)
+    # deterministic, not sampled: the prior is on the relative ROAS
+    assert "media/coef" not in shift and "media/roas" not in shift
+    assert {"media/relative_roas", "baseline/intercept", "sigma"} <= set(shift)
     post = fit.flat_draws()
     # Intercept: prior Normal(0.5, 20) -> contraction = 1 - var_post / 400 up to prior-sampling error.
     c = shift["baseline/intercept"]["contraction"][0]
@@ -252,7 +256,8 @@ def test_prior_shift_closed_forms(fit):
     c = shift["sigma"]["contraction"]
     implied = np.var(post["sigma"]) / (1.0 - c)
     assert implied == pytest.approx(0.04 * (1.0 - 2.0 / np.pi), rel=0.1)
-    assert shift["media/roas"]["labels"] == [f"media/roas[{n}]" for n in fit.data.channels]
+    labels = shift["media/relative_roas"]["labels"]
+    assert labels == [f"media/relative_roas[{n}]" for n in fit.data.channels]
 
 
 def test_prior_shift_item_names_weak_parameters(fit, items):
@@ -266,7 +271,7 @@ def test_prior_shift_item_names_weak_parameters(fit, items):
 
 def test_prior_as_posterior_teaches_nothing(fit):
     """A 'fit' whose draws are prior draws: every z-shift ~ 0 and the review says so."""
-    sites = [k for k in fit.draws if k != "media/coef"]
+    sites = [k for k in fit.draws if k not in ("media/coef", "media/roas")]
     prior = Predictive(mmm, num_samples=4000, return_sites=sites)(
         jax.random.PRNGKey(77), fit.inputs(), fit.config
     )
@@ -279,4 +284,36 @@ def test_prior_as_posterior_teaches_nothing(fit):
     assert abs(np.median(c)) < 0.1
     item = check_prior_shift(prior_fit, key=jax.random.PRNGKey(4), num_samples=4000)
     assert item["status"] == "warn"
-    assert "media/roas[" in item["message"] and "mostly the prior" in item["message"]
+    assert "media/relative_roas[" in item["message"] and "mostly the prior" in item["message"]
+    item = check_roas_identified(prior_fit, key=jax.random.PRNGKey(4), num_samples=4000)
+    assert item["status"] == "warn"
+    for name in fit.data.channels:  # prior against prior: the same width up to sampling error
+        assert 0.85 < item["value"][name]["width_ratio"] < 1.15
+        assert name in item["message"]
+    assert "not identified by the data" in item["message"] and "go-dark" in item["message"]
+
+
+def test_roas_identified_compares_posterior_and_prior_widths(fit):
+    names = list(fit.data.channels)
+    prior = prior_roas(fit, key=jax.random.PRNGKey(9), num_samples=2000)
+    p_lo, p_hi = hdi(prior, 0.9)
+    rng = np.random.default_rng(0)
+    narrow = rng.normal(1.0, 0.02 * (p_hi[0] - p_lo[0]), (2000, 1))  # ratio ~0.066
+    wide = prior[:, 1:2]  # the prior itself: ratio 1
+    item = check_roas_identified(
+        fit,
+        roas=np.concatenate([narrow, wide], axis=1),
+        key=jax.random.PRNGKey(9),
+        num_samples=2000,
+    )
+    lo, hi = hdi(narrow, 0.9)
+    assert item["value"][names[0]]["width_ratio"] == pytest.approx(
+        float(hi[0] - lo[0]) / float(p_hi[0] - p_lo[0]), rel=1e-6
+    )
+    assert item["value"][names[1]]["width_ratio"] == pytest.approx(1.0, rel=1e-6)
+    assert item["status"] == "warn"
+    assert f"ROAS of {names[1]} is not identified" in item["message"]
+    assert names[0] not in item["message"]
+    both = np.concatenate([narrow, narrow], axis=1)
+    ok = check_roas_identified(fit, roas=both, key=jax.random.PRNGKey(9), num_samples=2000)
+    assert ok["status"] == "pass"

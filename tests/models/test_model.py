@@ -13,6 +13,7 @@ from numpyro.handlers import seed, substitute, trace
 from mmm_jax.data import from_frame
 from mmm_jax.models import (
     Adstock,
+    Effect,
     Likelihood,
     MediaPriors,
     ModelConfig,
@@ -95,7 +96,7 @@ def test_mu_equals_reference_computation(data):
         saturation=Saturation.HILL,
         yearly_order=1,
         weekly_order=0,
-        media=MediaPriors(roas=None),
+        media=MediaPriors(effect=Effect.COEF),
     )
     inputs = build_inputs(data, config)
     values = {
@@ -230,7 +231,7 @@ def test_prior_predictive_is_finite_and_plausible(data):
 def test_roas_parametrisation_and_fixed_reference(data):
     """The sampled ROAS is contribution / spend over the fit window (no synergy),
     and a counterfactual built with the fit data as reference keeps the coefficients."""
-    config = ModelConfig()
+    config = ModelConfig(media=MediaPriors(roas=dist.LogNormal(0.2, 0.9)))
     inputs = build_inputs(data, config)
     roas = jnp.array([0.5, 2.0, 4.0])
     tr = trace(substitute(seed(mmm, 3), data={"media/roas": roas})).get_trace(inputs, config)
@@ -251,6 +252,66 @@ def test_roas_parametrisation_and_fixed_reference(data):
         build_inputs(half, config), config
     )
     assert not np.allclose(tr_wrong["media/coef"]["value"], tr["media/coef"]["value"], rtol=1e-3)
+
+
+def test_relative_roas_is_roas_over_revenue_per_spend(data):
+    """By default the prior is on rho = ROAS / (mean revenue / mean total spend): the
+    counterfactual ROAS is rho times that ratio, and rho times a channel's spend
+    share is its share of revenue."""
+    config = ModelConfig()
+    assert config.media.effect_kind is Effect.RELATIVE_ROAS
+    inputs = build_inputs(data, config)
+    rho = jnp.array([0.1, 0.5, 1.2])
+    tr = trace(substitute(seed(mmm, 3), data={"media/relative_roas": rho})).get_trace(
+        inputs, config
+    )
+    assert tr["media/roas"]["type"] == "deterministic"
+    revenue_per_spend = data.target.mean() / data.media.sum(axis=-1).mean()
+    np.testing.assert_allclose(tr["media/roas"]["value"], rho * revenue_per_spend, rtol=1e-5)
+    params = {
+        k[6:]: tr[k]["value"] for k in tr if k.startswith("media/") and tr[k]["type"] != "plate"
+    }
+    contribution, _, _ = media_response(inputs.lagged, params, config)
+    share = np.asarray(contribution).sum(axis=(0, 1)) / data.target_scaled.sum()
+    spend_share = data.media.sum(axis=(0, 1)) / data.media.sum()
+    np.testing.assert_allclose(share, rho * spend_share, rtol=1e-4)
+
+
+@pytest.mark.parametrize("factor", [1e-3, 1e3])
+def test_relative_roas_prior_is_unit_free(data, factor):
+    """Spend in other units (x 1e-3 or 1e3) gives the same model: the same draws
+    of every parameter and of mu, and a ROAS in the new units."""
+    config = ModelConfig()
+    other = data.with_media(data.media * factor)
+    other = other.with_scaler(
+        dataclasses.replace(other.scaler, media_scale=data.scaler.media_scale * factor)
+    )
+    tr = trace(seed(mmm, 5)).get_trace(build_inputs(data, config), config)
+    tr_other = trace(seed(mmm, 5)).get_trace(build_inputs(other, config), config)
+    for site in ("media/relative_roas", "media/coef", "media/half_saturation", "mu"):
+        np.testing.assert_allclose(tr_other[site]["value"], tr[site]["value"], rtol=1e-5)
+    np.testing.assert_allclose(
+        tr_other["media/roas"]["value"], tr["media/roas"]["value"] / factor, rtol=1e-5
+    )
+
+
+def test_effect_parametrisations_and_their_round_trip():
+    roas = ModelConfig(media=MediaPriors(roas=dist.LogNormal(0.2, 0.9)))
+    assert roas.media.effect_kind is Effect.ROAS
+    coef = ModelConfig(media=MediaPriors(effect=Effect.COEF))
+    for config in (ModelConfig(), roas, coef):
+        back = config_from_dict(json.loads(json.dumps(config_to_dict(config))))
+        assert back.media.effect_kind is config.media.effect_kind
+    # files written before the relative ROAS: a roas prior, or none for coef
+    old = config_to_dict(roas)
+    del old["media"]["effect"], old["media"]["relative_roas"], old["media"]["roas_level"]
+    assert config_from_dict(old).media.effect_kind is Effect.ROAS
+    old["media"]["roas"] = None
+    assert config_from_dict(old).media.effect_kind is Effect.COEF
+    with pytest.raises(ValueError, match="effect=Effect.ROAS needs a roas prior"):
+        MediaPriors(effect=Effect.ROAS)
+    with pytest.raises(TypeError, match="effect must be an Effect"):
+        MediaPriors(effect="roas")
 
 
 def test_lognormal_likelihood_has_mean_mu(data):
@@ -321,7 +382,7 @@ def test_priors_serialise_or_fail_at_save_time():
         dist.Normal(0.0, 1.0), dist.transforms.ExpTransform()
     )
     with pytest.raises(TypeError, match="cannot serialise distribution"):
-        config_to_dict(ModelConfig(media=MediaPriors(coef=transformed, roas=None)))
+        config_to_dict(ModelConfig(media=MediaPriors(coef=transformed, effect=Effect.COEF)))
 
 
 def test_adstock_window_longer_than_data_is_refused(data):

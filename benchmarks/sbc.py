@@ -1,0 +1,672 @@
+"""Is the posterior honest over many datasets? Simulation-based calibration and recovery.
+
+Two families of datasets, each fitted with NUTS, with and without one go-dark
+(holdout) lift test per channel:
+
+``prior``
+    Simulation-based calibration (Talts et al., 2018). Each dataset's
+    parameters are one draw from the model's own prior, its revenue one draw
+    of the model's likelihood given them (on spend and organic traffic from
+    the shared generator), and its lift tests one draw of the lift
+    likelihood. The data are put on a fixed scale, so the fit sees the very
+    prior the data came from. If inference is right, the rank of each true
+    value among the posterior draws is uniform and every interval covers at
+    its nominal rate, whatever the prior.
+
+``generator``
+    Recovery on data the model did not make: the shared ground-truth
+    generator (``../shared/benchdata/make_truth.py``, independent of this
+    package: multiplicative noise, a meta x google synergy the default model
+    lacks, Michaelis-Menten and geometric carry-over among the true curves),
+    with its mechanics drawn from the family :data:`FAMILY` around
+    beauty_daily's, including channels that are nearly worthless. The
+    family was fixed before any fit was scored.
+
+Scored per dataset, channel and quantity (ROAS, marginal ROAS, baseline
+share), against the truth computed with the same counterfactual definitions
+as ``summary.json``:
+
+* coverage of the 50%, 80% and 90% HDIs (what ``summary.json`` reports);
+* the SBC rank of the truth among ``--rank-draws`` thinned posterior draws,
+  binned into a histogram with a chi-square test of uniformity;
+* the relative error of the posterior mean ROAS: median and 90th percentile;
+* for channels with true ROAS < 0.3, how often the 90% HDI excludes it;
+* waste flags (``summary.json``'s ``wasteful``) against the true marginal
+  ROAS: detection rate of channels with true mROAS < 0.8, false-positive
+  rate among channels with true mROAS > 1.2.
+
+Writes ``OUT/sbc_<family>.json`` (every fit's numbers and the summary) and
+``OUT/sbc_<family>.png`` (rank histograms, coverage against nominal,
+estimate against truth). Results are appended after every fit, and a rerun
+with the same settings resumes where the last one stopped.
+
+Usage::
+
+    python benchmarks/sbc.py --family prior --datasets 100
+    python benchmarks/sbc.py --family generator --datasets 30
+        [--lift none,godark] [--chains 4 --warmup 500 --draws 500] [--out DIR]
+
+Run as a script so that it can give JAX one CPU device per core for parallel chains.
+"""
+
+# ruff: noqa: E402  (JAX's CPU device count must be set before JAX starts)
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import gc
+import importlib.util
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+if __name__ == "__main__":
+    from mmm_jax.cli import configure_devices
+
+    configure_devices()
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATOR = ROOT.parent / "shared" / "benchdata" / "make_truth.py"
+LEVELS = (0.5, 0.8, 0.9)
+QUANTITIES = ("roas", "marginal_roas", "baseline_share")
+
+#: The generator family: how each dataset's mechanics depart from
+#: beauty_daily's (make_truth.DEFAULT). "x LogU(a, b)" multiplies the default by
+#: a log-uniform draw; "U(a, b)" replaces it. Fixed before any fit was scored.
+FAMILY = {
+    "noise_sd": "U(0.03, 0.10)",
+    "spend_mean": "x LogU(0.5, 2)",
+    "spend_cv": "U(0.3, 0.7)",
+    "beta": "with probability 0.25 x U(0, 0.1) (a nearly worthless channel), else x LogU(0.4, 2.5)",
+    "half_saturation": "x LogU(0.5, 2)",
+    "hill_slope": "U(1, 2.5)",
+    "geometric_alpha": "U(0.1, 0.8)",
+    "weibull_shape": "x LogU(0.7, 1.4)",
+    "weibull_scale": "x LogU(0.6, 1.6)",
+    "synergy_meta_google": "U(0, 0.2)",
+    "lift_tests": "one go-dark test per channel: 6 weeks starting at 15/35/55/75% of the "
+    "window, a region of 20% of the market, relative standard error 0.15",
+}
+
+#: Go-dark test design shared by both families: start (fraction of the window),
+#: length in days, the test region's market share.
+GODARK_STARTS = (0.15, 0.35, 0.55, 0.75)
+GODARK_DAYS = 42
+GODARK_SHARE = 0.2
+GODARK_REL_SE = 0.15
+
+
+def load_generator():
+    """The shared generator as a module (numpy, pandas and scipy only)."""
+    if not GENERATOR.is_file():
+        sys.exit(f"the shared generator is missing: {GENERATOR}")
+    spec = importlib.util.spec_from_file_location("make_truth", GENERATOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --------------------------------------------------------------------------- datasets
+def generator_config(mt, rng: np.random.Generator) -> dict:
+    """One draw of the generator family's mechanics (:data:`FAMILY`)."""
+    cfg = copy.deepcopy(mt.DEFAULT)
+
+    def logu(a, b):
+        return float(np.exp(rng.uniform(np.log(a), np.log(b))))
+
+    cfg["noise_sd"] = float(rng.uniform(0.03, 0.10))
+    for ch in cfg["channels"].values():
+        ch["spend_mean"] *= logu(0.5, 2.0)
+        ch["spend_cv"] = float(rng.uniform(0.3, 0.7))
+        worthless = rng.random() < 0.25
+        ch["beta"] *= float(rng.uniform(0.0, 0.1)) if worthless else logu(0.4, 2.5)
+        kind, p = ch["adstock"]
+        if kind == "geometric":
+            p["alpha"] = float(rng.uniform(0.1, 0.8))
+        elif kind.startswith("weibull"):
+            p["shape"] *= logu(0.7, 1.4)
+            p["scale"] *= logu(0.6, 1.6)
+        kind, p = ch["saturation"]
+        p["half"] *= logu(0.5, 2.0)
+        if kind == "hill":
+            p["slope"] = float(rng.uniform(1.0, 2.5))
+    cfg["synergy"] = [["meta", "google", float(rng.uniform(0.0, 0.2))]]
+    cfg["lift_tests"] = [
+        {
+            "channel": c,
+            "start_frac": s,
+            "weeks": GODARK_DAYS // 7,
+            "spend_lift": -1.0,
+            "geo_share": GODARK_SHARE,
+            "rel_se": GODARK_REL_SE,
+        }
+        for c, s in zip(cfg["channels"], GODARK_STARTS)
+    ]
+    return cfg
+
+
+@dataclasses.dataclass
+class Dataset:
+    """One dataset with its truth: ``truth[q]`` is ``(channel,)`` or a scalar."""
+
+    data: object  # MMMData
+    lift: object  # LiftTests (one go-dark test per channel)
+    truth: dict[str, np.ndarray | float]
+    info: dict
+
+
+def generator_dataset(mt, seed: int) -> Dataset:
+    """A dataset of the generator family, its truth from ``truth.json``'s definitions."""
+    from mmm_jax.calibration import LiftTests
+    from mmm_jax.data import from_frame
+
+    rng = np.random.default_rng([seed, 17])
+    cfg = generator_config(mt, rng)
+    frame, lifts, truth = mt.generate(cfg, seed)
+    data = from_frame(frame, controls=("organic_traffic",))
+    lift = LiftTests.from_frame(lifts.drop(columns=["true_lift"]), data)
+    ch = truth["channels"]
+    return Dataset(
+        data=data,
+        lift=lift,
+        truth={
+            "roas": np.array([ch[c]["roas"] for c in data.channels]),
+            "marginal_roas": np.array([ch[c]["marginal_roas"] for c in data.channels]),
+            "baseline_share": float(truth["baseline_share"]),
+        },
+        info={
+            "seed": seed,
+            "noise_sd": cfg["noise_sd"],
+            "beta": {c: v["beta"] for c, v in cfg["channels"].items()},
+        },
+    )
+
+
+def _truth_fit(params: dict, data, config):
+    """A one-draw `Fit` holding the true parameters, to score them like a posterior."""
+    from mmm_jax.inference import Fit
+    from mmm_jax.models import time_frame
+
+    draws = {k: np.asarray(v)[None, None] for k, v in params.items()}
+    return Fit(method="truth", draws=draws, data=data, config=config, frame=time_frame(data.dates))
+
+
+def prior_dataset(mt, seed: int, config) -> Dataset:
+    """A dataset drawn from the model's own prior on the generator's spend and traffic.
+
+    The revenue scale is fixed (the generator's mean revenue), so the model
+    fitted to these data has exactly the prior the data were drawn from.
+    """
+    import jax
+    from numpyro.infer import Predictive
+
+    from mmm_jax.calibration import LiftTests
+    from mmm_jax.data import Scaler, from_frame
+    from mmm_jax.diagnostics import contributions, marginal_roas
+    from mmm_jax.models import build_inputs, mmm
+
+    cfg = copy.deepcopy(mt.DEFAULT)
+    cfg["lift_tests"] = []
+    frame, _, _ = mt.generate(cfg, seed)
+    design = from_frame(frame, controls=("organic_traffic",))
+    scaler = Scaler(
+        media_scale=design.scaler.media_scale,
+        target_scale=float(design.target.mean()),
+        control_scale=design.scaler.control_scale,
+    )
+    design = design.with_scaler(scaler)
+    lift = _godark_tests(design, observed=None)
+    inputs = build_inputs(design, config, lift=lift)
+    key_prior, key_lift = jax.random.split(jax.random.PRNGKey(seed))
+    prior = Predictive(mmm, num_samples=1)(key_prior, inputs, config)
+    y = np.asarray(prior["y"][0], dtype=np.float64)
+    data = dataclasses.replace(design, target=y * scaler.target_scale)
+    # The latent sites (and coef), without the time series.
+    params = {
+        k: np.asarray(v[0])
+        for k, v in prior.items()
+        if k not in ("y", "mu", "lift/delta_y", "lift/predicted")
+    }
+    truth_fit = _truth_fit(params, data, config)
+    contrib = contributions(truth_fit)
+    predicted = np.asarray(prior["lift/predicted"][0]) * scaler.target_scale
+    se = np.asarray(lift.lift_se)
+    observed = predicted + se * np.asarray(jax.random.normal(key_lift, predicted.shape))
+    return Dataset(
+        data=data,
+        lift=LiftTests(
+            channel=lift.channel,
+            start=lift.start,
+            end=lift.end,
+            spend_delta=lift.spend_delta,
+            lift=observed,
+            lift_se=se,
+            market_share=lift.market_share,
+        ),
+        truth={
+            "roas": contrib.roas[0],
+            "marginal_roas": marginal_roas(truth_fit)[0],
+            "baseline_share": float(contrib.baseline_share[0]),
+        },
+        info={"seed": seed, "sigma": float(params["sigma"])},
+    )
+
+
+def _godark_tests(data, observed):
+    """One go-dark test per channel (the design of :data:`GODARK_STARTS`).
+
+    The standard error is fixed by design, independent of the truth: 15% of
+    the lift a ROAS of 1 would give.
+    """
+    from mmm_jax.calibration import LiftTests
+
+    rows = []
+    for c, start in zip(range(data.n_channel), GODARK_STARTS):
+        s = int(start * data.n_time)
+        e = min(data.n_time, s + GODARK_DAYS) - 1
+        cut = -GODARK_SHARE * float(np.asarray(data.media)[0, s : e + 1, c].sum())
+        rows.append((data.channels[c], data.dates[s], data.dates[e], cut))
+    delta = np.array([r[3] for r in rows])
+    return LiftTests(
+        channel=tuple(r[0] for r in rows),
+        start=pd.DatetimeIndex([r[1] for r in rows]),
+        end=pd.DatetimeIndex([r[2] for r in rows]),
+        spend_delta=delta,
+        lift=delta if observed is None else observed,
+        lift_se=GODARK_REL_SE * np.abs(delta),
+        market_share=np.full(len(rows), GODARK_SHARE),
+    )
+
+
+# --------------------------------------------------------------------------- fit and score
+def fit_and_score(ds: Dataset, config, *, with_lift: bool, args, key_seed: int) -> dict:
+    """Fits one dataset with NUTS and scores every quantity against its truth."""
+    import jax
+
+    from mmm_jax.diagnostics import contributions, hdi, marginal_roas, waste_flags
+    from mmm_jax.diagnostics.summary import convergence
+    from mmm_jax.inference import fit_nuts
+
+    fit = fit_nuts(
+        ds.data,
+        config,
+        key=jax.random.PRNGKey(key_seed),
+        num_warmup=args.warmup,
+        num_samples=args.draws,
+        num_chains=args.chains,
+        lift_tests=ds.lift if with_lift else None,
+        progress_bar=False,
+    )
+    contrib = contributions(fit)
+    mroas = marginal_roas(fit)
+    draws = {
+        "roas": contrib.roas,
+        "marginal_roas": mroas,
+        "baseline_share": contrib.baseline_share[:, None],
+    }
+    out = {
+        "channels": list(ds.data.channels),
+        "lift": with_lift,
+        "fit_s": float(fit.timings["total_s"]),
+        **{k: v for k, v in convergence(fit).items()},
+        "n_draws": int(fit.n_samples),
+        "wasteful": waste_flags(mroas).tolist(),
+        "prob_mroas_below_1": np.mean(mroas < 1.0, axis=0).tolist(),
+    }
+    for q, x in draws.items():
+        true = np.atleast_1d(np.asarray(ds.truth[q], dtype=float))
+        rec = {"true": true.tolist(), "mean": x.mean(0).tolist(), "sd": x.std(0).tolist()}
+        for level in LEVELS:
+            lo, hi = hdi(x, level)
+            rec[f"hdi{round(level * 100)}"] = [lo.tolist(), hi.tolist()]
+        rec["rank"] = sbc_rank(x, true, args.rank_draws).tolist()
+        out[q] = rec
+    return out
+
+
+def sbc_rank(draws: np.ndarray, true: np.ndarray, n: int) -> np.ndarray:
+    """Rank of each true value among ``n`` evenly thinned draws, in ``0..n``.
+
+    Thinning the ``(sample, k)`` draws (chains one after another) to ``n``
+    keeps them close to independent, which the uniformity of ranks assumes.
+    Ties (a truth equal to draws, e.g. zero) are broken at random.
+    """
+    idx = np.linspace(0, draws.shape[0] - 1, n).round().astype(int)
+    thin = draws[idx]
+    below = np.sum(thin < true, axis=0)
+    ties = np.sum(thin == true, axis=0)
+    rng = np.random.default_rng(0)
+    return below + rng.integers(0, ties + 1)
+
+
+# --------------------------------------------------------------------------- summary
+def chi2_uniform(ranks: np.ndarray, n_ranks: int, bins: int) -> dict:
+    """Chi-square test that ranks in ``0..n_ranks`` are uniform, over ``bins`` equal bins."""
+    from scipy.stats import chi2
+
+    edges = np.linspace(0, n_ranks + 1, bins + 1)
+    counts, _ = np.histogram(ranks, bins=edges)
+    expected = len(ranks) / bins
+    stat = float(np.sum((counts - expected) ** 2 / expected))
+    return {
+        "counts": counts.tolist(),
+        "chi2": stat,
+        "dof": bins - 1,
+        "p_value": float(chi2.sf(stat, bins - 1)),
+    }
+
+
+def summarise(runs: list[dict], rank_draws: int, bins: int = 10) -> dict:
+    """Coverage, rank uniformity, ROAS error and waste-flag rates, per lift variant."""
+    out = {}
+    for variant in sorted({r["lift"] for r in runs}):
+        rs = [r for r in runs if r["lift"] == variant]
+        v = {"n_fits": len(rs)}
+        for q in QUANTITIES:
+            true = np.concatenate([r[q]["true"] for r in rs])
+            ranks = np.concatenate([r[q]["rank"] for r in rs])
+            cov = {}
+            for level in LEVELS:
+                name = f"hdi{round(level * 100)}"
+                lo = np.concatenate([r[q][name][0] for r in rs])
+                hi = np.concatenate([r[q][name][1] for r in rs])
+                hit = (lo <= true) & (true <= hi)
+                cov[str(level)] = {
+                    "coverage": float(hit.mean()),
+                    "n": int(hit.size),
+                    # binomial standard error at the nominal rate
+                    "se_at_nominal": float(math.sqrt(level * (1 - level) / hit.size)),
+                }
+            v[q] = {"coverage": cov, "ranks": chi2_uniform(ranks, rank_draws, bins)}
+        true = np.concatenate([r["roas"]["true"] for r in rs])
+        mean = np.concatenate([r["roas"]["mean"] for r in rs])
+        lo90 = np.concatenate([r["roas"]["hdi90"][0] for r in rs])
+        hi90 = np.concatenate([r["roas"]["hdi90"][1] for r in rs])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.abs(mean / true - 1.0)
+        big = true >= 0.3  # relative error means little for a nearly worthless channel
+        v["roas_error"] = {
+            "median_rel_error": float(np.median(rel[big])),
+            "p90_rel_error": float(np.quantile(rel[big], 0.9)),
+            "median_abs_error": float(np.median(np.abs(mean - true))),
+            "n_channels_true_roas_ge_0_3": int(big.sum()),
+        }
+        low = true < 0.3
+        v["low_roas"] = {
+            "n": int(low.sum()),
+            "hdi90_excludes_truth": float(np.mean(~((lo90 <= true) & (true <= hi90))[low]))
+            if low.any()
+            else None,
+            "mean_estimate": float(mean[low].mean()) if low.any() else None,
+        }
+        mtrue = np.concatenate([r["marginal_roas"]["true"] for r in rs])
+        flag = np.concatenate([r["wasteful"] for r in rs]).astype(bool)
+        waste, good = mtrue < 0.8, mtrue > 1.2
+        v["waste_flags"] = {
+            "n_true_mroas_below_0_8": int(waste.sum()),
+            "detection_rate": float(flag[waste].mean()) if waste.any() else None,
+            "n_true_mroas_above_1_2": int(good.sum()),
+            "false_positive_rate": float(flag[good].mean()) if good.any() else None,
+        }
+        v["convergence"] = {
+            "r_hat_max": float(max(r["r_hat_max"] for r in rs)),
+            "n_r_hat_over_1_01": int(sum(r["r_hat_max"] >= 1.01 for r in rs)),
+            "n_divergent_over_1pct": int(sum(r["divergences"] >= 0.01 * r["n_draws"] for r in rs)),
+            "median_fit_s": float(np.median([r["fit_s"] for r in rs])),
+        }
+        out["godark" if variant else "none"] = v
+    return out
+
+
+def plot(runs: list[dict], summary: dict, path: Path, title: str, rank_draws: int) -> None:
+    """Rank histograms, coverage against nominal and ROAS estimate against truth."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = list(summary)
+    fig, axes = plt.subplots(
+        len(variants),
+        len(QUANTITIES) + 2,
+        figsize=(4.0 * (len(QUANTITIES) + 2), 3.3 * len(variants)),
+    )
+    axes = np.atleast_2d(axes)
+    for row, variant in zip(axes, variants):
+        v = summary[variant]
+        rs = [r for r in runs if r["lift"] == (variant == "godark")]
+        for ax, q in zip(row, QUANTITIES):
+            ranks = v[q]["ranks"]
+            counts = np.asarray(ranks["counts"])
+            n = counts.sum()
+            ax.bar(np.arange(len(counts)), counts, color="#4c72b0", width=0.9)
+            # 99% band of a bin count under uniform ranks (binomial)
+            p = 1.0 / len(counts)
+            half = 2.576 * math.sqrt(n * p * (1 - p))
+            ax.axhspan(n * p - half, n * p + half, color="grey", alpha=0.25, lw=0)
+            ax.set_title(f"{variant}: {q} ranks (p = {ranks['p_value']:.2f})", fontsize=9)
+            ax.set_xticks([])
+        ax = row[len(QUANTITIES)]
+        for q in QUANTITIES:
+            cov = [v[q]["coverage"][str(level)]["coverage"] for level in LEVELS]
+            ax.plot(LEVELS, cov, "o-", label=q)
+        ax.plot([0.4, 1.0], [0.4, 1.0], color="grey", lw=1)
+        ax.fill_between([0.4, 1.0], [0.35, 0.95], [0.45, 1.05], color="grey", alpha=0.15, lw=0)
+        ax.set_xlim(0.4, 1.0)
+        ax.set_ylim(0.3, 1.02)
+        ax.set_xlabel("nominal HDI mass")
+        ax.set_ylabel("coverage")
+        ax.set_title(f"{variant}: coverage (band: +/-5 points)", fontsize=9)
+        ax.legend(fontsize=7)
+        ax = row[len(QUANTITIES) + 1]
+        true = np.concatenate([r["roas"]["true"] for r in rs])
+        mean = np.concatenate([r["roas"]["mean"] for r in rs])
+        lo = np.concatenate([r["roas"]["hdi90"][0] for r in rs])
+        hi = np.concatenate([r["roas"]["hdi90"][1] for r in rs])
+        hit = (lo <= true) & (true <= hi)
+        ax.errorbar(
+            true[hit],
+            mean[hit],
+            yerr=[mean[hit] - lo[hit], hi[hit] - mean[hit]],
+            fmt="o",
+            ms=3,
+            lw=0.6,
+            color="#4c72b0",
+            label="90% HDI covers",
+        )
+        ax.errorbar(
+            true[~hit],
+            mean[~hit],
+            yerr=[mean[~hit] - lo[~hit], hi[~hit] - mean[~hit]],
+            fmt="o",
+            ms=3,
+            lw=0.6,
+            color="#c44e52",
+            label="misses",
+        )
+        top = float(max(true.max(), hi.max())) * 1.05
+        ax.plot([0, top], [0, top], color="grey", lw=1)
+        ax.set_xlabel("true ROAS")
+        ax.set_ylabel("posterior mean and 90% HDI")
+        ax.set_title(f"{variant}: ROAS", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, facecolor="white")
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- main
+def settings(args) -> dict:
+    """What makes two runs comparable (a rerun resumes only on equal settings)."""
+    return {
+        "family": args.family,
+        "chains": args.chains,
+        "warmup": args.warmup,
+        "draws": args.draws,
+        "rank_draws": args.rank_draws,
+        "first_seed": args.first_seed,
+        "lift": args.lift,
+        "media_priors": args.media_priors,
+        "family_spec": FAMILY if args.family == "generator" else "the model's own prior",
+    }
+
+
+def model_config(media_priors: str | None):
+    """The default model, with media priors overridden by a JSON object, if given.
+
+    The JSON maps fields of :class:`mmm_jax.models.MediaPriors` to
+    distributions in the format of :func:`mmm_jax.models.config.distribution_to_dict`
+    (``null`` for none), and ``effect`` to an :class:`mmm_jax.models.Effect` value.
+    """
+    from mmm_jax.models import Effect, MediaPriors, ModelConfig
+    from mmm_jax.models.config import distribution_from_dict
+
+    if not media_priors:
+        return ModelConfig()
+    spec = json.loads(media_priors)
+    fields = {}
+    for k, v in spec.items():
+        if k == "effect":
+            fields[k] = None if v is None else Effect(v)
+        else:
+            fields[k] = None if v is None else distribution_from_dict(v)
+    return ModelConfig(media=MediaPriors(**fields))
+
+
+def run(args) -> dict:
+    """Fits every dataset and variant not already in the results file; returns the report."""
+    import jax
+
+    from mmm_jax import enable_compilation_cache
+
+    enable_compilation_cache()
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = f"sbc_{args.family}{args.tag}"
+    path = out_dir / f"{name}.json"
+    config = model_config(args.media_priors)
+    report = {"settings": settings(args), "config": repr(config), "runs": []}
+    if path.is_file() and not args.restart:
+        old = json.loads(path.read_text())
+        if old.get("settings") == report["settings"]:
+            report["runs"] = old["runs"]
+    done = {(r["seed"], r["lift"]) for r in report["runs"]}
+    mt = load_generator()
+    variants = [v == "godark" for v in args.lift.split(",")]
+    start = time.perf_counter()
+    for i in range(args.datasets):
+        seed = args.first_seed + i
+        todo = [v for v in variants if (seed, v) not in done]
+        if not todo:
+            continue
+        if args.family == "prior":
+            ds = prior_dataset(mt, seed, config)
+        else:
+            ds = generator_dataset(mt, seed)
+        for with_lift in todo:
+            rec = fit_and_score(ds, config, with_lift=with_lift, args=args, key_seed=seed)
+            rec.update(seed=seed, info=ds.info)
+            report["runs"].append(rec)
+            path.write_text(json.dumps(report, indent=1))
+            r = rec["roas"]
+            print(
+                f"[{len(report['runs'])}] seed {seed} lift={'godark' if with_lift else 'none'}: "
+                f"{rec['fit_s']:.1f} s, r_hat {rec['r_hat_max']:.3f}, div {rec['divergences']}; "
+                "ROAS "
+                + ", ".join(
+                    f"{c} {m:.2f} [{lo:.2f}, {hi:.2f}] ({t:.2f})"
+                    for c, m, lo, hi, t in zip(
+                        rec["channels"], r["mean"], r["hdi90"][0], r["hdi90"][1], r["true"]
+                    )
+                ),
+                flush=True,
+            )
+        # Every fit compiles its own sampling loop (a cache read, but loaded into
+        # memory again); without this a long run runs out of mappable memory.
+        jax.clear_caches()
+        gc.collect()
+    report["summary"] = summarise(report["runs"], args.rank_draws)
+    report["wall_s"] = time.perf_counter() - start
+    report["backend"] = jax.default_backend()
+    path.write_text(json.dumps(report, indent=1))
+    plot(
+        report["runs"],
+        report["summary"],
+        out_dir / f"{name}.png",
+        f"{args.family} family: {len({r['seed'] for r in report['runs']})} datasets, NUTS "
+        f"{args.chains} x ({args.warmup} + {args.draws})",
+        args.rank_draws,
+    )
+    print_summary(report["summary"])
+    print(f"wrote {path} and {path.with_suffix('.png')}")
+    return report
+
+
+def print_summary(summary: dict) -> None:
+    """One table per lift variant."""
+    for variant, v in summary.items():
+        print(f"\n== lift tests: {variant} ({v['n_fits']} fits)")
+        for q in QUANTITIES:
+            cov = "  ".join(
+                f"{float(k):.0%}: {c['coverage']:.1%}" for k, c in v[q]["coverage"].items()
+            )
+            print(f"  {q:<15} coverage {cov}   rank chi2 p = {v[q]['ranks']['p_value']:.3f}")
+        e, lo, w, c = v["roas_error"], v["low_roas"], v["waste_flags"], v["convergence"]
+        print(
+            f"  ROAS error (true ROAS >= 0.3): median {e['median_rel_error']:.1%}, "
+            f"90th percentile {e['p90_rel_error']:.1%}"
+        )
+        if lo["n"]:
+            print(
+                f"  true ROAS < 0.3 ({lo['n']}): 90% HDI excludes the truth in "
+                f"{lo['hdi90_excludes_truth']:.1%}, mean estimate {lo['mean_estimate']:.2f}"
+            )
+        det = "n/a" if w["detection_rate"] is None else f"{w['detection_rate']:.1%}"
+        fp = "n/a" if w["false_positive_rate"] is None else f"{w['false_positive_rate']:.1%}"
+        print(
+            f"  waste flags: {det} of {w['n_true_mroas_below_0_8']} with true mROAS < 0.8, "
+            f"false positives {fp} of {w['n_true_mroas_above_1_2']} with true mROAS > 1.2"
+        )
+        print(
+            f"  convergence: max R-hat {c['r_hat_max']:.3f}, {c['n_r_hat_over_1_01']} fits "
+            f">= 1.01, {c['n_divergent_over_1pct']} with >= 1% divergences, "
+            f"median fit {c['median_fit_s']:.1f} s"
+        )
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--family", choices=("prior", "generator"), default="generator")
+    p.add_argument("--datasets", type=int, default=30)
+    p.add_argument("--first-seed", type=int, default=1)
+    p.add_argument("--lift", default="none,godark", help="comma-separated: none, godark")
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--draws", type=int, default=500)
+    p.add_argument("--rank-draws", type=int, default=99, help="thinned draws ranks are taken among")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    p.add_argument("--tag", default="", help="suffix of the output file names")
+    p.add_argument(
+        "--media-priors",
+        help='JSON overriding MediaPriors fields, e.g. \'{"relative_roas": {"dist": "Gamma", '
+        '"params": {"concentration": 1.0, "rate": 2.5}}}\' (default: the default model)',
+    )
+    p.add_argument("--restart", action="store_true", help="ignore earlier results in OUT")
+    args = p.parse_args(argv)
+    bad = set(args.lift.split(",")) - {"none", "godark"}
+    if bad:
+        p.error(f"--lift takes none and/or godark, got {sorted(bad)}")
+    run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""benchmarks/sbc.py: the datasets carry the truth they claim, and the scoring computes
+what it reports (ranks, coverage, errors, waste-flag rates); a small run end to end (slow)."""
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATOR = ROOT.parent / "shared" / "benchdata" / "make_truth.py"
+needs_generator = pytest.mark.skipif(not GENERATOR.is_file(), reason="shared generator absent")
+
+
+@pytest.fixture(scope="module")
+def sbc():
+    spec = importlib.util.spec_from_file_location("bench_sbc", ROOT / "benchmarks" / "sbc.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ranks_are_uniform_for_a_calibrated_posterior_and_not_for_a_biased_one(sbc):
+    rng = np.random.default_rng(0)
+    n_rep, n_draw = 2000, 400
+    truth = rng.normal(size=n_rep)
+    # Conjugate normal: prior N(0, 1), one observation with sd 1 -> posterior N(x / 2, 1 / 2).
+    x = truth + rng.normal(size=n_rep)
+    post = x / 2 + math.sqrt(0.5) * rng.normal(size=(n_draw, n_rep))
+    ranks = sbc.sbc_rank(post, truth, 99)
+    assert ranks.min() >= 0 and ranks.max() <= 99
+    assert sbc.chi2_uniform(ranks, 99, 10)["p_value"] > 0.01
+    overconfident = x / 2 + 0.3 * math.sqrt(0.5) * rng.normal(size=(n_draw, n_rep))
+    assert sbc.chi2_uniform(sbc.sbc_rank(overconfident, truth, 99), 99, 10)["p_value"] < 1e-6
+    # The rank counts the thinned draws below the truth.
+    draws = np.arange(10.0)[:, None]
+    assert sbc.sbc_rank(draws, np.array([4.5]), 10).tolist() == [5]
+
+
+def test_summary_scores_coverage_error_low_roas_and_waste(sbc):
+    def run(lift, roas_true, roas_mean, lo, hi, mroas_true, wasteful):
+        rec = {"lift": lift, "channels": ["a", "b"], "wasteful": wasteful, "fit_s": 1.0}
+        rec.update(r_hat_max=1.0, divergences=0, n_draws=100)
+        for q, true, mean in (
+            ("roas", roas_true, roas_mean),
+            ("marginal_roas", mroas_true, mroas_true),
+            ("baseline_share", [0.5], [0.5]),
+        ):
+            k = len(true)
+            rec[q] = {
+                "true": true,
+                "mean": mean,
+                "rank": [50] * k,
+                **{f"hdi{p}": [lo[:k], hi[:k]] for p in (50, 80, 90)},
+            }
+        return rec
+
+    runs = [
+        # a covered, +10%; b (true 0.1) missed by [0.3, 0.9]; a flagged though mROAS 1.5
+        run(False, [2.0, 0.1], [2.2, 0.6], [1.0, 0.3], [3.0, 0.9], [1.5, 0.5], [True, True]),
+        # a covered, -30%; b (true 0.2) covered; nothing flagged
+        run(False, [2.0, 0.2], [1.4, 0.25], [0.1, 0.0], [3.0, 0.9], [1.5, 0.5], [False, False]),
+    ]
+    s = sbc.summarise(runs, 99)["none"]
+    assert s["n_fits"] == 2
+    # roas: 3 of 4 inside; baseline share 0.5: outside [1.0, 3.0], inside [0.1, 3.0]
+    assert s["roas"]["coverage"]["0.9"]["coverage"] == 0.75
+    assert s["baseline_share"]["coverage"]["0.9"]["coverage"] == 0.5
+    assert math.isclose(s["roas_error"]["median_rel_error"], 0.2)  # |+10%|, |-30%|
+    assert s["roas_error"]["n_channels_true_roas_ge_0_3"] == 2
+    assert s["low_roas"] == {"n": 2, "hdi90_excludes_truth": 0.5, "mean_estimate": 0.425}
+    w = s["waste_flags"]
+    assert w["n_true_mroas_below_0_8"] == 2 and w["detection_rate"] == 0.5
+    assert w["n_true_mroas_above_1_2"] == 2 and w["false_positive_rate"] == 0.5
+
+
+@needs_generator
+def test_generator_dataset_carries_the_generators_truth(sbc):
+    mt = sbc.load_generator()
+    ds = sbc.generator_dataset(mt, 3)
+    cfg = sbc.generator_config(mt, np.random.default_rng([3, 17]))
+    _, lifts, truth = mt.generate(cfg, 3)
+    names = list(ds.data.channels)
+    np.testing.assert_allclose(ds.truth["roas"], [truth["channels"][c]["roas"] for c in names])
+    assert ds.truth["baseline_share"] == truth["baseline_share"]
+    # one go-dark test per channel: the region's whole spend cut, as the generator ran it
+    assert sorted(ds.lift.channel) == sorted(names)
+    for k, c in enumerate(ds.lift.channel):
+        s, e = (int(v[k]) for v in ds.lift.periods(ds.data))
+        spent = sbc.GODARK_SHARE * ds.data.media[0, s : e + 1, names.index(c)].sum()
+        assert ds.lift.spend_delta[k] == pytest.approx(-spent, rel=1e-6)
+    np.testing.assert_allclose(ds.lift.lift, lifts["lift"])
+
+
+@needs_generator
+def test_prior_dataset_truth_is_the_prior_draw(sbc):
+    from mmm_jax.models import ModelConfig
+
+    config = ModelConfig()
+    ds = sbc.prior_dataset(sbc.load_generator(), 2, config)
+    # The scale is fixed: the model sees the prior the data were drawn from.
+    assert ds.data.scaler.target_scale != pytest.approx(ds.data.target.mean(), rel=1e-3)
+    # Without synergy the counterfactual ROAS is the sampled one (site media/roas).
+    import jax
+    from numpyro.infer import Predictive
+
+    from mmm_jax.models import build_inputs, mmm
+
+    key_prior, _ = jax.random.split(jax.random.PRNGKey(2))
+    inputs = build_inputs(ds.data, config, lift=ds.lift)
+    prior = Predictive(mmm, num_samples=1)(key_prior, inputs, config)
+    np.testing.assert_allclose(ds.truth["roas"], prior["media/roas"][0], rtol=1e-4)
+    np.testing.assert_allclose(
+        ds.data.target_scaled, np.asarray(prior["y"][0], dtype=np.float64), rtol=1e-6
+    )
+    # The tests measure the true lift with the design's standard error.
+    z = (ds.lift.lift - np.asarray(prior["lift/predicted"][0]) * ds.data.scaler.target_scale) / (
+        ds.lift.lift_se
+    )
+    assert np.all(np.abs(z) < 5)
+    np.testing.assert_allclose(ds.lift.lift_se, sbc.GODARK_REL_SE * np.abs(ds.lift.spend_delta))
+
+
+@pytest.mark.slow
+@needs_generator
+def test_small_run_end_to_end(sbc, tmp_path):
+    args = [
+        "--family", "prior", "--datasets", "3", "--chains", "2", "--warmup", "150",
+        "--draws", "150", "--out", str(tmp_path),
+    ]  # fmt: skip
+    assert sbc.main(args) == 0
+    report = json.loads((tmp_path / "sbc_prior.json").read_text())
+    assert len(report["runs"]) == 6 and (tmp_path / "sbc_prior.png").is_file()
+    runs = report["runs"]
+    s = report["summary"]
+    for variant, with_lift in (("none", False), ("godark", True)):
+        rs = [r for r in runs if r["lift"] is with_lift]
+        true = np.concatenate([r["roas"]["true"] for r in rs])
+        lo = np.concatenate([r["roas"]["hdi90"][0] for r in rs])
+        hi = np.concatenate([r["roas"]["hdi90"][1] for r in rs])
+        got = s[variant]["roas"]["coverage"]["0.9"]["coverage"]
+        assert got == pytest.approx(np.mean((lo <= true) & (true <= hi)))
+        assert sum(s[variant]["roas"]["ranks"]["counts"]) == true.size
+    # the tests inform: the go-dark fits are narrower
+    width = {
+        v: np.mean(
+            [
+                np.subtract(r["roas"]["hdi90"][1], r["roas"]["hdi90"][0])
+                for r in runs
+                if r["lift"] is w
+            ]
+        )
+        for v, w in (("none", False), ("godark", True))
+    }
+    assert width["godark"] < 0.7 * width["none"]
+    # a rerun with the same settings resumes: nothing left to fit
+    assert sbc.main(args) == 0
+    assert len(json.loads((tmp_path / "sbc_prior.json").read_text())["runs"]) == 6
