@@ -101,7 +101,7 @@ def test_fit_svi_writes_summary_per_results_contract(svi_run, csv_path):
     assert diag["r_hat_max"] is None and diag["divergences"] is None  # one SVI "chain"
     # The model review's plain-language verdicts, in reading order (no hold-out asked for).
     checks = [i["check"] for i in summary["review"]]
-    assert checks[0] == "svi_converged" and checks[-3:] == [
+    assert checks[0] == "svi_converged" and checks[-4:] == [
         "negative_baseline",
         "roas_plausible",
         "roas_identified",
