@@ -130,10 +130,20 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
       ``path`` as a `Path`.
 
     Raises:
-      OSError: The folder is missing or unwritable, the disk is full, ...;
-        the file at ``path`` is then exactly what it was before the call.
+      OSError: The folder is missing or unwritable, the disk is full, ...
+        (its ``filename`` is ``path``, not the temporary file's); the file
+        at ``path`` is then exactly what it was before the call.
     """
     path = Path(path)
+    try:
+        return _write_bytes(path, data)
+    except OSError as err:
+        if err.errno is None:
+            raise
+        raise OSError(err.errno, err.strerror, str(path)) from err
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
     folder = path.parent
     _remove_stale_temps(folder, path.name)
     temp = folder / temp_name(path.name)

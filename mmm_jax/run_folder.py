@@ -344,7 +344,8 @@ class _Lock:
         ).encode()
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
-            os.pwrite(fd, holder, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, holder)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -377,7 +378,8 @@ def _try_lock(fd: int) -> bool:
 
 def _read_holder(fd: int) -> dict[str, Any]:
     try:
-        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        os.lseek(fd, 0, os.SEEK_SET)
+        holder = json.loads(os.read(fd, 4096) or b"{}")
     except (OSError, ValueError):
         return {}
     return holder if isinstance(holder, dict) else {}
@@ -874,6 +876,8 @@ class RunFolder(RunFiles):
             )
         with _Lock(root, self.label, command, hint):
             _recover(root)
+            if os.path.lexists(root) and not root.is_dir():
+                raise RunFolderError(f"{self.label} is a file, not a run folder")
             if not root.is_dir():
                 raise RunFolderError(
                     f"no run folder at {self.label}: run "
