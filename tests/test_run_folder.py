@@ -1,7 +1,7 @@
 """Run folders under fault injection: kills at every write phase, a full disk, two writers.
 
 Two small complete runs, A (with a hold-out refit) and B (other data), are
-written once per module through `RunFolder` from prior draws (no fitting).
+written once per module through `RunFolder` from random draws (no fitting).
 Each fault test copies A to ``run``, lets a separate Python process (which
 never imports JAX) write B or a file into it, and stops or kills that process
 at a named phase through `mmm_jax._atomic.set_fault_hook`. It then asserts
@@ -25,13 +25,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import jax
-from numpyro.infer import Predictive
-
 from mmm_jax import _atomic, run_folder
 from mmm_jax.data import from_frame
 from mmm_jax.inference import Fit, FitFileError
-from mmm_jax.models import ModelConfig, build_inputs, mmm, time_frame
+from mmm_jax.models import ModelConfig, time_frame
 from mmm_jax.run_folder import (
     RUN_FILES,
     RunFolder,
@@ -47,13 +44,14 @@ CONFIG = ModelConfig(yearly_order=1, weekly_order=0, max_lag=7)
 EST = {"mean": 1.0, "median": 1.0, "hdi_low": 0.5, "hdi_high": 1.5}
 
 
-def prior_fit(seed: int, n: int = 60) -> Fit:
-    """A `Fit` whose draws are prior draws: a real, loadable fit file without fitting."""
+def small_fit(seed: int, n: int = 60) -> Fit:
+    """A loadable `Fit` of random draws: run folders store and check fits, never predict."""
     data = from_frame(small_frame(n=n, seed_=seed), controls=("traffic",))
-    prior = Predictive(mmm, num_samples=3)(
-        jax.random.PRNGKey(seed), build_inputs(data, CONFIG), CONFIG
-    )
-    draws = {k: np.asarray(v)[None] for k, v in prior.items() if k not in ("mu", "y")}
+    rng = np.random.default_rng(seed)
+    draws = {
+        "media/roas": rng.lognormal(0.0, 0.5, (1, 3, data.n_channel)),
+        "sigma": rng.gamma(2.0, 0.05, (1, 3)),
+    }
     return Fit("map", draws, data, CONFIG, time_frame(data.dates))
 
 
@@ -89,11 +87,11 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     out = {}
     for name, seed, holdout in (("A", 1, True), ("B", 2, False)):
-        fit = prior_fit(seed)
+        fit = small_fit(seed)
         with RunFolder(root / name).replace(command="test") as stage:
             checksum = stage.save_fit(fit)
             if holdout:
-                stage.save_fit(prior_fit(seed + 10), "fit_holdout.npz")
+                stage.save_fit(small_fit(seed + 10), "fit_holdout.npz")
             stage.write_summary(small_summary(fit))
         out[name] = {"path": root / name, "files": snapshot(root / name), "checksum": checksum}
     assert out["A"]["files"] != out["B"]["files"]
