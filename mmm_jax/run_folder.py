@@ -446,14 +446,18 @@ class RunFiles:
           RunFolderError: No such file.
           FitFileError: The file is corrupted, edited or of another format.
         """
-        from mmm_jax.inference import Fit
+        from mmm_jax.inference import Fit, FitFileError
 
-        if not self.has(name):
+        path = self.file(name)
+        if not path.is_file():
             raise RunFolderError(
                 f"no fit found at {self._name(name)}: run "
                 f"`mmm-jax fit DATA.csv --out {self.label}` first"
             )
-        return Fit.load_with_checksum(self.file(name))
+        try:
+            return Fit.load_with_checksum(path)
+        except FitFileError as err:  # name the file as the user named the folder
+            raise FitFileError(str(err).replace(str(path), self._name(name))) from None
 
     def read_json(self, name: str, *, expect: type | None = dict) -> Any:
         """A JSON file of the run, or ``None`` when absent.
