@@ -8,20 +8,27 @@ Commands (see DESIGN.md, "The results contract")::
     mmm-jax simulate RUN --allocation alloc.json
     mmm-jax report RUN
 
-Bad input ends with a one-line ``error: ...`` on stderr and exit status 2,
-never a traceback.
+Every failure ends with a one-line ``error: ...`` on stderr and exit status
+2, never a traceback (`main`). Run folders go through
+`mmm_jax.run_folder.RunFolder`: ``fit`` and ``demo`` stage a whole new run
+beside ``RUN`` and swap it in only when complete, under an exclusive lock;
+``optimize``, ``simulate`` and ``report`` read a run only after checking
+that its files belong to one fit, and replace the files they add to it
+atomically.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import math
 import os
 import sys
 from pathlib import Path
 
+from mmm_jax._atomic import write_text
 from mmm_jax._cache import enable_compilation_cache
+from mmm_jax.run_folder import RunFolder, RunFolderError, RunMismatchError, to_json
 
 
 def configure_devices(n_chains: int = 4) -> None:
@@ -36,19 +43,9 @@ def configure_devices(n_chains: int = 4) -> None:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
 
 
-def _finite_or_none(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite_or_none(v) for v in x]
-    return x
-
-
 def dumps(obj) -> str:
     """Strict JSON (NaN and infinities become null) for files other tools read."""
-    return json.dumps(_finite_or_none(obj), indent=2, allow_nan=False)
+    return to_json(obj)
 
 
 def _show_progress(args) -> bool:
@@ -64,6 +61,47 @@ def _show_progress(args) -> bool:
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+#: Set to 1 to see the traceback of an unexpected error instead of its one line.
+DEBUG_ENV = "MMM_JAX_DEBUG"
+
+#: Largest seed: ``jax.random.PRNGKey`` keeps 32 bits, so larger seeds would repeat smaller ones.
+MAX_SEED = 2**32 - 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other ``mmm-jax`` error."""
+
+    def error(self, message: str):
+        """Prints ``error: PROG: MESSAGE (see PROG --help)`` and exits with status 2."""
+        self.exit(2, f"error: {self.prog}: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _seed(top: int = MAX_SEED):
+    """An argparse type: a whole number from 0 to ``top``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if not 0 <= value <= top:
+            raise argparse.ArgumentTypeError(f"must be from 0 to {top}, got {value}")
+        return value
+
+    return parse
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 # ------------------------------------------------------------------ fit
@@ -100,7 +138,25 @@ def _model_config(args):
 
 
 def run_fit(args) -> dict:
-    """``mmm-jax fit``: validate data, fit, write ``RUN/fit.npz`` and ``RUN/summary.json``."""
+    """``mmm-jax fit``: validate data, fit, write the run folder ``RUN`` (whole or not at all).
+
+    The run folder is checked and locked before anything else, the new run
+    is staged beside it and replaces an earlier run only once complete
+    (`mmm_jax.run_folder.RunFolder.replace`).
+    """
+    run = RunFolder(args.out)
+    with run.replace(command="fit", hint=" or choose another --out") as stage:
+        summary = _fit_into(stage, args)
+    _print_summary(summary)
+    written = [run.path / "summary.json", run.path / "fit.npz"]
+    if args.holdout is not None:
+        written.append(run.path / "fit_holdout.npz")
+    print("wrote " + ", ".join(str(p) for p in written))
+    return summary
+
+
+def _fit_into(stage, args) -> dict:
+    """Fits and stages ``fit.npz``, ``summary.json`` (and ``fit_holdout.npz``) in ``stage``."""
     import jax
 
     from mmm_jax.data import load_csv
@@ -160,14 +216,9 @@ def run_fit(args) -> dict:
         return fit_map(d, config, num_steps=args.svi_steps, **common)
 
     fit = fit_fn(data, lift)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    fit.save(out / "fit.npz")
+    stage.save_fit(fit)
     summary = summarize(fit)
-    written = [out / "summary.json", out / "fit.npz"]
-    if args.holdout is None:  # a refit left by an earlier run into this folder is not this run's
-        (out / "fit_holdout.npz").unlink(missing_ok=True)
-    else:
+    if args.holdout is not None:
         n_hold = holdout_periods(data.n_time, args.holdout)
         print(
             f"hold-out: refitting on the first {data.n_time - n_hold} periods "
@@ -176,20 +227,17 @@ def run_fit(args) -> dict:
         check = holdout_metrics(
             data, fit_fn, frac=args.holdout, key=jax.random.fold_in(key, 1), return_fit=True
         )
-        check.pop("fit").save(out / "fit_holdout.npz")
+        stage.save_fit(check.pop("fit"), "fit_holdout.npz")
         summary["fit"]["holdout"] = {
             **check["holdout"],
             "n_train": check["n_train"],
             "n_holdout": check["n_holdout"],
             "holdout_start": check["holdout_start"],
         }
-        written.append(out / "fit_holdout.npz")
     # The model review's verdicts (sampler, predictive check, hold-out forecast,
     # baseline, ROAS, prior shift) travel with the numbers they qualify.
     summary = add_review(summary, review(fit, summary=summary))
-    (out / "summary.json").write_text(dumps(summary))
-    _print_summary(summary)
-    print("wrote " + ", ".join(str(p) for p in written))
+    stage.write_summary(summary)
     return summary
 
 
@@ -228,15 +276,35 @@ def _print_summary(summary: dict) -> None:
 
 
 # ------------------------------------------------------------------ optimize / simulate
-def _load_run(run: str):
-    from mmm_jax.inference import Fit
+def _inside(path: Path, run: RunFolder) -> Path | None:
+    """``path`` relative to the run folder when it lies inside it, else ``None``."""
+    real = Path(os.path.realpath(path))
+    root = run.root
+    return real.relative_to(root) if root in real.parents else None
 
-    path = Path(run)
-    if path.is_dir():
-        path = path / "fit.npz"
-    if not path.exists():
-        raise CLIError(f"no fit found at {path}: run `mmm-jax fit DATA.csv --out {run}` first")
-    return Fit.load(path)
+
+def _with_run(run_path: str, out: str | None, command: str, compute) -> tuple[dict, Path | None]:
+    """Runs ``compute(verified_run) -> dict`` and writes its result as JSON to ``out``.
+
+    A result written into the run folder (``out`` inside it) is computed and
+    written holding the run's lock, so the fit cannot be replaced meanwhile;
+    any other ``out`` is written atomically without it. ``out`` None: not written.
+
+    Returns:
+      ``(result, path written or None)``.
+    """
+    run = RunFolder(run_path)
+    rel = None if out is None else _inside(Path(out), run)
+    if rel is not None:
+        with run.update(command=command) as live:
+            result = compute(live.verify(holdout=False, alloc=False))
+            live.write_json(str(rel), result)
+        return result, Path(out)
+    result = compute(run.load(holdout=False, alloc=False))
+    if out is None:
+        return result, None
+    write_text(out, to_json(result))
+    return result, Path(out)
 
 
 def _geo_response(fit):
@@ -351,7 +419,28 @@ def _parse_bounds(text: str) -> tuple[float, float]:
 
 
 def run_optimize(args) -> dict:
-    """``mmm-jax optimize``: the allocation maximising the posterior utility, as ``alloc.json``."""
+    """``mmm-jax optimize``: the allocation maximising the posterior utility, as ``alloc.json``.
+
+    ``alloc.json`` records the checksum of the fit it was computed from
+    (``provenance.fit_checksum``); the default ``RUN/alloc.json`` is written
+    holding the run folder's lock.
+    """
+    out = args.out or str(Path(args.run) / "alloc.json")
+    alloc, path = _with_run(args.run, out, "optimize", lambda run: optimize_run(run, args))
+    print(f"wrote {path}")
+    return alloc
+
+
+def optimize_run(run, args) -> dict:
+    """The ``mmm-jax optimize`` computation on a verified run; prints its table.
+
+    Args:
+      run: A `mmm_jax.run_folder.VerifiedRun`.
+      args: The parsed ``optimize`` arguments.
+
+    Returns:
+      The ``alloc.json`` dict, with ``provenance.fit_checksum``.
+    """
     import numpy as np
 
     import jax
@@ -359,7 +448,7 @@ def run_optimize(args) -> dict:
     from mmm_jax.diagnostics import estimate
     from mmm_jax.optimize import cvar, mean_profit, mean_revenue, optimize_budget, value_at_risk
 
-    fit = _load_run(args.run)
+    fit = run.fit
     names = list(fit.data.channels)
     per_geo = bool(getattr(args, "per_geo", False))
     if per_geo and fit.data.n_geo == 1:
@@ -435,9 +524,7 @@ def run_optimize(args) -> dict:
         alloc["note"] += "; bounds and decisions per (geo, channel), allocation sums over geos"
     if result.prob_more is not None:
         alloc["prob_should_get_more"] = dict(zip(cells, map(float, result.prob_more.ravel())))
-    out = Path(args.out) if args.out else Path(args.run) / "alloc.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(dumps(alloc))
+    alloc["provenance"] = {"fit_checksum": run.fit_checksum}
     scope = "per (geo, channel)" if per_geo else "per channel"
     print(
         f"budget {budget:,.0f} per period, bounds {lo}x-{hi}x historical {scope}, "
@@ -456,25 +543,30 @@ def run_optimize(args) -> dict:
         f"expected uplift {u['mean']:,.0f} per period "
         f"(90% HDI {u['hdi_low']:,.0f} to {u['hdi_high']:,.0f}); KKT converged: {result.converged}"
     )
-    print(f"wrote {out}")
     return alloc
 
 
 def _read_allocation(path: str, names: list[str]):
-    import numpy as np
-
     p = Path(path)
     if not p.is_file():
         raise CLIError(f"no allocation file at {p}")
     try:
-        spec = json.loads(p.read_text())
-    except json.JSONDecodeError as err:
+        spec = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CLIError(f"{p} is not valid JSON ({err})") from None
+    return _allocation_vector(spec, names, str(p))
+
+
+def _allocation_vector(spec, names: list[str], p: str):
+    """Spend per channel, in ``names`` order, from ``{channel: amount}`` or an alloc.json dict."""
+    import numpy as np
+
     alloc = spec.get("allocation", spec) if isinstance(spec, dict) else None
     if not isinstance(alloc, dict):
         raise CLIError(
             f"{p} must hold {{channel: amount}} or {{'allocation': {{channel: amount}}}}"
         )
+    alloc = {k: v for k, v in alloc.items() if k != "provenance"}
     unknown = sorted(set(alloc) - set(names))
     missing = [n for n in names if n not in alloc]
     if unknown or missing:
@@ -492,12 +584,24 @@ def _read_allocation(path: str, names: list[str]):
 
 
 def run_simulate(args) -> dict:
-    """``mmm-jax simulate``: revenue and its credible interval for any allocation."""
+    """``mmm-jax simulate``: revenue and its credible interval for any allocation.
+
+    The allocation is an input: an ``alloc.json`` of another run with the
+    same channels is fine. The result records the checksum of the fit it
+    was computed from (``provenance.fit_checksum``).
+    """
+    out, _ = _with_run(args.run, args.out, "simulate", lambda run: simulate_run(run, args))
+    print(dumps(out))
+    return out
+
+
+def simulate_run(run, args) -> dict:
+    """The ``mmm-jax simulate`` computation on a verified run (`mmm_jax.run_folder.VerifiedRun`)."""
     import numpy as np
 
     from mmm_jax.diagnostics import estimate
 
-    fit = _load_run(args.run)
+    fit = run.fit
     names = list(fit.data.channels)
     x = _read_allocation(args.allocation, names)
     hist = _historical(fit)
@@ -505,7 +609,7 @@ def run_simulate(args) -> dict:
     base = _baseline_per_period(fit)
     media = np.asarray(response(x))
     media_hist = np.asarray(response(hist))
-    out = {
+    return {
         "allocation": dict(zip(names, map(float, x))),
         "budget": float(x.sum()),
         "expected_revenue": estimate(base + media),
@@ -514,22 +618,11 @@ def run_simulate(args) -> dict:
         "uplift": estimate(media - media_hist),
         "roas": estimate(media / max(float(x.sum()), 1e-12)),
         "note": "per period, steady state (constant spend)",
+        "provenance": {"fit_checksum": run.fit_checksum},
     }
-    text = dumps(out)
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
-    return out
 
 
 # ------------------------------------------------------------------ report
-def _read_json(path: Path, what: str):
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise CLIError(f"{path} is not valid JSON ({err}); {what}") from None
-
-
 def write_run_report(run: str | Path, *, title: str | None = None) -> Path:
     """Writes ``RUN/report.html`` and ``RUN/figures/*.png`` for a run folder.
 
@@ -537,8 +630,11 @@ def write_run_report(run: str | Path, *, title: str | None = None) -> Path:
     computed), ``RUN/alloc.json`` (adds the budget reallocation figure and an
     allocation note), ``RUN/fit_holdout.npz`` (``fit --holdout``: adds the
     hold-out forecast figure), ``RUN/truth.json`` (adds truth columns) and
-    ``RUN/demo.json`` (adds its ``notes``). A summary without model review
-    verdicts gets them computed for the page only; no input file is changed.
+    ``RUN/demo.json`` (adds its ``notes``), after checking that they belong to
+    the same fit (`mmm_jax.run_folder.RunFiles.verify`). A summary without
+    model review verdicts gets them computed for the page only; no input file
+    is changed. The page and ``figures/`` are replaced atomically, holding the
+    run folder's lock.
 
     Args:
       run: The run folder written by ``mmm-jax fit`` (or ``mmm-jax demo``).
@@ -548,80 +644,120 @@ def write_run_report(run: str | Path, *, title: str | None = None) -> Path:
       Path of ``report.html``.
 
     Raises:
-      CLIError: No run folder, or unreadable JSON in it.
+      RunFolderError: No run folder, unreadable JSON in it, or files of
+        different runs (`RunMismatchError`).
+      FitFileError: A corrupted or edited fit file.
     """
-    import numpy as np
+    folder = RunFolder(run)
+    with folder.update(command="report") as live:
+        report_into(live, title=title or f"MMM report: {folder.root.name}")
+    return folder.path / "report.html"
 
+
+def report_into(files, *, title: str) -> None:
+    """Writes ``report.html`` and ``figures/`` into a run being written or held.
+
+    Args:
+      files: A `mmm_jax.run_folder.StagedRun` or `mmm_jax.run_folder.LiveRun`.
+      title: Page title.
+    """
     from mmm_jax.diagnostics import summarize
     from mmm_jax.diagnostics.plots import plot_budget_reallocation
-    from mmm_jax.diagnostics.report import figures_for_fit, write_report
+    from mmm_jax.diagnostics.report import figures_for_fit, render_report
     from mmm_jax.diagnostics.review import add_review, review
-    from mmm_jax.inference import Fit
 
-    run_dir = Path(run)
-    if not run_dir.is_dir():
-        raise CLIError(f"no run folder at {run_dir}: run `mmm-jax fit DATA.csv --out {run}` first")
-    fit = _load_run(str(run_dir))
+    run = files.verify()
+    fit = run.fit
     names = list(fit.data.channels)
-    summary_path = run_dir / "summary.json"
-    if summary_path.is_file():
-        summary = _read_json(summary_path, "delete it to recompute it")
-    else:
-        summary = summarize(fit)
-    if set(summary.get("channels", {})) != set(names):
-        raise CLIError(
-            f"{summary_path} has channels {sorted(summary.get('channels', {}))}, "
-            f"the fit has {names}: they come from different runs"
+    summary = run.summary if run.summary is not None else summarize(fit)
+    if list(summary["channels"]) != names:
+        raise RunMismatchError(
+            f"{files.label}/summary.json has channels {list(summary['channels'])}, the fit has "
+            f"{names}: they come from different runs"
         )
     if not summary.get("review"):
         summary = add_review(dict(summary), review(fit, summary=summary))
-    truth_path = run_dir / "truth.json"
-    truth = (
-        _read_json(truth_path, "it should hold the known truth") if truth_path.is_file() else None
-    )
-    holdout = (summary.get("fit") or {}).get("holdout")
-    refit = None
-    if holdout and (run_dir / "fit_holdout.npz").is_file():
-        refit = Fit.load(run_dir / "fit_holdout.npz")
+    truth = _truth(files)
+    holdout = summary["fit"].get("holdout")
+    refit = run.holdout_fit if holdout else None
+    if refit is not None:
         _check_refit(fit, refit, int(holdout["n_train"]))
     figures = figures_for_fit(fit, summary=summary, truth=truth)
     if refit is not None:
         figures = _with_holdout_figure(figures, fit, refit)
     notes = []
-    alloc_path = run_dir / "alloc.json"
-    if alloc_path.is_file():
-        alloc = _read_json(alloc_path, "rerun `mmm-jax optimize`")
-        rec = _read_allocation(str(alloc_path), names)
-        hist_map = alloc.get("historical_allocation") or {}
+    if run.alloc is not None:
+        notes += _budget_note(run.alloc, fit, names, figures, plot_budget_reallocation, files)
+    demo = files.read_json("demo.json")
+    if demo is not None:
+        demo_notes = demo.get("notes", [])
+        if not isinstance(demo_notes, list):
+            raise RunFolderError(f"{files.label}/demo.json: field notes must be a list")
+        notes += [str(n) for n in demo_notes]
+    pngs = {}
+    for key, fig in figures.items():
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", facecolor="white")
+        pngs[f"{key}.png"] = buffer.getvalue()
+    files.replace_dir("figures", pngs)
+    page = render_report(summary=summary, figures=figures, title=title, truth=truth, notes=notes)
+    files.write_text("report.html", page)
+
+
+def _budget_note(alloc: dict, fit, names, figures: dict, plot, files) -> list[str]:
+    """Adds the budget figure of a verified ``alloc.json``; returns its note."""
+    import numpy as np
+
+    rec = _allocation_vector(alloc, names, f"{files.label}/alloc.json")
+    hist_map = alloc.get("historical_allocation") or {}
+    try:
         hist = (
             np.array([float(hist_map[n]) for n in names])
-            if set(hist_map) == set(names)
+            if isinstance(hist_map, dict) and set(hist_map) == set(names)
             else _historical(fit)
         )
-        figures["budget"] = plot_budget_reallocation(names, hist, rec).figure
-        u = alloc.get("uplift") or {}
-        if all(k in u for k in ("mean", "hdi_low", "hdi_high")):
-            notes.append(
-                f"Budget {float(alloc.get('budget', rec.sum())):,.0f} per period: the recommended "
-                f"allocation ({', '.join(f'{n} {v:,.0f}' for n, v in zip(names, rec))}) is "
-                f"expected to add {u['mean']:,.0f} revenue per period over the historical mix "
-                f"(90% HDI {u['hdi_low']:,.0f} to {u['hdi_high']:,.0f}), steady state."
-            )
-    demo_path = run_dir / "demo.json"
-    if demo_path.is_file():
-        notes += [str(n) for n in _read_json(demo_path, "rerun `mmm-jax demo`").get("notes", [])]
-    figure_dir = run_dir / "figures"
-    figure_dir.mkdir(exist_ok=True)
-    for key, fig in figures.items():
-        fig.savefig(figure_dir / f"{key}.png", dpi=110, bbox_inches="tight", facecolor="white")
-    return write_report(
-        run_dir,
-        summary=summary,
-        figures=figures,
-        title=title or f"MMM report: {run_dir.resolve().name}",
-        truth=truth,
-        notes=notes,
-    )
+        budget = float(alloc.get("budget", rec.sum()))
+    except (TypeError, ValueError):
+        raise RunFolderError(
+            f"{files.label}/alloc.json: budget and historical_allocation must hold numbers; "
+            f"rerun `mmm-jax optimize {files.label}`"
+        ) from None
+    figures["budget"] = plot(names, hist, rec).figure
+    u = alloc.get("uplift") or {}
+    if not (
+        isinstance(u, dict)
+        and all(isinstance(u.get(k), int | float) for k in ("mean", "hdi_low", "hdi_high"))
+    ):
+        return []
+    return [
+        f"Budget {budget:,.0f} per period: the recommended "
+        f"allocation ({', '.join(f'{n} {v:,.0f}' for n, v in zip(names, rec))}) is "
+        f"expected to add {u['mean']:,.0f} revenue per period over the historical mix "
+        f"(90% HDI {u['hdi_low']:,.0f} to {u['hdi_high']:,.0f}), steady state."
+    ]
+
+
+def _truth(files) -> dict | None:
+    """``truth.json`` (the demo's known truth) with the fields the report reads type-checked."""
+    truth = files.read_json("truth.json")
+    if truth is None:
+        return None
+    where = f"{files.label}/truth.json"
+
+    def number(x, field):
+        if x is not None and (isinstance(x, bool) or not isinstance(x, int | float)):
+            raise RunFolderError(f"{where}: field {field} must be a number, got {x!r:.40}")
+
+    channels = truth.get("channels", {})
+    if not isinstance(channels, dict):
+        raise RunFolderError(f"{where}: field channels must be an object")
+    for name, ch in channels.items():
+        if not isinstance(ch, dict):
+            raise RunFolderError(f"{where}: field channels.{name} must be an object")
+        for key in ("roas", "marginal_roas"):
+            number(ch.get(key), f"channels.{name}.{key}")
+    number(truth.get("baseline_share"), "baseline_share")
+    return truth
 
 
 def _check_refit(fit, refit, n_train: int) -> None:
@@ -688,14 +824,22 @@ def run_demo(args) -> dict:
 # ------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mmm-jax``."""
-    parser = argparse.ArgumentParser(
-        prog="mmm-jax", description="Bayesian marketing mix modeling on JAX."
+    parser = _Parser(
+        prog="mmm-jax",
+        description="Bayesian marketing mix modeling on JAX. Every failure ends with one line "
+        "'error: ...' and exit status 2.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
     fit = sub.add_parser("fit", help="fit the MMM to a CSV and write RUN/summary.json")
     fit.add_argument("data", help="CSV with a date column, the target and spend_* columns")
-    fit.add_argument("--out", required=True, help="run folder to write")
+    fit.add_argument(
+        "--out",
+        required=True,
+        help="run folder to write: checked and locked before the fit, written beside it and "
+        "swapped in only when complete, so an earlier run there survives any failure; an "
+        "existing folder must be empty or a run folder, and is replaced whole",
+    )
     fit.add_argument("--date", default="date")
     fit.add_argument("--target", default="revenue")
     fit.add_argument("--channels", help="comma-separated channels (default: every spend_* column)")
@@ -742,11 +886,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--likelihood", choices=["normal", "student_t", "lognormal"], default="normal")
     fit.add_argument("--synergy", action="store_true", help="add pairwise channel interactions")
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--chains", type=int, default=4)
-    fit.add_argument("--draws", type=int, default=1000)
-    fit.add_argument("--warmup", type=int, default=1000)
-    fit.add_argument("--svi-steps", type=int, default=10_000)
+    fit.add_argument("--seed", type=_seed(), default=0, help=f"0 to {MAX_SEED}")
+    fit.add_argument("--chains", type=_count, default=4)
+    fit.add_argument("--draws", type=_count, default=1000)
+    fit.add_argument("--warmup", type=_count, default=1000)
+    fit.add_argument("--svi-steps", type=_count, default=10_000)
     fit.add_argument(
         "--holdout",
         type=float,
@@ -784,8 +928,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="geo panels: decide spend per (geo, channel), each geo on its own curves, with "
         "bounds per (geo, channel); alloc.json adds allocation_by_geo",
     )
-    opt.add_argument("--seed", type=int, default=0)
-    opt.add_argument("--out", help="allocation JSON (default RUN/alloc.json)")
+    opt.add_argument("--seed", type=_seed(), default=0, help=f"0 to {MAX_SEED}")
+    opt.add_argument(
+        "--out",
+        help="allocation JSON (default RUN/alloc.json); it records the checksum of the fit "
+        "it comes from",
+    )
     opt.set_defaults(func=run_optimize)
 
     sim = sub.add_parser(
@@ -793,12 +941,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("run", help="run folder written by `mmm-jax fit`")
     sim.add_argument(
-        "--allocation", required=True, help="JSON {channel: spend per period} or an alloc.json"
+        "--allocation",
+        required=True,
+        help="JSON {channel: spend per period} or an alloc.json (of any run with these channels)",
     )
-    sim.add_argument("--out", help="also write the result here")
+    sim.add_argument("--out", help="also write the result here (atomically)")
     sim.set_defaults(func=run_simulate)
 
-    rep = sub.add_parser("report", help="write RUN/report.html with figures and tables")
+    rep = sub.add_parser(
+        "report",
+        help="write RUN/report.html with figures and tables, after checking that the run's "
+        "files belong to one fit",
+    )
     rep.add_argument("run", help="run folder written by `mmm-jax fit` or `mmm-jax demo`")
     rep.add_argument("--title", help="page title")
     rep.set_defaults(func=run_report)
@@ -806,8 +960,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="synthetic data with known truth: fit, calibrate, optimise, report, compare"
     )
-    demo.add_argument("--out", default="mmm_demo", help="folder to write (default ./mmm_demo)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of the data and the fit")
+    demo.add_argument(
+        "--out",
+        default="mmm_demo",
+        help="run folder to write (default ./mmm_demo), replaced whole when the demo completes",
+    )
+    demo.add_argument(
+        "--seed",
+        type=_seed(MAX_SEED - 2),
+        default=0,
+        help=f"seed of the data and the fit, 0 to {MAX_SEED - 2} (N+1 and N+2 seed later steps)",
+    )
     demo.add_argument(
         "--quick", action="store_true", help="tiny settings (for tests): numbers mean little"
     )
@@ -820,19 +983,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    """A message on one line: a list of problems becomes ``a; b; c``."""
+    lines = [line.strip().removeprefix("- ") for line in str(text).splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} " + "; ".join(lines[1:])
+    return "; ".join(lines)
+
+
+def _error_line(err: BaseException) -> str:
+    """The one line ``main`` prints for an exception."""
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        text = f"{err.strerror}: {err.filename}"
+    else:
+        text = str(err) or type(err).__name__
+    if isinstance(err, CLIError | ValueError | OSError):  # data, fit file, run folder errors
+        return f"error: {_one_line(text)}"
+    return (
+        f"error: internal error: {type(err).__name__}: {_one_line(text)} "
+        f"(rerun with {DEBUG_ENV}=1 for the traceback)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``mmm-jax`` console script."""
+    """Entry point of the ``mmm-jax`` console script.
+
+    Every failure ends with one line ``error: ...`` on stderr and exit status
+    2, never a traceback: bad arguments, bad data, unusable run folders
+    (locked, mismatched, unwritable), full disks. An unexpected exception (a
+    bug) is reported as ``error: internal error: TYPE: message`` with the
+    same status; ``MMM_JAX_DEBUG=1`` lets it raise with its traceback.
+    Ctrl-C ends with ``error: interrupted`` and status 130; a run folder
+    being written is then left as it was.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_devices(getattr(args, "chains", 4))
     enable_compilation_cache()
-    from mmm_jax.data import DataValidationError
-    from mmm_jax.inference import FitFileError
-
     try:
         args.func(args)
-    except (CLIError, DataValidationError, FitFileError, OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        print(_error_line(err), file=sys.stderr)
         return 2
     return 0
 

@@ -439,16 +439,20 @@ def run_demo(
     progress: bool = True,
     settings: DemoSettings | None = None,
 ) -> dict[str, Any]:
-    """Runs the demo and writes everything into ``out``.
+    """Runs the demo and writes everything into the run folder ``out``.
 
     Files: ``data.csv``, ``truth.json``, ``fit_uncalibrated.npz``,
     ``lift_tests.csv`` (the simulated test, with its true lift), ``fit.npz``
     (calibrated), ``summary.json`` (with
     the model review), ``alloc.json``, ``demo.json`` (the truth scoring,
     settings, timings and notes), ``report.html`` and ``figures/*.png``.
+    They are written into a stage beside ``out`` that replaces it only once
+    complete (`mmm_jax.run_folder.RunFolder.replace`): an earlier demo or
+    run there survives any failure.
 
     Args:
-      out: Output folder (created if missing).
+      out: Run folder (created if missing; an existing one must be empty or
+        a run folder).
       seed: Seed of the simulated data and of the fit.
       quick: Use `DemoSettings.tiny` (ignored when ``settings`` is given).
       progress: Show the sampler's progress bars.
@@ -456,6 +460,49 @@ def run_demo(
 
     Returns:
       The ``demo.json`` dict.
+
+    Raises:
+      RunFolderError: ``out`` cannot be written (see `RunFolder.replace`).
+      RunLockedError: Another process writes ``out``.
+    """
+    from mmm_jax.run_folder import RunFolder
+
+    settings = settings or (DemoSettings.tiny() if quick else DemoSettings())
+    out = Path(out)
+    with RunFolder(out).replace(command="demo", hint=" or choose another --out") as stage:
+        result, summary, alloc, sim, timings = _demo_into(
+            stage, out, seed=seed, settings=settings, progress=progress
+        )
+    calibration, score = result["calibration"], result["truth_score"]
+    report = out / "report.html"
+    print(f"[8/8] wrote {report} and {out / 'figures'}", flush=True)
+
+    print("\nROAS before and after lift-test calibration against the truth (* = tested)")
+    print("\n".join(calibration_lines(calibration)))
+    print("\nCalibrated estimates against the known truth (90% HDIs)")
+    print("\n".join(comparison_lines(summary, sim.truth)))
+    print("\nRecommended allocation per period against the true optimum")
+    print("\n".join(allocation_lines(alloc, score)))
+    print(
+        "\ntimings: "
+        + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in timings.items())
+        + f" (on {jax.default_backend()})"
+    )
+    print("\nWhere the simulated geo test is simpler than a real one:")
+    print("\n".join(f"- {text}" for text in TEST_CAVEATS))
+    print("\nWhat this demo does not do yet:")
+    print("\n".join(f"- {text}" for text in LIMITATIONS))
+    if settings.quick:
+        print("- Quick mode: tiny settings, the numbers above are not meaningful.")
+    print(f"\nreport: {report}")
+    return result
+
+
+def _demo_into(stage, out: Path, *, seed: int, settings: DemoSettings, progress: bool):
+    """Steps 1-8 of `run_demo`, writing into ``stage`` (printed paths are under ``out``).
+
+    Returns:
+      ``(demo.json dict, summary, alloc, simulation, timings)``.
     """
     from mmm_jax import cli
     from mmm_jax.calibration import LiftSpread, LiftTests
@@ -470,9 +517,6 @@ def run_demo(
     from mmm_jax.inference import fit_nuts
     from mmm_jax.models import ModelConfig
 
-    settings = settings or (DemoSettings.tiny() if quick else DemoSettings())
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
 
@@ -483,15 +527,15 @@ def run_demo(
     t0 = time.perf_counter()
     sim_config = replace(SimulationConfig(), n_periods=settings.n_periods)
     sim = simulate(sim_config, seed=seed)
-    sim.frame.to_csv(out / "data.csv", index=False)
-    (out / "truth.json").write_text(json.dumps(sim.truth, indent=2))
+    stage.write_text("data.csv", sim.frame.to_csv(index=False))
+    stage.write_text("truth.json", json.dumps(sim.truth, indent=2))
     names = [c.name for c in sim.config.channels]
     step(
         1,
         f"simulated {settings.n_periods} daily periods, channels {', '.join(names)} plus "
         f"organic traffic (seed {seed}) -> {out / 'data.csv'}, {out / 'truth.json'}",
     )
-    data = load_csv(out / "data.csv", controls=("organic_traffic",))
+    data = load_csv(stage.file("data.csv"), controls=("organic_traffic",))
     timings["simulate_s"] = time.perf_counter() - t0
 
     def nuts(key, lift_tests=None):
@@ -515,7 +559,7 @@ def run_demo(
     )
     t0 = time.perf_counter()
     plain = nuts(jax.random.PRNGKey(seed))
-    plain.save(out / "fit_uncalibrated.npz")
+    stage.save_fit(plain, "fit_uncalibrated.npz")
     before = summarize(plain)
     timings["fit_s"] = time.perf_counter() - t0
 
@@ -539,7 +583,7 @@ def run_demo(
     )
     share = 1.0 / settings.regions
     rows = lift_rows(experiment, regression_estimate(experiment), market_share=share)
-    rows.to_csv(out / "lift_tests.csv", index=False)
+    stage.write_text("lift_tests.csv", rows.to_csv(index=False))
     test_row = rows.iloc[0]
     tests = LiftTests.from_frame(
         rows.drop(columns=["method", "true_lift"]), data, spread=LiftSpread.PROPORTIONAL
@@ -557,7 +601,7 @@ def run_demo(
     step(4, "refitting NUTS with the lift test as a likelihood term")
     t0 = time.perf_counter()
     fit = nuts(jax.random.PRNGKey(seed + 2), tests)
-    fit.save(out / "fit.npz")
+    stage.save_fit(fit)
     timings["calibrated_fit_s"] = time.perf_counter() - t0
 
     # 5. Summary and model review of the calibrated fit.
@@ -567,7 +611,7 @@ def run_demo(
         fit, summary=summary, key=jax.random.PRNGKey(seed), prior_samples=settings.prior_samples
     )
     add_review(summary, items)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    stage.write_summary(summary)
     timings["summary_s"] = time.perf_counter() - t0
     d = summary["diagnostics"]
     step(
@@ -604,7 +648,9 @@ def run_demo(
     args = cli.build_parser().parse_args(
         ["optimize", str(out), "--bounds", f"{lo},{hi}", "--seed", str(seed)]
     )
-    alloc = args.func(args)
+    alloc = cli.optimize_run(stage.verify(holdout=False, alloc=False), args)
+    stage.write_json("alloc.json", alloc)
+    print(f"wrote {out / 'alloc.json'}")
     timings["optimize_s"] = time.perf_counter() - t0
 
     # 7. Score against the truth.
@@ -669,32 +715,12 @@ def run_demo(
         "timings": timings,
         "notes": notes,
     }
-    (out / "demo.json").write_text(json.dumps(result, indent=2))
+    stage.write_text("demo.json", json.dumps(result, indent=2))
 
     # 8. Report.
     t0 = time.perf_counter()
-    report = cli.write_run_report(out, title="mmm-jax demo: synthetic data with known truth")
+    cli.report_into(stage, title="mmm-jax demo: synthetic data with known truth")
     timings["report_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
-    (out / "demo.json").write_text(json.dumps(result, indent=2))
-    step(8, f"wrote {report} and {out / 'figures'}")
-
-    print("\nROAS before and after lift-test calibration against the truth (* = tested)")
-    print("\n".join(calibration_lines(calibration)))
-    print("\nCalibrated estimates against the known truth (90% HDIs)")
-    print("\n".join(comparison_lines(summary, sim.truth)))
-    print("\nRecommended allocation per period against the true optimum")
-    print("\n".join(allocation_lines(alloc, score)))
-    print(
-        "\ntimings: "
-        + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in timings.items())
-        + f" (on {jax.default_backend()})"
-    )
-    print("\nWhere the simulated geo test is simpler than a real one:")
-    print("\n".join(f"- {text}" for text in TEST_CAVEATS))
-    print("\nWhat this demo does not do yet:")
-    print("\n".join(f"- {text}" for text in LIMITATIONS))
-    if settings.quick:
-        print("- Quick mode: tiny settings, the numbers above are not meaningful.")
-    print(f"\nreport: {report}")
-    return result
+    stage.write_text("demo.json", json.dumps(result, indent=2))
+    return result, summary, alloc, sim, timings

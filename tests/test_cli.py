@@ -5,10 +5,26 @@ SVI run and once with MAP; every command then reads the run folder the way a
 user's script would. Numbers are checked against the CSV they came from and
 against each other (the what-if reproduces the optimiser's revenue), errors
 against the one-line ``error: ...`` convention with exit status 2.
+
+The last section feeds every way a run folder used to be lost or mixed (a
+full disk, a kill between files, two writers, edited or foreign files) and
+every input that used to leak a traceback: each ends with exit status 2 and
+one line, or a complete new run, and the earlier run is intact byte for byte.
+Two of them run ``mmm-jax fit`` in a separate process, stopped or killed at a
+named write phase.
 """
 
+import errno
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,8 +32,11 @@ import pytest
 
 import jax
 
+from mmm_jax import _atomic
 from mmm_jax.cli import main
 from mmm_jax.data import SimulationConfig, simulate
+from mmm_jax.run_folder import RunFolder
+from tests.test_run_folder import needs_proc, rewrite_meta, snapshot, wait_stopped
 
 CHANNELS = ["search", "social", "video", "retail"]
 ESTIMATE_KEYS = {"mean", "median", "hdi_low", "hdi_high"}
@@ -246,7 +265,7 @@ def _error(capsys, argv) -> str:
 def test_error_missing_csv(tmp_path, capsys):
     err = _error(capsys, ["fit", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "run")])
     assert "nope.csv" in err and "not found" in err
-    assert not (tmp_path / "run").exists()
+    assert os.listdir(tmp_path) == []  # no run folder, no stage, no lock left
 
 
 def test_error_nan_in_spend_names_column_and_row(csv_path, tmp_path, capsys):
@@ -266,7 +285,7 @@ def test_error_unknown_channel(csv_path, tmp_path, capsys):
 
 def test_error_optimize_missing_run(tmp_path, capsys):
     err = _error(capsys, ["optimize", str(tmp_path / "missing")])
-    assert "no fit found" in err and "missing" in err
+    assert "no run folder at" in err and "missing" in err and "mmm-jax fit" in err
 
 
 def test_error_infeasible_budget(svi_run, capsys):
@@ -319,7 +338,9 @@ def geo_run(tmp_path_factory):
     from tests.models.test_model import small_frame
 
     folder = tmp_path_factory.mktemp("geo_run")
-    small_frame(geos=["north", "south", "east", "west"]).to_csv(folder / "panel.csv", index=False)
+    # geos named like missing values, and a label with spaces around it, stay geos
+    geos = ["north", "NA", "None", " south "]
+    small_frame(geos=geos).to_csv(folder / "panel.csv", index=False)
     run = folder / "run"
     argv = ["fit", str(folder / "panel.csv"), "--out", str(run), "--geo", "geo", "--geo-pooling"]
     argv += ["--controls", "traffic", "--method", "map", "--svi-steps", "400", "--quiet"]
@@ -349,3 +370,260 @@ def test_optimize_per_geo_decides_each_geo_within_its_bounds(geo_run, tmp_path):
 def test_optimize_per_geo_refuses_a_national_run(svi_run, capsys):
     assert main(["optimize", str(svi_run), "--per-geo"]) == 2
     assert "--per-geo needs a run fitted on a geo panel" in capsys.readouterr().err
+
+
+def test_geo_names_na_and_none_are_geos(geo_run):
+    fit = RunFolder(geo_run).load().fit
+    assert fit.data.geos == ("north", "NA", "None", "south")
+
+
+# ------------------------------------------------------------------ runs never lost or mixed
+MAP_ARGS = ["--method", "map", "--svi-steps", "200", "--channels", ",".join(CHANNELS)]
+MAP_ARGS += ["--controls", "organic_traffic", "--quiet"]
+
+# `mmm-jax fit` in its own process, stopped or killed at PHASE (mmm_jax._atomic.set_fault_hook)
+CLI = textwrap.dedent(
+    """
+    import os, signal, sys
+    from mmm_jax import _atomic
+
+    phase, action = sys.argv[1:3]
+
+    def hook(name):
+        if name == phase:
+            os.kill(os.getpid(), signal.SIGKILL if action == "kill" else signal.SIGSTOP)
+
+    _atomic.set_fault_hook(hook)
+    from mmm_jax.cli import main
+
+    sys.exit(main(sys.argv[3:]))
+    """
+)
+
+
+@pytest.fixture
+def earlier(map_run, tmp_path):
+    """A copy of the MAP run (fit, hold-out refit, summary; alloc and report once made)."""
+    run = tmp_path / "run"
+    shutil.copytree(map_run, run)
+    return run
+
+
+def _assert_intact(run: Path, before: dict) -> None:
+    assert snapshot(run) == before
+    assert os.listdir(run.parent) == [run.name]  # no stage, backup or lock beside it
+    RunFolder(run).load()  # and its files still check out as one run
+
+
+@needs_proc
+def test_two_fits_into_one_folder_second_fails_at_once_first_completes(earlier, csv_path, capsys):
+    argv = ["fit", str(csv_path), "--out", str(earlier), *MAP_ARGS, "--holdout", "0.1"]
+    first = subprocess.Popen(
+        [sys.executable, "-c", CLI, "locked", "stop", *argv, "--seed", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_stopped(first)
+        before = snapshot(earlier)
+        start = time.monotonic()
+        err = _error(capsys, ["fit", str(csv_path), "--out", str(earlier), *MAP_ARGS])
+        assert time.monotonic() - start < 2.0  # refused before loading data or fitting
+        assert (
+            f"run folder {earlier} is being written by another mmm-jax process "
+            f"(pid {first.pid}, mmm-jax fit); wait for it to finish or choose another --out"
+        ) in err
+        assert "being written" in _error(capsys, ["optimize", str(earlier)])
+        assert snapshot(earlier) == before
+    finally:
+        first.send_signal(signal.SIGCONT)
+    out, errors = first.communicate(timeout=600)
+    assert first.returncode == 0 and b"Traceback" not in errors, errors.decode()
+    # the first fit's run, complete: its hold-out refit was not deleted by the second
+    run = RunFolder(earlier).load()
+    assert run.holdout_fit is not None and run.summary["fit"]["holdout"]["n_holdout"] == 9
+    assert sorted(os.listdir(earlier)) == ["fit.npz", "fit_holdout.npz", "summary.json"]
+    assert os.listdir(earlier.parent) == [earlier.name]
+
+
+def test_a_fit_killed_between_fit_npz_and_summary_json_changes_nothing(earlier, csv_path):
+    before = snapshot(earlier)
+    argv = ["fit", str(csv_path), "--out", str(earlier), *MAP_ARGS, "--seed", "7"]
+    proc = subprocess.run(
+        [sys.executable, "-c", CLI, "staged:fit.npz", "kill", *argv], capture_output=True
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    assert snapshot(earlier) == before
+    RunFolder(earlier).load()  # the earlier fit and summary, still a pair
+    # the next writer is not locked out, and clears the killed one's stage
+    assert any(name.startswith(".run.tmp-") for name in os.listdir(earlier.parent))
+    with RunFolder(earlier).update(command="report"):
+        pass
+    _assert_intact(earlier, before)
+
+
+def test_a_full_disk_while_writing_the_run_keeps_the_earlier_run(
+    earlier, csv_path, capsys, monkeypatch
+):
+    before = snapshot(earlier)
+
+    def half_then_full(fd, data):
+        os.write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_atomic, "_write_all", half_then_full)
+    err = _error(capsys, ["fit", str(csv_path), "--out", str(earlier), *MAP_ARGS])
+    assert "fit.npz (No space left on device); the run folder is left as it was" in err
+    monkeypatch.undo()
+    _assert_intact(earlier, before)
+
+
+def test_fit_checks_the_run_folder_before_fitting(csv_path, tmp_path, capsys, monkeypatch):
+    import mmm_jax.inference as inference
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before checking --out")
+
+    for name in ("fit_map", "fit_svi", "fit_nuts"):
+        monkeypatch.setattr(inference, name, no_fit)
+    (tmp_path / "file").write_text("not a folder")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("keep me")
+    argv = ["fit", str(csv_path), "--quiet", "--out"]
+    assert "exists and is a file" in _error(capsys, [*argv, str(tmp_path / "file")])
+    err = _error(capsys, [*argv, str(tmp_path / "file" / "run")])
+    assert "a part of its path is a file" in err
+    err = _error(capsys, [*argv, str(notes)])
+    assert "is not an mmm-jax run folder (it holds todo.txt)" in err
+    assert (notes / "todo.txt").read_text() == "keep me"
+    if os.geteuid() == 0:  # root may write anywhere but in /sys
+        assert "cannot write into /sys" in _error(capsys, [*argv, "/sys/run"])
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert "cannot write" in _error(capsys, [*argv, str(locked / "run")])
+    # checked before the data, too: a bad CSV with a bad --out names the --out
+    err = _error(capsys, ["fit", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "file")])
+    assert "exists and is a file" in err
+
+
+def _allocation_file(tmp_path: Path) -> str:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({c: 1000.0 for c in CHANNELS}))
+    return str(path)
+
+
+def _readers(run: Path, tmp_path: Path) -> list[list[str]]:
+    return [
+        ["report", str(run)],
+        ["optimize", str(run)],
+        ["simulate", str(run), "--allocation", _allocation_file(tmp_path)],
+    ]
+
+
+def test_an_edited_fit_is_refused(earlier, tmp_path, capsys):
+    def tenfold_target_scale(meta):  # ROAS 13.9 instead of 1.39
+        meta["data"]["scaler"]["target_scale"] *= 10
+
+    rewrite_meta(earlier / "fit.npz", tenfold_target_scale)
+    for argv in _readers(earlier, tmp_path):
+        assert "fit.npz is corrupted or was edited" in _error(capsys, argv)
+
+
+def test_files_of_another_run_are_refused(earlier, svi_run, optimized, tmp_path, capsys):
+    fit = (earlier / "fit.npz").read_bytes()
+    shutil.copy(svi_run / "fit.npz", earlier / "fit.npz")  # a fit of other settings
+    for argv in _readers(earlier, tmp_path):
+        assert "summary.json describes another fit than" in _error(capsys, argv)
+    (earlier / "fit.npz").write_bytes(fit)
+    refit = (earlier / "fit_holdout.npz").read_bytes()
+    shutil.copy(svi_run / "fit.npz", earlier / "fit_holdout.npz")
+    err = _error(capsys, ["report", str(earlier)])
+    assert "fit_holdout.npz is not the hold-out refit" in err
+    (earlier / "fit_holdout.npz").write_bytes(refit)
+    shutil.copy(svi_run / "alloc.json", earlier / "alloc.json")  # optimised on the SVI fit
+    err = _error(capsys, ["report", str(earlier)])
+    assert "alloc.json was not computed from" in err and "rerun `mmm-jax optimize" in err
+    (earlier / "alloc.json").unlink()
+    summary = json.loads((earlier / "summary.json").read_text())
+    del summary["provenance"]  # as an older mmm_jax wrote it
+    (earlier / "summary.json").write_text(json.dumps(summary))
+    err = _error(capsys, ["report", str(earlier)])
+    assert "does not record which fit it describes" in err and "delete summary.json" in err
+
+
+@pytest.mark.parametrize(
+    "field, edit",
+    [
+        ("(top level)", lambda s: [s]),  # was a traceback in cli.py
+        ("channels.search", lambda s: {**s, "channels": {**s["channels"], "search": 1.5}}),
+        ("review[0]", lambda s: {**s, "review": ["pass"]}),
+        (
+            "fit.holdout.n_train",
+            lambda s: {
+                **s,
+                "fit": {**s["fit"], "holdout": {**s["fit"]["holdout"], "n_train": "81"}},
+            },
+        ),
+        (
+            "diagnostics.divergences",
+            lambda s: {**s, "diagnostics": {"method": "map", "divergences": "0"}},
+        ),
+    ],
+)
+def test_a_wrongly_typed_summary_is_named_not_a_traceback(earlier, tmp_path, capsys, field, edit):
+    summary = json.loads((earlier / "summary.json").read_text())
+    (earlier / "summary.json").write_text(json.dumps(edit(summary)))
+    for argv in _readers(earlier, tmp_path):
+        assert f"run/summary.json: field {field} must be" in _error(capsys, argv)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "d.csv", "--out", "r", "--seed", str(2**64)], "--seed: must be from 0 to"),
+        (["fit", "d.csv", "--out", "r", "--seed", "-1"], "--seed: must be from 0 to 4294967295"),
+        (["optimize", "r", "--seed", "1e3"], "--seed: must be a whole number, got '1e3'"),
+        (["demo", "--seed", str(2**32 - 1)], "--seed: must be from 0 to 4294967293"),
+        (["fit", "d.csv", "--out", "r", "--chains", "0"], "--chains: must be at least 1, got 0"),
+        (["fit", "d.csv"], "the following arguments are required: --out"),
+    ],
+)
+def test_bad_arguments_end_in_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: mmm-jax {argv[0]}: ") and err.count("\n") == 1, err
+    assert message in err and "Traceback" not in err
+
+
+def test_repeated_header_and_true_false_spend_are_refused(csv_path, tmp_path, capsys):
+    lines = csv_path.read_text().splitlines()
+    twice = tmp_path / "twice.csv"  # a second spend_social column would be fitted as social.1
+    twice.write_text("\n".join([lines[0].replace("spend_video", "spend_social"), *lines[1:]]))
+    err = _error(capsys, ["fit", str(twice), "--out", str(tmp_path / "run")])
+    assert "'spend_social' at columns" in err and "appear more than once" in err
+    frame = pd.read_csv(csv_path)
+    frame["spend_video"] = frame.index % 3 == 0
+    flags = tmp_path / "flags.csv"
+    frame.to_csv(flags, index=False)
+    err = _error(capsys, ["fit", str(flags), "--out", str(tmp_path / "run")])
+    assert "'spend_video': True/False values where amounts are expected" in err
+    assert sorted(os.listdir(tmp_path)) == ["flags.csv", "twice.csv"]
+
+
+def test_an_unexpected_error_is_one_line_unless_debugging(svi_run, tmp_path, capsys, monkeypatch):
+    import mmm_jax.cli as cli
+
+    def broken(*args, **kwargs):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(cli, "_historical", broken)
+    argv = ["simulate", str(svi_run), "--allocation", _allocation_file(tmp_path)]
+    err = _error(capsys, argv)
+    assert err.startswith("error: internal error: KeyError: 'surprise' (rerun with MMM_JAX_DEBUG=1")
+    monkeypatch.setenv("MMM_JAX_DEBUG", "1")
+    with pytest.raises(KeyError, match="surprise"):
+        main(argv)

@@ -1,6 +1,7 @@
 """``mmm-jax demo``: the quick run end to end, its printed numbers recomputed from its files."""
 
 import json
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -13,6 +14,7 @@ from mmm_jax.cli import main
 from mmm_jax.data import ChannelSpec, SimulationConfig, simulate
 from mmm_jax.demo import DemoSettings, regional_market, true_response
 from mmm_jax.inference import Fit
+from mmm_jax.run_folder import RunFolder
 from mmm_jax.transforms import Adstock, Saturation
 
 
@@ -81,6 +83,10 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     for name in (*files, "summary.json", "alloc.json", "demo.json"):
         assert (out_dir / name).is_file(), name
     assert (out_dir / "figures" / "budget.png").is_file()
+    # one run folder, swapped in whole: its files check out together, nothing left beside it
+    run = RunFolder(out_dir).load()
+    assert run.alloc["provenance"]["fit_checksum"] == run.fit_checksum
+    assert os.listdir(tmp_path) == ["demo"]
     summary = json.loads((out_dir / "summary.json").read_text())
     truth = json.loads((out_dir / "truth.json").read_text())
     alloc = json.loads((out_dir / "alloc.json").read_text())

@@ -19,6 +19,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import hashlib
+import json
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -33,6 +35,31 @@ DAYS_PER_YEAR = 365.25
 
 #: The single geo name of a national (no geo column) data set.
 NATIONAL = "national"
+
+#: Fields `load_csv` reads as missing in value columns (pandas' defaults); the
+#: geo column keeps them as names, so a geo called "NA" (Namibia) or "None" is a geo.
+NA_VALUES: tuple[str, ...] = (
+    "",
+    " ",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
 
 _MAX_SHOWN = 5
 
@@ -641,6 +668,40 @@ class MMMData:
         out[self.target_name] = self.target.T.reshape(-1)
         return pd.DataFrame(out)
 
+    def digest(self) -> str:
+        """A SHA-256 fingerprint of the data's content (hex).
+
+        Covers the media, target and control values (float64 bytes), the
+        dates, geo, channel and control names, the target name and the
+        frequency; not the scaler, which follows from the values. Two
+        `MMMData` with the same digest hold the same numbers, so a run folder
+        records it (``summary.json``'s ``provenance.data_hash``) to say which
+        data a fit describes: ``load_csv(...)`` with the same arguments gives
+        the same digest.
+
+        Returns:
+          64 hex characters.
+        """
+        h = hashlib.sha256()
+        for name, a in (
+            ("media", self.media),
+            ("target", self.target),
+            ("controls", self.controls),
+        ):
+            a = np.ascontiguousarray(a, dtype=np.float64)
+            h.update(f"{name}{a.shape}".encode())
+            h.update(a.tobytes())
+        h.update(np.ascontiguousarray(self.dates.as_unit("ns").asi8).tobytes())
+        labels = {
+            "geos": list(self.geos),
+            "channels": list(self.channels),
+            "control_names": list(self.control_names),
+            "target_name": self.target_name,
+            "freq": self.freq,
+        }
+        h.update(json.dumps(labels, sort_keys=True).encode())
+        return h.hexdigest()
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of everything; `from_dict` restores it exactly.
 
@@ -799,13 +860,35 @@ def _parse_dates(raw: pd.Series, column: str, rows: _Rows) -> pd.Series:
     return parsed.reset_index(drop=True)
 
 
-def _numeric(raw: pd.Series, column: str, rows: _Rows, problems: list[str]) -> np.ndarray | None:
-    """Converts one column to float64, appending non-numeric / NaN / inf problems."""
+def _numeric(
+    raw: pd.Series, column: str, rows: _Rows, problems: list[str], *, allow_bool: bool = False
+) -> np.ndarray | None:
+    """Converts one column to float64, appending non-numeric / boolean / NaN / inf problems.
+
+    Booleans (``True``/``False``, which pandas reads from a CSV column of them)
+    become 1.0/0.0 only where ``allow_bool`` (controls such as a holiday
+    flag); spend and the target must be amounts.
+    """
     if pd.api.types.is_bool_dtype(raw):
-        return raw.to_numpy(dtype=np.float64)
+        if allow_bool:
+            return raw.to_numpy(dtype=np.float64)
+        problems.append(
+            f"column {column!r}: True/False values where amounts are expected "
+            f"({len(raw)} rows); it must hold numbers"
+        )
+        return None
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_complex_dtype(raw):
         values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
+        if not allow_bool:
+            flags = np.flatnonzero(raw.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy())
+            if flags.size:
+                problems.append(
+                    f"column {column!r}: "
+                    + rows(flags, "True/False value(s)")
+                    + " where amounts are expected"
+                )
+                return None
         coerced = pd.to_numeric(raw, errors="coerce")
         bad = np.flatnonzero(coerced.isna().to_numpy() & raw.notna().to_numpy())
         if bad.size:
@@ -857,6 +940,54 @@ def _infer_freq(dates: pd.DatetimeIndex, column: str) -> str:
     )
 
 
+def _repeated(header: Sequence[str]) -> str | None:
+    """A message naming the column names that occur more than once, or ``None``."""
+    seen: dict[str, list[int]] = collections.defaultdict(list)
+    for i, name in enumerate(header):
+        seen[str(name)].append(i + 1)
+    dups = {k: v for k, v in seen.items() if len(v) > 1}
+    if not dups:
+        return None
+    shown = "; ".join(
+        f"{k!r} at columns {', '.join(map(str, v))}" for k, v in list(dups.items())[:_MAX_SHOWN]
+    )
+    return (
+        f"{len(dups)} column name(s) appear more than once in the header: {shown}; "
+        "rename or drop the copies"
+    )
+
+
+def _geo_labels(raw: pd.Series, column: str) -> pd.Series:
+    """Geo labels as strings with surrounding spaces stripped.
+
+    Missing labels (``None``/NaN in a frame, an empty field in a CSV) raise;
+    labels such as ``"NA"`` or ``"None"`` are names (`load_csv` keeps them).
+    Stripping must not merge two labels: ``"north"`` and ``" north"`` in one
+    column raise rather than become one geo silently.
+    """
+    absent = raw.isna().to_numpy()
+    labels = raw.astype(object).where(~absent, "").astype(str)
+    stripped = labels.str.strip()
+    missing = absent | (stripped == "").to_numpy()
+    if missing.any():
+        raise DataValidationError(
+            f"column {column!r}: " + _Rows(None, None)(np.flatnonzero(missing), "missing geo(s)")
+        )
+    variants = pd.DataFrame({"s": stripped, "r": labels}).groupby("s", sort=False)["r"].unique()
+    merged = [list(r) for r in variants if len(r) > 1]
+    if merged:
+        first = {v: int(np.argmax((labels == v).to_numpy())) for r in merged for v in r}
+        shown = "; ".join(
+            " and ".join(f"{v!r} (row {first[v]})" for v in r[:_MAX_SHOWN])
+            for r in merged[:_MAX_SHOWN]
+        )
+        raise DataValidationError(
+            f"column {column!r}: geo labels differ only in surrounding spaces: {shown}; "
+            "make each geo's label identical"
+        )
+    return stripped.reset_index(drop=True)
+
+
 def from_frame(
     df: pd.DataFrame,
     *,
@@ -885,7 +1016,8 @@ def from_frame(
         with ``spend_prefix``, in column order.
       controls: Names of control columns (numeric or boolean).
       geo: Name of the geo column; ``None`` for a national data set, whose
-        single geo is named ``"national"``.
+        single geo is named ``"national"``. Labels are stripped of
+        surrounding spaces.
       min_periods: Fewest periods accepted, e.g. the adstock window.
       spend_prefix: Prefix of spend columns, stripped from channel names.
 
@@ -896,8 +1028,10 @@ def from_frame(
       TypeError: ``df`` is not a DataFrame.
       DataValidationError: The message names each column and the offending
         rows (row position in ``df``, date, geo; the first 5 and the count)
-        for: missing columns, no channels, a column used twice, missing or
-        unparseable dates, non-numeric, NaN or infinite values, negative
+        for: a column name that occurs twice, missing columns, no channels,
+        a column used twice, missing or unparseable dates, missing geos or
+        geo labels that differ only in surrounding spaces, non-numeric,
+        True/False (in spend or the target), NaN or infinite values, negative
         spend, duplicate or unsorted dates (per geo), an unbalanced geo
         panel, fewer than ``max(2, min_periods)`` periods, an irregular
         frequency, an all-zero channel, a constant target or control, or a
@@ -906,6 +1040,9 @@ def from_frame(
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     cols = [str(c) for c in df.columns]
+    repeated = _repeated(cols)
+    if repeated:
+        raise DataValidationError(repeated)
     if isinstance(controls, str):
         controls = [controls]
     controls = [str(c) for c in controls]
@@ -931,17 +1068,12 @@ def from_frame(
     # 2. Dates, geos and values.
     geo_col = None
     if geo is not None:
-        geo_raw = frame[geo]
-        missing_geo = np.flatnonzero(geo_raw.isna().to_numpy())
-        if missing_geo.size:
-            raise DataValidationError(
-                f"column {geo!r}: " + _Rows(None, None)(missing_geo, "missing geo(s)")
-            )
-        geo_col = geo_raw.astype(str)
+        geo_col = _geo_labels(frame[geo], geo)
     dates = _parse_dates(frame[date], date, _Rows(None, geo_col))
     rows = _Rows(dates, geo_col)
     problems: list[str] = []
-    values = {c: _numeric(frame[c], c, rows, problems) for c in [*channel_cols, target, *controls]}
+    values = {c: _numeric(frame[c], c, rows, problems) for c in [*channel_cols, target]}
+    values.update({c: _numeric(frame[c], c, rows, problems, allow_bool=True) for c in controls})
     for c in channel_cols:
         if values[c] is not None:
             neg = np.flatnonzero(values[c] < 0)
@@ -1041,6 +1173,12 @@ def from_frame(
 def load_csv(path: str | os.PathLike, **kwargs: Any) -> MMMData:
     """Reads a CSV file and validates it with `from_frame`.
 
+    The header is checked as written (a repeated column name raises; pandas
+    alone would rename the copy ``x.1`` and fit it as another column). Only
+    value columns read pandas' missing-value markers (`NA_VALUES`) as
+    missing: the geo column keeps ``NA``, ``None`` or ``null`` as names, and
+    its labels are stripped of surrounding spaces.
+
     Args:
       path: Path of the CSV file.
       **kwargs: Keyword arguments of `from_frame` (``date``, ``target``,
@@ -1062,9 +1200,21 @@ def load_csv(path: str | os.PathLike, **kwargs: Any) -> MMMData:
     geo = kwargs.get("geo")
     dtype = {geo: str} if geo is not None else None
     try:
-        df = pd.read_csv(path, dtype=dtype)
+        # The header as written: pandas would rename a repeated "x" to "x.1".
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+        names = [str(v) for v in header.iloc[0]]
+        repeated = _repeated(names)
+        if repeated:
+            raise DataValidationError(f"{path}: {repeated}")
+        # Missing-value markers count only in value columns: a geo named "NA" stays a name.
+        na_values = {
+            (name or f"Unnamed: {i}"): NA_VALUES for i, name in enumerate(names) if name != geo
+        }
+        df = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=na_values)
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"{path!r} is empty") from None
+    except DataValidationError:
+        raise
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, ValueError) as err:
         raise DataValidationError(f"could not read {path!r} as CSV: {err}") from None
     try:

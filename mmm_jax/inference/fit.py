@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from numpyro.infer import Predictive
 from numpyro.infer.util import log_likelihood
 
+from mmm_jax._atomic import write_bytes
 from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
 from mmm_jax.models import ModelConfig, ModelInputs, TimeFrame, build_inputs, mmm
@@ -30,7 +31,9 @@ from mmm_jax.models.config import config_from_dict, config_to_dict
 
 __all__ = ["FORMAT_VERSION", "Fit", "FitFileError"]
 
-FORMAT_VERSION = 1
+#: Version of the ``.npz`` fit format. 2: the checksum covers the metadata too
+#: (scaler, config, data, ...), stored as ``__checksum__``; version 1 files are refused.
+FORMAT_VERSION = 2
 
 
 class FitFileError(ValueError):
@@ -189,28 +192,47 @@ class Fit:
         return az.from_dict(**groups, coords=coords, dims=dims)
 
     # ------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Writes the fit to one ``.npz`` file (checksummed) and returns its path."""
-        path = Path(path)
+    def to_bytes(self) -> tuple[bytes, str]:
+        """The content of the fit's ``.npz`` file and its checksum.
+
+        The file holds the draws and sampler statistics as arrays, everything
+        else (method, config, data with its scaler, time frame, timings, info,
+        lift tests) as the JSON string ``__meta__``, and ``__checksum__``: a
+        SHA-256 over every array (name, dtype, shape, bytes) **and** the
+        metadata string, so no number in the file can change unnoticed.
+
+        Returns:
+          ``(content, checksum)``; the checksum is a hex string.
+        """
         arrays = {f"draws/{k}": np.asarray(v) for k, v in self.draws.items()}
         arrays.update({f"stats/{k}": np.asarray(v) for k, v in self.stats.items()})
-        meta = {
-            "format": "mmm_jax.Fit",
-            "version": FORMAT_VERSION,
-            "method": self.method,
-            "config": config_to_dict(self.config),
-            "data": self.data.to_dict(),
-            "frame": self.frame._asdict(),
-            "timings": self.timings,
-            "info": self.info,
-            "lift_tests": None if self.lift_tests is None else self.lift_tests.to_dict(),
-            "checksum": _checksum(arrays),
-        }
+        meta = json.dumps(
+            {
+                "format": "mmm_jax.Fit",
+                "version": FORMAT_VERSION,
+                "method": self.method,
+                "config": config_to_dict(self.config),
+                "data": self.data.to_dict(),
+                "frame": self.frame._asdict(),
+                "timings": self.timings,
+                "info": self.info,
+                "lift_tests": None if self.lift_tests is None else self.lift_tests.to_dict(),
+            }
+        )
+        checksum = _checksum(arrays, meta)
         buffer = io.BytesIO()
-        np.savez(buffer, __meta__=np.asarray(json.dumps(meta)), **arrays)
+        np.savez(buffer, __meta__=np.asarray(meta), __checksum__=np.asarray(checksum), **arrays)
+        return buffer.getvalue(), checksum
+
+    def save(self, path: str | Path) -> Path:
+        """Writes the fit to one checksummed ``.npz`` file and returns its path.
+
+        The write is atomic (a temporary sibling renamed into place): a crash
+        or a full disk leaves an earlier file at ``path`` as it was.
+        """
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(buffer.getvalue())
-        return path
+        return write_bytes(path, self.to_bytes()[0])
 
     @classmethod
     def load(cls, path: str | Path, *, data: MMMData | None = None) -> Fit:
@@ -225,23 +247,51 @@ class Fit:
           FitFileError: The file is missing, not a saved fit, of another
             format version, corrupted (checksum) or made on other data.
         """
+        return cls.load_with_checksum(path, data=data)[0]
+
+    @classmethod
+    def load_with_checksum(
+        cls, path: str | Path, *, data: MMMData | None = None
+    ) -> tuple[Fit, str]:
+        """:meth:`load`, also returning the file's verified checksum (see :meth:`to_bytes`).
+
+        A run folder records this checksum in ``summary.json`` and
+        ``alloc.json`` to prove they describe this very fit.
+
+        Raises:
+          FitFileError: As :meth:`load`.
+        """
         path = Path(path)
         if not path.is_file():
             raise FitFileError(f"no saved fit at {path}")
         try:
             with np.load(path, allow_pickle=False) as npz:
                 contents = {k: npz[k] for k in npz.files}
-            meta = json.loads(str(contents.pop("__meta__")))
+            meta_text = str(contents.pop("__meta__"))
+            meta = json.loads(meta_text)
+            if not isinstance(meta, dict):
+                raise ValueError("its metadata is not a JSON object")
         except Exception as err:  # zip, JSON or missing-key errors all mean "not a fit"
             raise FitFileError(f"{path} is not a readable mmm_jax fit ({err})") from None
         if meta.get("format") != "mmm_jax.Fit":
             raise FitFileError(f"{path} is not an mmm_jax fit file")
-        if meta.get("version") != FORMAT_VERSION:
-            raise FitFileError(
-                f"{path} has format version {meta.get('version')}, this mmm_jax reads {FORMAT_VERSION}"
+        version = meta.get("version")
+        if version != FORMAT_VERSION:
+            why = (
+                " (its checksum does not cover the metadata); refit with `mmm-jax fit`"
+                if version == 1
+                else ""
             )
-        if _checksum(contents) != meta.get("checksum"):
-            raise FitFileError(f"{path} is corrupted: its arrays do not match their checksum")
+            raise FitFileError(
+                f"{path} has fit format version {version}, this mmm_jax reads {FORMAT_VERSION}{why}"
+            )
+        stored = str(contents.pop("__checksum__", ""))
+        checksum = _checksum(contents, meta_text)
+        if checksum != stored:
+            raise FitFileError(
+                f"{path} is corrupted or was edited: its arrays and metadata do not match "
+                "their checksum"
+            )
         try:
             fit_data = MMMData.from_dict(meta["data"])
             config = config_from_dict(meta["config"])
@@ -257,7 +307,7 @@ class Fit:
             raise FitFileError(
                 f"{path} was fitted on other data (channels, dates or values differ)"
             )
-        return cls(
+        fit = cls(
             method=meta["method"],
             draws={k[6:]: v for k, v in contents.items() if k.startswith("draws/")},
             data=fit_data,
@@ -268,6 +318,7 @@ class Fit:
             stats={k[6:]: v for k, v in contents.items() if k.startswith("stats/")},
             lift_tests=lift_tests,
         )
+        return fit, checksum
 
 
 @functools.lru_cache(maxsize=16)
@@ -314,8 +365,13 @@ def _site_dims(name: str, shape: tuple[int, ...], data: MMMData) -> list[str]:
     return [f"{name.replace('/', '_')}_dim_{i}" for i in range(len(shape))]
 
 
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
+def _checksum(arrays: dict[str, np.ndarray], meta: str) -> str:
+    """SHA-256 over the metadata string and every array's name, dtype, shape and bytes."""
     h = hashlib.sha256()
+    meta_bytes = meta.encode("utf-8")
+    h.update(b"__meta__")
+    h.update(str(len(meta_bytes)).encode())
+    h.update(meta_bytes)
     for k in sorted(arrays):
         a = np.ascontiguousarray(arrays[k])
         h.update(k.encode())

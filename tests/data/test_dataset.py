@@ -393,3 +393,93 @@ def test_load_csv_reads_dates_and_numeric_geo_labels(tmp_path):
     data = load_csv(path, geo="geo")
     assert data.geos == ("501", "602")
     assert data == from_frame(df, geo="geo")
+
+
+# --------------------------------------------------------------------------- CSV header and labels
+
+
+def test_load_csv_refuses_a_repeated_column_name(tmp_path):
+    # pandas alone renames the copy "spend_tv.1", which would be fitted as a channel "tv.1"
+    df = make_frame()
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    lines = path.read_text().splitlines()
+    header = lines[0].replace("spend_search", "spend_tv")
+    path.write_text("\n".join([header, *lines[1:]]) + "\n")
+    with pytest.raises(DataValidationError, match=r"d.csv: 1 column name\(s\) appear more than"):
+        load_csv(path)
+    with pytest.raises(DataValidationError, match=r"'spend_tv' at columns 2, 3; rename"):
+        load_csv(path, channels=["tv"])
+
+
+def test_from_frame_refuses_repeated_columns():
+    df = make_frame()
+    df.columns = ["date", "spend_tv", "spend_tv", "price", "revenue"]
+    raises(df, r"'spend_tv' at columns 2, 3")
+
+
+def test_load_csv_keeps_na_none_and_null_as_geo_names(tmp_path):
+    df = make_frame(geos=["NA", "None", "null", "n/a"])
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    data = load_csv(path, geo="geo")
+    assert sorted(data.geos) == ["NA", "None", "n/a", "null"]
+    assert data == from_frame(df, geo="geo")
+    # in value columns the same markers still mean missing, named with geo and date
+    text = path.read_text().splitlines()
+    cells = text[3].split(",")
+    cells[2] = "NA"  # spend_tv of the third row
+    text[3] = ",".join(cells)
+    path.write_text("\n".join(text) + "\n")
+    with pytest.raises(
+        DataValidationError, match=r"'spend_tv': 1 NaN / missing value\(s\) at rows 2"
+    ):
+        load_csv(path, geo="geo")
+
+
+def test_geo_labels_are_stripped_but_never_merged(tmp_path):
+    df = make_frame(geos=["north", "south"])
+    df["geo"] = df["geo"].map({"north": " north", "south": "south "})
+    data = from_frame(df, geo="geo")
+    assert data.geos == ("north", "south")
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    assert load_csv(path, geo="geo").geos == ("north", "south")
+    mixed = make_frame(geos=["north", "south"])
+    mixed.loc[mixed.index[mixed["geo"] == "north"][:3], "geo"] = "north "
+    raises(
+        mixed,
+        r"'geo': geo labels differ only in surrounding spaces: 'north ' \(row 0\) and 'north' \(row 6\)",
+        geo="geo",
+    )
+    blank = make_frame(geos=["north", "south"])
+    blank.loc[4, "geo"] = "  "
+    raises(blank, r"'geo': 1 missing geo\(s\) at rows 4", geo="geo")
+
+
+def test_true_false_is_refused_as_spend_or_target_but_not_as_a_control(tmp_path):
+    df = make_frame()
+    df["spend_tv"] = np.arange(len(df)) % 2 == 0
+    raises(df, r"'spend_tv': True/False values where amounts are expected")
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)  # a CSV column of True/False reads as booleans
+    with pytest.raises(DataValidationError, match="'spend_tv': True/False values"):
+        load_csv(path)
+    mixed = make_frame()
+    mixed["revenue"] = mixed["revenue"].astype(object)
+    mixed.loc[[3, 5], "revenue"] = True
+    raises(mixed, r"'revenue': 2 True/False value\(s\) at rows 3 \(2024-01-04\), 5")
+    flagged = make_frame().assign(holiday=lambda d: np.arange(len(d)) % 7 == 0)
+    data = from_frame(flagged, controls=["holiday"])
+    assert data.controls[0, :, 0].tolist() == [float(i % 7 == 0) for i in range(len(flagged))]
+
+
+def test_digest_follows_the_values_not_the_object():
+    df = make_frame()
+    a, b = from_frame(df), from_frame(df.copy())
+    assert a.digest() == b.digest() and len(a.digest()) == 64
+    changed = df.copy()
+    changed.loc[7, "revenue"] += 0.01
+    assert from_frame(changed).digest() != a.digest()
+    assert from_frame(df.rename(columns={"spend_tv": "spend_radio"})).digest() != a.digest()
+    assert a.time_slice(0, 30).digest() != a.digest()

@@ -226,6 +226,52 @@ def test_load_refuses_bad_files(nuts_fit, tmp_path, data):
         Fit.load(path, data=other)
 
 
+def _rewrite_meta(path, edit):
+    """Edits a saved fit's metadata in place, keeping its stored checksum."""
+    import io
+    import json
+
+    with np.load(path) as npz:
+        contents = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(contents["__meta__"]))
+    edit(meta)
+    contents["__meta__"] = np.asarray(json.dumps(meta))
+    buffer = io.BytesIO()
+    np.savez(buffer, **contents)
+    path.write_bytes(buffer.getvalue())
+
+
+def test_checksum_covers_the_metadata(nuts_fit, tmp_path):
+    path = nuts_fit.save(tmp_path / "fit.npz")
+    content, checksum = nuts_fit.to_bytes()
+    assert path.read_bytes() == content
+    assert Fit.load_with_checksum(path)[1] == checksum
+
+    def tenfold_target_scale(meta):  # every ROAS would read 10x
+        meta["data"]["scaler"]["target_scale"] *= 10
+
+    def longer_adstock(meta):
+        meta["config"]["max_lag"] += 1
+
+    for edit in (tenfold_target_scale, longer_adstock):
+        edited = tmp_path / f"{edit.__name__}.npz"
+        edited.write_bytes(content)
+        _rewrite_meta(edited, edit)
+        with pytest.raises(FitFileError, match="corrupted or was edited"):
+            Fit.load(edited)
+
+
+def test_format_1_files_are_refused_with_a_reason(nuts_fit, tmp_path):
+    path = nuts_fit.save(tmp_path / "fit.npz")
+
+    def version_1(meta):
+        meta["version"] = 1
+
+    _rewrite_meta(path, version_1)
+    with pytest.raises(FitFileError, match=r"fit format version 1, this mmm_jax reads 2 .*refit"):
+        Fit.load(path)
+
+
 def test_to_arviz_named_dims(nuts_fit, data):
     idata = nuts_fit.to_arviz()
     post = idata.posterior
