@@ -1,0 +1,69 @@
+"""Behaviour pinned: the numbers ``mmm-jax`` writes stay those of the reference commit.
+
+`tests.pinned.make_pins.run_pipeline` fits two small checked-in data sets
+(national with synergy; a pooled three-geo panel with a hold-out refit)
+through the command line and runs ``optimize`` and ``simulate`` on them;
+every number of every JSON written must equal ``tests/pinned/pins.json`` to
+a relative 1e-6, and every string, flag and key must be the same. The pins
+are only meaningful on the backend that made them (same JAX, numpy and
+processor; JAX's CPU code differs between processors), so elsewhere the
+test is skipped with the reason, never passed.
+"""
+
+import json
+import math
+
+import pytest
+
+from tests.pinned.make_pins import PINS, backend, run_pipeline
+
+REL = 1e-6
+ABS = 1e-9
+
+
+def _diff(got, want, path: str, out: list[str]) -> None:
+    if isinstance(want, dict):
+        if not isinstance(got, dict) or set(got) != set(want):
+            extra = sorted(set(got) - set(want)) if isinstance(got, dict) else got
+            missing = sorted(set(want) - set(got)) if isinstance(got, dict) else None
+            out.append(f"{path}: keys differ (extra {extra}, missing {missing})")
+            return
+        for k in want:
+            _diff(got[k], want[k], f"{path}.{k}", out)
+    elif isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            out.append(f"{path}: {got!r:.80} != {want!r:.80}")
+            return
+        for i, (g, w) in enumerate(zip(got, want)):
+            _diff(g, w, f"{path}[{i}]", out)
+    elif isinstance(want, float) and not isinstance(got, bool) and isinstance(got, int | float):
+        if not math.isclose(got, want, rel_tol=REL, abs_tol=ABS):
+            out.append(f"{path}: {got!r} != {want!r} (rel {abs(got - want) / abs(want):.2e})")
+    elif got != want or type(got) is not type(want):
+        out.append(f"{path}: {got!r:.120} != {want!r:.120}")
+
+
+def test_diff_names_every_difference():
+    out = []
+    want = {"a": 1.0, "b": [1, "x"], "c": {"d": True}, "e": 0.5}
+    _diff({"a": 1.0 + 1e-7, "b": [1, "y"], "c": {"d": 1}, "e": 0.5}, want, "", out)
+    assert out == [".b[1]: 'y' != 'x'", ".c.d: 1 != True"]
+    _diff({"a": 1.00001, "b": [1], "c": {}, "e": 0.5}, want, "", out := [])
+    assert out[0].startswith(".a: 1.00001 != 1.0") and ".b: " in out[1] and "missing" in out[2]
+
+
+def test_command_line_numbers_are_pinned(tmp_path):
+    pins = json.loads(PINS.read_text())
+    here = backend()
+    if pins["backend"] != here:
+        changed = {
+            k: (pins["backend"].get(k), v) for k, v in here.items() if pins["backend"].get(k) != v
+        }
+        pytest.skip(
+            f"pins were made on another backend: {changed}; "
+            "regenerate with `python -m tests.pinned.make_pins` at the reference commit"
+        )
+    got = run_pipeline(tmp_path)
+    diffs: list[str] = []
+    _diff(got, pins["outputs"], "", diffs)
+    assert not diffs, f"{len(diffs)} differences, first ones:\n" + "\n".join(diffs[:25])
