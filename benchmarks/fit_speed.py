@@ -151,7 +151,7 @@ def main(argv=None):
     )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
-    from mmm_jax.cli import configure_devices
+    from mmm_jax.runtime import configure_devices
 
     configure_devices(args.chains)
     from mmm_jax import enable_compilation_cache

@@ -37,7 +37,7 @@ def main(argv=None):
     )
     args = ap.parse_args(argv)
 
-    from mmm_jax.cli import configure_devices
+    from mmm_jax.runtime import configure_devices
 
     configure_devices(args.chains)
     import numpy as np

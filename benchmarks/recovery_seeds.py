@@ -178,7 +178,7 @@ def main() -> None:
         ap.error(f"--noise-sd must be positive, got {args.noise_sd}")
     if not GENERATOR.exists():
         sys.exit(f"the generator is not at {GENERATOR}: ../shared must be beside the checkout")
-    from mmm_jax.cli import configure_devices
+    from mmm_jax.runtime import configure_devices
 
     configure_devices(args.chains)  # one CPU device per chain: chains as parallel threads
     import mmm_jax

@@ -65,7 +65,7 @@ import time
 from pathlib import Path
 
 if __name__ == "__main__":
-    from mmm_jax.cli import configure_devices
+    from mmm_jax.runtime import configure_devices
 
     configure_devices()
 

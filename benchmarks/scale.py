@@ -283,7 +283,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     if args.one is not None:  # child: one G, one method
-        from mmm_jax.cli import configure_devices
+        from mmm_jax.runtime import configure_devices
 
         configure_devices(args.chains)
         print(json.dumps(run_one(args)))

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 if __name__ == "__main__":  # one CPU device per NUTS chain, so chains run in parallel
-    from mmm_jax.cli import configure_devices
+    from mmm_jax.runtime import configure_devices
 
     configure_devices()
 

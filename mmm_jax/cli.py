@@ -27,20 +27,8 @@ import sys
 from pathlib import Path
 
 from mmm_jax._atomic import write_text
-from mmm_jax._cache import enable_compilation_cache
 from mmm_jax.run_folder import RunFolder, RunFolderError, RunMismatchError, to_json
-
-
-def configure_devices(n_chains: int = 4) -> None:
-    """Gives JAX one CPU device per chain so NUTS chains run in parallel threads.
-
-    Must run before JAX starts; it changes nothing on a GPU, where chains are
-    vectorised, or when ``XLA_FLAGS`` already sets a device count.
-    """
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        count = max(n_chains, os.cpu_count() or 1)
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+from mmm_jax.runtime import configure_devices, enable_compilation_cache
 
 
 def dumps(obj) -> str:

@@ -679,7 +679,7 @@ class StagedRun(_Writer):
         Raises:
           RuntimeError: No ``fit.npz`` was staged first.
         """
-        from mmm_jax import __version__
+        from mmm_jax._version import __version__
         from mmm_jax.inference import FORMAT_VERSION
 
         if "fit.npz" not in self.checksums:

@@ -1,11 +1,34 @@
-"""JAX's persistent compilation cache, opted into by the command line and scripts."""
+"""Process set-up that must happen before JAX starts: CPU devices and the compilation cache.
+
+The command line, the demo, the experiments, the benchmarks and the notebook
+call these first; the library itself never does (importing ``mmm_jax``
+changes no JAX setting).
+"""
 
 import os
 from pathlib import Path
 
-__all__ = ["enable_compilation_cache"]
+__all__ = ["configure_devices", "enable_compilation_cache"]
 
 ENV_VAR = "MMM_JAX_CACHE"
+
+
+def configure_devices(n_chains: int = 4) -> None:
+    """Gives JAX one CPU device per chain so NUTS chains run in parallel threads.
+
+    Sets ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS`` to
+    ``max(n_chains, CPU cores)``. It must run before JAX initialises its
+    backend (the first array or compilation); it changes nothing on a GPU,
+    where chains are vectorised, or when ``XLA_FLAGS`` already sets a device
+    count.
+
+    Args:
+      n_chains: Chains that should run in parallel.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        count = max(n_chains, os.cpu_count() or 1)
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
 
 
 def default_cache_dir() -> Path:
