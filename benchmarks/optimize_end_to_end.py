@@ -45,10 +45,10 @@ def main(argv=None):
     import jax
 
     from mmm_jax.data import load_csv
-    from mmm_jax.diagnostics import media_draws
+    from mmm_jax.diagnostics import analyse
     from mmm_jax.inference import Fit, fit_nuts
     from mmm_jax.models import ModelConfig, SynergyPriors
-    from mmm_jax.optimize import ResponseParams, optimize_budget, steady_response
+    from mmm_jax.optimize import optimize_budget
 
     sys.path.insert(0, str(SHARED / "anchors"))
     import truthlib  # the anchors' own scorer, so the numbers compare
@@ -73,7 +73,7 @@ def main(argv=None):
     hist = np.array([oa["historical"][c] for c in names])
     budget = float(oa["daily_budget"])
     lo, hi = oa["bounds_multiple_of_mean"]
-    response = steady_response(ResponseParams(**media_draws(fit)))
+    response = analyse(fit).response_fn
     kw = dict(
         budget=budget, lower=lo * hist, upper=hi * hist, reference=hist, key=jax.random.PRNGKey(0)
     )

@@ -32,21 +32,21 @@ from scipy.optimize import minimize
 import jax
 import jax.numpy as jnp
 
-from mmm_jax.optimize import ResponseParams, optimize_budget, steady_response
-from mmm_jax.transforms import Saturation
+from mmm_jax.optimize import optimize_budget
+from mmm_jax.transforms import ResponseParams, Saturation, steady_response
 
 
 def synthetic_posterior(n_draws: int, n_channel: int, seed: int = 0):
-    """Hill/Michaelis-Menten draws in scaled units, like a fitted model's posterior."""
+    """Hill/Michaelis-Menten draws of one geo in scaled units, like a national posterior."""
     rng = np.random.default_rng(seed)
     n_mm = n_channel // 3
     kinds = (Saturation.HILL,) * (n_channel - n_mm) + (Saturation.MICHAELIS_MENTEN,) * n_mm
     centre_coef = rng.uniform(0.1, 0.6, n_channel)
     centre_half = rng.uniform(0.5, 2.0, n_channel)
     centre_slope = rng.uniform(0.8, 2.5, n_channel)
-    spread = lambda: rng.lognormal(0.0, 0.2, (n_draws, n_channel))  # noqa: E731
+    spread = lambda: rng.lognormal(0.0, 0.2, (n_draws, 1, n_channel))  # noqa: E731
     slope = centre_slope * spread()
-    slope[:, n_channel - n_mm :] = np.nan  # Michaelis-Menten has no slope
+    slope[..., n_channel - n_mm :] = np.nan  # Michaelis-Menten has no slope
     media_scale = rng.uniform(10_000.0, 60_000.0, n_channel)  # currency per scaled unit
     params = ResponseParams(
         coef=centre_coef * spread(),
@@ -68,7 +68,7 @@ def numpy_mean_revenue(params, x, *, currency=True):
     slope = np.nan_to_num(params.saturation_params["slope"], nan=1.0)
     mm = np.array([k is Saturation.MICHAELIS_MENTEN for k in params.saturation])
     s = np.where(mm, a / (a + half), a**slope / (a**slope + half**slope))
-    rev = np.mean(np.sum(params.coef * s, axis=1))
+    rev = np.mean(np.sum(params.coef * s, axis=(1, 2)))
     return rev * float(params.target_scale) if currency else rev
 
 
@@ -85,7 +85,7 @@ def main(args):
     params, hist = synthetic_posterior(args.draws, args.channels)
     budget = float(hist.sum())
     lower, upper = 0.5 * hist, 2.0 * hist
-    response = steady_response(params)
+    response = steady_response(params, geo_mix=np.ones((1, args.channels)))
     key = jax.random.PRNGKey(0)
     kw = dict(budget=budget, lower=lower, upper=upper, key=key, reference=hist)
 

@@ -52,11 +52,11 @@ import jax
 from mmm_jax.data import SimulationConfig, simulate
 from mmm_jax.data.pipeline import make_bronze, to_gold, to_silver
 from mmm_jax.demo import score_allocation
-from mmm_jax.diagnostics import media_draws
+from mmm_jax.diagnostics import analyse
 from mmm_jax.diagnostics.plots import plot_budget_reallocation
 from mmm_jax.inference import Fit, fit_nuts
 from mmm_jax.models import ModelConfig
-from mmm_jax.optimize import ResponseParams, optimize_budget, simulate_allocation, steady_response
+from mmm_jax.optimize import optimize_budget, simulate_allocation
 
 log = logging.getLogger("experiments.03")
 
@@ -158,7 +158,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     hist = np.asarray(fit.data.media).sum(axis=0).mean(axis=0)  # per period, summed over geos
     budget = config.budget_multiple * float(hist.sum())
     lo, hi = config.bounds
-    response = steady_response(ResponseParams(**media_draws(fit)))
+    response = analyse(fit).response_fn
     reference = hist * budget / hist.sum()
     result = optimize_budget(
         response,

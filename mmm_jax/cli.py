@@ -295,85 +295,12 @@ def _with_run(run_path: str, out: str | None, command: str, compute) -> tuple[di
     return result, Path(out)
 
 
-def _geo_response(fit):
-    """Steady-state response to spend per (geo, channel) per period, summed over geos.
-
-    Each geo's curves (its own coefficients with ``geo_pooling``) are laid side
-    by side as ``geo * channel`` independent "channels" (synergy pairs within
-    each geo), so the existing `steady_response` evaluates them all at once.
-    """
-    import numpy as np
-
-    import jax.numpy as jnp
-
-    from mmm_jax.diagnostics.metrics import geo_media_draws
-    from mmm_jax.optimize import ResponseFunction, ResponseParams, steady_response
-
-    m = geo_media_draws(fit)
-    n_sample, n_geo, n_channel = m["coef"].shape
-    pairs, synergy = None, None
-    if m["pairs"] is not None:
-        pairs = tuple(
-            (g * n_channel + i, g * n_channel + j) for g in range(n_geo) for i, j in m["pairs"]
-        )
-        synergy = np.tile(m["synergy"], (1, n_geo))
-    flat = steady_response(
-        ResponseParams(
-            coef=m["coef"].reshape(n_sample, n_geo * n_channel),
-            saturation=tuple(m["saturation"]) * n_geo,
-            saturation_params={
-                k: v.reshape(n_sample, n_geo * n_channel) for k, v in m["saturation_params"].items()
-            },
-            synergy=synergy,
-            pairs=pairs,
-            media_scale=np.tile(m["media_scale"], n_geo),
-            target_scale=np.asarray(m["target_scale"]),
-        )
-    )
-    return ResponseFunction(
-        lambda x: flat(jnp.reshape(x, (n_geo * n_channel,))),
-        lambda xd: flat.aligned(jnp.reshape(xd, (xd.shape[0], n_geo * n_channel))),
-        flat.n_draws,
-        (n_geo, n_channel),
-    )
-
-
 def _response(fit, *, per_geo: bool = False):
-    """Steady-state media revenue per period (currency, per draw) as a `ResponseFunction`.
+    """Steady-state media revenue per period (currency, per draw) as a `ResponseFunction`."""
+    from mmm_jax.diagnostics import analyse
 
-    National data: spend per channel ``(channel,)``. Geo panels: with
-    ``per_geo`` the decision is spend per geo and channel ``(geo, channel)``
-    (`mmm_jax.optimize.optimize_budget` takes it as is); without, spend per
-    channel ``(channel,)`` is split over geos in each channel's historical geo
-    mix, and each geo's revenue comes from its own curve.
-    """
-    import numpy as np
-
-    import jax.numpy as jnp
-
-    from mmm_jax.diagnostics import media_draws
-    from mmm_jax.optimize import ResponseFunction, ResponseParams, steady_response
-
-    if fit.data.n_geo == 1 and not per_geo:
-        return steady_response(ResponseParams(**media_draws(fit)))
-    by_geo = _geo_response(fit)
-    if per_geo:
-        return by_geo
-    hist = _historical(fit, per_geo=True)  # (geo, channel)
-    totals = hist.sum(axis=0)
-    share = jnp.asarray(
-        np.where(totals > 0, hist / np.where(totals > 0, totals, 1.0), 1.0 / hist.shape[0])
-    )
-
-    def split(x):  # (..., channel) -> (..., geo, channel)
-        return share * jnp.expand_dims(x, -2)
-
-    return ResponseFunction(
-        lambda x: by_geo(split(jnp.asarray(x))),
-        lambda xd: by_geo.aligned(split(jnp.asarray(xd))),
-        by_geo.n_draws,
-        (fit.data.n_channel,),
-    )
+    a = analyse(fit)
+    return a.response_fn_by_geo if per_geo else a.response_fn
 
 
 def _historical(fit, *, per_geo: bool = False):

@@ -47,7 +47,8 @@ import numpy as np
 import jax
 
 from mmm_jax.data import Simulation, SimulationConfig, load_csv, simulate
-from mmm_jax.optimize import ResponseFunction, ResponseParams, optimize_budget, steady_response
+from mmm_jax.optimize import optimize_budget
+from mmm_jax.transforms.response import ResponseFunction, ResponseParams, steady_response
 from mmm_jax.transforms.saturation import SATURATION_PARAMS
 
 __all__ = [
@@ -213,16 +214,16 @@ def widest_channel(summary: dict) -> str:
 def true_response(sim: Simulation) -> ResponseFunction:
     r"""The true steady-state media response of a simulation, as a differentiable function.
 
-    Spend is split evenly over the :math:`G` geos, as in
-    `Simulation.true_steady_response`, so with per-geo betas :math:`\beta_{gc}`
+    The simulation's truth fed to the model's own response surface
+    (`mmm_jax.transforms.steady_response`): one draw, each geo with its true
+    betas :math:`\beta_{gc}`, the true saturation parameters in currency, and
+    spend split evenly over the :math:`G` geos as in
+    `Simulation.true_steady_response`, so
 
     .. math::
-        r(x) = \sum_c \Big(\sum_g \beta_{gc}\Big) S_c(x_c / G)
-          + \sum_{(i,j)} \gamma_{ij} \Big(\sum_g \sqrt{\beta_{gi}\beta_{gj}}\Big)
-            S_i(x_i / G) S_j(x_j / G),
-
-    i.e. a one-draw `ResponseParams` with media scale :math:`G` and the true
-    saturation parameters (in currency), fed to `steady_response`.
+        r(x) = \sum_g \Big[\sum_c \beta_{gc} S_c(x_c / G)
+          + \sum_{(i,j)} \gamma_{ij} \sqrt{\beta_{gi}\beta_{gj}}\,
+            S_i(x_i / G) S_j(x_j / G)\Big].
 
     Args:
       sim: A simulation (its ``truth`` and ``config``).
@@ -236,24 +237,37 @@ def true_response(sim: Simulation) -> ResponseFunction:
     n_geo, n_channel = beta.shape
     kinds = tuple(c.saturation for c in specs)
     names = sorted({n for k in kinds for n in SATURATION_PARAMS[k]})
-    params = {n: np.array([[c.saturation_params.get(n, 1.0) for c in specs]]) for n in names}
+    params = {
+        n: np.broadcast_to(
+            np.array([c.saturation_params.get(n, 1.0) for c in specs]), (1, n_geo, n_channel)
+        )
+        for n in names
+    }
     index = {c.name: i for i, c in enumerate(specs)}
     gammas: dict[tuple[int, int], float] = {}
     for a, b, gamma in sim.config.synergy:
-        i, j = sorted((index[a], index[b]))
-        scale = float(np.sqrt(beta[:, i] * beta[:, j]).sum())
-        gammas[(i, j)] = gammas.get((i, j), 0.0) + gamma * scale
+        pair = tuple(sorted((index[a], index[b])))
+        gammas[pair] = gammas.get(pair, 0.0) + gamma
     pairs = tuple(gammas) or None
+    synergy = None
+    if pairs:
+        synergy = np.array(
+            [
+                [[g * np.sqrt(beta[geo, i] * beta[geo, j]) for (i, j), g in gammas.items()]]
+                for geo in range(n_geo)
+            ]
+        ).reshape(1, n_geo, len(pairs))
     return steady_response(
         ResponseParams(
-            coef=beta.sum(axis=0)[None, :],
+            coef=beta[None],
             saturation=kinds,
             saturation_params=params,
-            synergy=np.array([list(gammas.values())]) if pairs else None,
+            synergy=synergy,
             pairs=pairs,
-            media_scale=np.full(n_channel, float(n_geo)),
+            media_scale=np.ones(n_channel),
             target_scale=np.asarray(1.0),
-        )
+        ),
+        geo_mix=np.full((n_geo, n_channel), 1.0 / n_geo),
     )
 
 

@@ -4,6 +4,7 @@ Drawing lives in :mod:`mmm_jax.diagnostics.plots` and the HTML report in
 :mod:`mmm_jax.diagnostics.report`; import them explicitly (they load matplotlib).
 """
 
+from mmm_jax.diagnostics.analysis import Analysis, analyse
 from mmm_jax.diagnostics.metrics import (
     Contributions,
     contributions,
@@ -11,7 +12,6 @@ from mmm_jax.diagnostics.metrics import (
     fit_metrics,
     hdi,
     marginal_roas,
-    media_draws,
     response_curves,
     saturation_spend,
     waste_flags,
@@ -27,7 +27,9 @@ from mmm_jax.diagnostics.validation import (
 )
 
 __all__ = [
+    "Analysis",
     "Contributions",
+    "analyse",
     "ReviewThresholds",
     "add_review",
     "compare_models",
@@ -43,7 +45,6 @@ __all__ = [
     "fit_metrics",
     "hdi",
     "marginal_roas",
-    "media_draws",
     "response_curves",
     "saturation_spend",
     "summarize",

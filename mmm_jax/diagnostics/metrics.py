@@ -6,6 +6,11 @@ with that channel's spend set to zero, over the same window, per draw. With
 synergy terms this differs from an additive split, and it is what a lift test
 measures.
 
+The steady-state functions (`response_curves`, `saturation_spend`) work on the
+one response surface, `mmm_jax.transforms.response`, that the optimiser and
+the simulator use too; `mmm_jax.diagnostics.analysis.Analysis` holds all of
+these numbers for one fit.
+
 This module never imports the inference layer: it works on any object with the
 :class:`FitLike` surface (:class:`mmm_jax.inference.Fit` has it).
 """
@@ -21,27 +26,19 @@ import jax
 import jax.numpy as jnp
 
 from mmm_jax._stats import HDI_PROB, estimate, hdi
-from mmm_jax.models import ModelConfig, synergy_pairs
-from mmm_jax.transforms import (
-    ADSTOCK_PARAMS,
-    SATURATION_PARAMS,
-    adstock_weights_channels,
-    steady_state_response,
-)
+from mmm_jax.models import ModelConfig
+from mmm_jax.transforms.response import ResponseFunction
 
 __all__ = [
     "HDI_PROB",
     "Contributions",
     "FitLike",
-    "GeoContributions",
     "contributions",
-    "contributions_by_geo",
+    "decompose",
     "estimate",
     "fit_metrics",
-    "geo_media_draws",
     "hdi",
     "marginal_roas",
-    "media_draws",
     "response_curves",
     "saturation_spend",
     "waste_flags",
@@ -60,26 +57,43 @@ class FitLike(Protocol):
 
 
 # ------------------------------------------------------------------ contributions
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Contributions:
     """Counterfactual decomposition of predicted revenue over a window, in currency.
 
+    Each channel's contribution is the prediction with every channel minus
+    the prediction with that channel's spend zero in every geo, per draw.
+    The national numbers (``spend``, ``total``, ``by_channel``, ``baseline``)
+    and the per-geo ones (``*_by_geo``) come from the same predictions: the
+    national ones are the per-geo ones summed over geos (summed once over
+    geo and time, so a national model's numbers are exactly its one geo's).
+
     Attributes:
       channels: Channel names.
+      geos: Geo names (one, ``"national"``, for national data).
       spend: Spend per channel over the window, ``(channel,)``.
       total: Predicted revenue over the window, ``(sample,)``.
       by_channel: Counterfactual contribution, ``(sample, channel)``.
       baseline: Predicted revenue with every channel's spend zero, ``(sample,)``.
+      spend_by_geo: Spend per geo and channel over the window, ``(geo, channel)``.
+      total_by_geo: Predicted revenue per geo, ``(sample, geo)``.
+      by_geo: Contribution per geo and channel, ``(sample, geo, channel)``.
+      baseline_by_geo: Baseline per geo, ``(sample, geo)``.
       series: Posterior-mean contribution over time, ``(geo, time, channel)``.
       baseline_series: Posterior-mean baseline over time, ``(geo, time)``.
       predicted_series: Posterior-mean prediction over time, ``(geo, time)``.
     """
 
     channels: tuple[str, ...]
+    geos: tuple[str, ...]
     spend: np.ndarray
     total: np.ndarray
     by_channel: np.ndarray
     baseline: np.ndarray
+    spend_by_geo: np.ndarray
+    total_by_geo: np.ndarray
+    by_geo: np.ndarray
+    baseline_by_geo: np.ndarray
     series: np.ndarray
     baseline_series: np.ndarray
     predicted_series: np.ndarray
@@ -89,6 +103,12 @@ class Contributions:
         """Contribution / spend, ``(sample, channel)``; NaN for a channel without spend."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(self.spend > 0, self.by_channel / self.spend, np.nan)
+
+    @property
+    def roas_by_geo(self) -> np.ndarray:
+        """Per-geo ROAS, ``(sample, geo, channel)``; NaN where a geo has no spend."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.spend_by_geo > 0, self.by_geo / self.spend_by_geo, np.nan)
 
     @property
     def baseline_share(self) -> np.ndarray:
@@ -103,10 +123,52 @@ def _window(data, start, stop) -> slice:
     return window
 
 
+def decompose(
+    fit: FitLike, data, window: slice, full: np.ndarray, base: np.ndarray
+) -> Contributions:
+    """`Contributions` over ``window`` from the predictions already at hand.
+
+    Args:
+      fit: A fitted model (predicts the per-channel counterfactuals).
+      data: The data predicted on.
+      window: Periods summed (counterfactuals are predicted over all of ``data``).
+      full: Prediction with every channel over the window, currency, ``(sample, geo, window)``.
+      base: Prediction with no media over the window, currency, same shape.
+
+    Returns:
+      The decomposition.
+    """
+    scale = float(data.scaler.target_scale)
+    by_channel, by_geo, series = [], [], []
+    for c in range(data.n_channel):
+        media = np.array(data.media)
+        media[..., c] = 0.0
+        delta = full - fit.predict(data, media=media)["mu"][:, :, window] * scale
+        by_channel.append(delta.sum(axis=(1, 2)))
+        by_geo.append(delta.sum(axis=2))
+        series.append(delta.mean(axis=0))
+    spend = np.asarray(data.media)[:, window]
+    return Contributions(
+        channels=tuple(data.channels),
+        geos=tuple(data.geos),
+        spend=spend.sum(axis=(0, 1)),
+        total=full.sum(axis=(1, 2)),
+        by_channel=np.stack(by_channel, axis=1),
+        baseline=base.sum(axis=(1, 2)),
+        spend_by_geo=spend.sum(axis=1),
+        total_by_geo=full.sum(axis=2),
+        by_geo=np.stack(by_geo, axis=-1),
+        baseline_by_geo=base.sum(axis=2),
+        series=np.stack(series, axis=-1),
+        baseline_series=base.mean(axis=0),
+        predicted_series=full.mean(axis=0),
+    )
+
+
 def contributions(
     fit: FitLike, data=None, *, start: int | None = None, stop: int | None = None
 ) -> Contributions:
-    """Counterfactual contributions per channel and the baseline, per draw.
+    """Counterfactual contributions per channel (and geo) and the baseline, per draw.
 
     Predictions run over the whole of ``data`` and are summed over the window
     ``[start, stop)`` (period positions), so spend before the window carries
@@ -125,24 +187,8 @@ def contributions(
     w = _window(data, start, stop)
     scale = float(data.scaler.target_scale)
     full = fit.predict(data)["mu"][:, :, w] * scale  # (sample, geo, window)
-    by_channel, series = [], []
-    for c in range(data.n_channel):
-        media = np.array(data.media)
-        media[..., c] = 0.0
-        delta = full - fit.predict(data, media=media)["mu"][:, :, w] * scale
-        by_channel.append(delta.sum(axis=(1, 2)))
-        series.append(delta.mean(axis=0))
     base = fit.predict(data, media=np.zeros_like(data.media))["mu"][:, :, w] * scale
-    return Contributions(
-        channels=tuple(data.channels),
-        spend=np.asarray(data.media)[:, w].sum(axis=(0, 1)),
-        total=full.sum(axis=(1, 2)),
-        by_channel=np.stack(by_channel, axis=1),
-        baseline=base.sum(axis=(1, 2)),
-        series=np.stack(series, axis=-1),
-        baseline_series=base.mean(axis=0),
-        predicted_series=full.mean(axis=0),
-    )
+    return decompose(fit, data, w, full, base)
 
 
 def marginal_roas(
@@ -198,130 +244,80 @@ def waste_flags(mroas: np.ndarray, *, threshold: float = 1.0, prob: float = 0.9)
 
 
 # ------------------------------------------------------------------ steady state
-def media_draws(fit: FitLike) -> dict[str, Any]:
-    """Posterior draws of the media response, in scaled units.
-
-    The keys are the fields of :class:`mmm_jax.optimize.ResponseParams`, so
-    ``ResponseParams(**media_draws(fit))`` feeds the budget optimiser.
-
-    Returns:
-      A dict with ``coef`` ``(sample, channel)``, ``saturation`` (kind per
-      channel), ``saturation_params`` (name -> ``(sample, channel)``),
-      ``synergy`` ``(sample, pair)`` or ``None``, ``pairs``, ``media_scale``
-      ``(channel,)``, ``target_scale`` and ``adstock_weights``
-      ``(sample, channel, lag)``.
-    """
-    draws = fit.flat_draws()
-    data = fit.data
-    n_channel = data.n_channel
-    kinds = fit.config.saturation_kinds(n_channel)
-    names = {n for k in kinds for n in SATURATION_PARAMS[k]}
-    ad_kinds = fit.config.adstock_kinds(n_channel)
-    ad_names = {n for k in ad_kinds for n in ADSTOCK_PARAMS[k]}
-    max_lag = fit.config.lag_window(data.periods_per_year)
-    weights = adstock_weights_channels(
-        ad_kinds, {n: jnp.asarray(draws[f"media/{n}"]) for n in ad_names}, max_lag
-    )
-    synergy = draws.get("synergy/gamma")
-    return {
-        "coef": np.asarray(draws["media/coef"]),
-        "saturation": kinds,
-        "saturation_params": {n: np.asarray(draws[f"media/{n}"]) for n in names},
-        "synergy": None if synergy is None else np.asarray(synergy),
-        "pairs": synergy_pairs(n_channel) if synergy is not None else None,
-        "media_scale": np.asarray(data.scaler.media_scale, dtype=float),
-        "target_scale": float(data.scaler.target_scale),
-        "adstock_weights": np.asarray(weights),
-    }
-
-
-def _steady_fn(m: dict):
-    """Currency spend per period ``(channel,)`` -> currency revenue per period ``(sample,)``."""
-    coef = jnp.asarray(m["coef"])
-    params = {k: jnp.asarray(v) for k, v in m["saturation_params"].items()}
-    synergy = None if m["synergy"] is None else jnp.asarray(m["synergy"])
-    scale = jnp.asarray(m["media_scale"])
-
-    def f(spend):
-        x = jnp.broadcast_to(spend / scale, coef.shape)
-        r = steady_state_response(x, coef, m["saturation"], params, synergy, m["pairs"])
-        return r * m["target_scale"]
-
-    return f
-
-
 def response_curves(
-    fit: FitLike, *, grid_size: int = 60, max_multiple: float = 3.0
+    response: ResponseFunction,
+    spend: np.ndarray,
+    *,
+    grid_size: int = 60,
+    max_multiple: float = 3.0,
 ) -> dict[str, np.ndarray]:
-    """Steady-state response of each channel, others held at their mean spend.
+    """Steady-state response of each channel, the others held at their current spend.
 
-    The curve of channel ``c`` is ``r(x_c, others at mean) - r(0, others at mean)``
-    per period, in currency.
+    The curve of channel ``c`` is ``r(x_c, others at spend) - r(0, others at spend)``
+    per period, in currency, on a grid from zero to ``max_multiple`` times its
+    current spend.
+
+    Args:
+      response: A steady-state `ResponseFunction` taking spend per channel.
+      spend: Current spend per period, ``(channel,)``.
+      grid_size: Grid points per channel.
+      max_multiple: End of the grid, a multiple of the current spend.
 
     Returns:
       ``{"spend": (grid, channel), "revenue": (sample, grid, channel)}``.
     """
-    m = media_draws(fit)
-    f = _steady_fn(m)
-    mean_spend = np.asarray(fit.data.media).mean(axis=(0, 1))
-    grid = np.linspace(0.0, 1.0, grid_size)[:, None] * (max_multiple * mean_spend)[None, :]
-    out = np.zeros((m["coef"].shape[0], grid_size, len(mean_spend)))
-    for c in range(len(mean_spend)):
-        spends = np.repeat(mean_spend[None, :], grid_size, axis=0)
+    current = np.asarray(spend, dtype=float)
+    grid = np.linspace(0.0, 1.0, grid_size)[:, None] * (max_multiple * current)[None, :]
+    out = np.zeros((response.n_draws, grid_size, len(current)))
+    for c in range(len(current)):
+        spends = np.repeat(current[None, :], grid_size, axis=0)
         spends[:, c] = grid[:, c]
-        zero = mean_spend.copy()
+        zero = current.copy()
         zero[c] = 0.0
-        values = jax.vmap(f)(jnp.asarray(spends))  # (grid, sample)
-        out[:, :, c] = np.asarray(values).T - np.asarray(f(jnp.asarray(zero)))[:, None]
+        values = jax.vmap(response)(jnp.asarray(spends))  # (grid, sample)
+        out[:, :, c] = np.asarray(values).T - np.asarray(response(jnp.asarray(zero)))[:, None]
     return {"spend": grid, "revenue": out}
 
 
-def _marginal_fn(m: dict):
-    """``(sample, channel)`` spend, one row per draw -> each draw's marginal revenue there.
-
-    Every draw is differentiated at its own spend (aligned), so a bisection
-    over draws costs one evaluation per draw, not one per pair of draws.
-    """
-    kinds, pairs = m["saturation"], m["pairs"]
-    scale = jnp.asarray(m["media_scale"])
-    target_scale = m["target_scale"]
-
-    def revenue(spend, coef, params, synergy):
-        r = steady_state_response(spend / scale, coef, kinds, params, synergy, pairs)
-        return r * target_scale
-
-    return jax.jit(jax.vmap(jax.grad(revenue)))
-
-
 def saturation_spend(
-    fit: FitLike, *, threshold: float = 1.0, max_multiple: float = 20.0, grid_size: int = 400
+    response: ResponseFunction,
+    spend: np.ndarray,
+    *,
+    threshold: float = 1.0,
+    max_multiple: float = 20.0,
+    grid_size: int = 400,
 ) -> np.ndarray:
     r"""Spend per period beyond which steady-state marginal ROAS stays below ``threshold``.
 
-    For each draw and channel (others at their mean spend), the largest spend
-    at which :math:`\partial r / \partial x_c \ge` ``threshold``, found on a
-    grid up to ``max_multiple`` times the mean spend and refined by bisection.
-    Zero when the channel never earns its marginal cost back; the grid's end
-    when it still does there.
+    For each draw and channel (others at their current spend), the largest
+    spend at which :math:`\partial r / \partial x_c \ge` ``threshold``, found
+    on a grid up to ``max_multiple`` times the current spend and refined by
+    bisection. Zero when the channel never earns its marginal cost back; the
+    grid's end when it still does there.
+
+    Args:
+      response: A steady-state `ResponseFunction` taking spend per channel.
+      spend: Current spend per period, ``(channel,)``.
+      threshold: Break-even marginal ROAS.
+      max_multiple: End of the grid, a multiple of the current spend.
+      grid_size: Grid points per channel.
 
     Returns:
       Shape ``(sample, channel)``, currency per period.
     """
-    m = media_draws(fit)
-    marginal = _marginal_fn(m)
-    coef = jnp.asarray(m["coef"])
-    params = {k: jnp.asarray(v) for k, v in m["saturation_params"].items()}
-    synergy = None if m["synergy"] is None else jnp.asarray(m["synergy"])
-    n_sample, n_channel = coef.shape
-    mean_spend = np.asarray(fit.data.media).mean(axis=(0, 1))
+    # Each draw differentiated at its own spend: one evaluation per draw per probe.
+    marginal = jax.jit(jax.grad(lambda x: jnp.sum(response.aligned(x))))
+    current = np.asarray(spend, dtype=float)
+    n_sample, n_channel = response.n_draws, len(current)
+    dtype = jnp.result_type(float)
 
     def at(spend_by_draw):  # (sample, channel) -> (sample, channel)
-        return np.asarray(marginal(jnp.asarray(spend_by_draw, coef.dtype), coef, params, synergy))
+        return np.asarray(marginal(jnp.asarray(spend_by_draw, dtype)))
 
     result = np.zeros((n_sample, n_channel))
-    base = np.broadcast_to(mean_spend, (n_sample, n_channel))
+    base = np.broadcast_to(current, (n_sample, n_channel))
     for c in range(n_channel):
-        xs = np.linspace(0.0, max_multiple * mean_spend[c], grid_size)
+        xs = np.linspace(0.0, max_multiple * current[c], grid_size)
         marg = np.empty((grid_size, n_sample))
         for g, x in enumerate(xs):
             probe = base.copy()
@@ -373,119 +369,4 @@ def fit_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
         if nonzero.any()
         else float("nan"),
         "nrmse": float(np.sqrt(np.mean(resid**2)) / span) if span > 0 else float("nan"),
-    }
-
-
-# ------------------------------------------------------------------ geo panels
-@dataclass(frozen=True)
-class GeoContributions:
-    """Counterfactual contributions per geo and channel over a window, in currency.
-
-    Summing ``by_channel`` over geos gives :attr:`Contributions.by_channel`
-    (each channel's spend is set to zero in every geo at once per draw, and
-    geos are conditionally independent, so per-geo deltas add up).
-
-    Attributes:
-      geos: Geo names.
-      channels: Channel names.
-      spend: Spend per geo and channel over the window, ``(geo, channel)``.
-      total: Predicted revenue per geo, ``(sample, geo)``.
-      by_channel: Contribution per geo and channel, ``(sample, geo, channel)``.
-      baseline: Predicted revenue per geo with every channel at zero, ``(sample, geo)``.
-    """
-
-    geos: tuple[str, ...]
-    channels: tuple[str, ...]
-    spend: np.ndarray
-    total: np.ndarray
-    by_channel: np.ndarray
-    baseline: np.ndarray
-
-    @property
-    def roas(self) -> np.ndarray:
-        """Per-geo ROAS, ``(sample, geo, channel)``; NaN where a geo has no spend."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.spend > 0, self.by_channel / self.spend, np.nan)
-
-    @property
-    def total_roas(self) -> np.ndarray:
-        """ROAS of each channel over all geos, ``(sample, channel)``."""
-        spend = self.spend.sum(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(spend > 0, self.by_channel.sum(axis=1) / spend, np.nan)
-
-
-def contributions_by_geo(fit: FitLike, data=None) -> GeoContributions:
-    """Counterfactual contributions per geo and channel, per draw.
-
-    The same counterfactual as :func:`contributions` (all channels against one
-    channel's spend at zero, in every geo), kept per geo instead of summed.
-
-    Args:
-      fit: A fitted model.
-      data: The window to decompose (default: the fit data).
-
-    Returns:
-      A :class:`GeoContributions`.
-    """
-    data = fit.data if data is None else data
-    scale = float(data.scaler.target_scale)
-    full = fit.predict(data)["mu"] * scale  # (sample, geo, time)
-    by_channel = []
-    for c in range(data.n_channel):
-        media = np.array(data.media)
-        media[..., c] = 0.0
-        by_channel.append((full - fit.predict(data, media=media)["mu"] * scale).sum(axis=2))
-    base = fit.predict(data, media=np.zeros_like(data.media))["mu"] * scale
-    return GeoContributions(
-        geos=tuple(data.geos),
-        channels=tuple(data.channels),
-        spend=np.asarray(data.media).sum(axis=1),
-        total=full.sum(axis=2),
-        by_channel=np.stack(by_channel, axis=-1),
-        baseline=base.sum(axis=2),
-    )
-
-
-def geo_media_draws(fit: FitLike) -> dict[str, Any]:
-    """Posterior draws of each geo's media response, in scaled units.
-
-    Like :func:`media_draws`, with a geo axis: ``coef`` is each geo's
-    coefficient (the national one times ``geo/media_multiplier`` when the model
-    pools geos, the national one in every geo otherwise) and every saturation
-    parameter is broadcast to ``(sample, geo, channel)`` (it already has that
-    shape when curve shapes are sampled per geo). Adstock weights are left
-    out: a steady state does not need them.
-
-    Returns:
-      A dict with ``coef`` ``(sample, geo, channel)``, ``saturation`` (kind
-      per channel), ``saturation_params`` (name -> ``(sample, geo, channel)``),
-      ``synergy`` ``(sample, pair)`` or ``None``, ``pairs``, ``media_scale``
-      ``(channel,)`` and ``target_scale``.
-    """
-    draws = fit.flat_draws()
-    data = fit.data
-    n_geo, n_channel = data.n_geo, data.n_channel
-    coef = np.asarray(draws["media/coef"])
-    n_sample = coef.shape[0]
-    shape = (n_sample, n_geo, n_channel)
-    coef = np.broadcast_to(coef[:, None, :], shape)
-    if "geo/media_multiplier" in draws:
-        coef = coef * np.asarray(draws["geo/media_multiplier"])
-    kinds = fit.config.saturation_kinds(n_channel)
-    names = {n for k in kinds for n in SATURATION_PARAMS[k]}
-
-    def per_geo(v):
-        v = np.asarray(v)
-        return np.broadcast_to(v if v.ndim == 3 else v[:, None, :], shape)
-
-    synergy = draws.get("synergy/gamma")
-    return {
-        "coef": np.array(coef),
-        "saturation": kinds,
-        "saturation_params": {n: np.array(per_geo(draws[f"media/{n}"])) for n in names},
-        "synergy": None if synergy is None else np.asarray(synergy),
-        "pairs": synergy_pairs(n_channel) if synergy is not None else None,
-        "media_scale": np.asarray(data.scaler.media_scale, dtype=float),
-        "target_scale": float(data.scaler.target_scale),
     }

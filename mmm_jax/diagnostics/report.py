@@ -7,8 +7,9 @@ file can be mailed or opened offline. Every string from the summary, the
 truth, the notes or the figure names is HTML-escaped. `write_report` writes
 it to ``report.html`` atomically.
 
-`figures_for_fit` computes what the standard figures need through
-`mmm_jax.diagnostics.metrics` and draws them with `mmm_jax.diagnostics.plots`.
+`figures_for_fit` draws the standard figures with `mmm_jax.diagnostics.plots`
+from a fit's `mmm_jax.diagnostics.analysis.Analysis`, the numbers its summary
+holds.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import jax
 
 from mmm_jax._atomic import write_text
 from mmm_jax.diagnostics import metrics, plots
+from mmm_jax.diagnostics.analysis import Analysis, analyse
 from mmm_jax.models import synergy_pairs
 
 __all__ = ["CAPTIONS", "figures_for_fit", "render_report", "write_report"]
@@ -534,8 +536,9 @@ def figures_for_fit(
     summary: Mapping[str, Any] | None = None,
     truth: Mapping[str, Any] | None = None,
     key: Any = None,
+    analysis: Analysis | None = None,
 ) -> dict[str, Figure]:
-    """The standard figures of a fit, computed through `mmm_jax.diagnostics.metrics`.
+    """The standard figures of a fit, drawn from its `Analysis`.
 
     Draws the posterior predictive check, contributions over time, the
     waterfall, the ROAS forest (with ``truth`` markers), the response curves
@@ -551,6 +554,8 @@ def figures_for_fit(
         ``["marginal_roas"]`` (e.g. a simulation's truth).
       key: PRNG key for the posterior-predictive draws (default
         ``jax.random.PRNGKey(0)``).
+      analysis: The fit's `Analysis`, if at hand (else it is made here): the
+        figures then show the numbers the summary was computed from.
 
     Returns:
       Key (see `CAPTIONS`) -> Figure, in report order.
@@ -566,31 +571,28 @@ def figures_for_fit(
         data.dates, data.target, y_draws
     ).figure
 
-    contrib = metrics.contributions(fit)
-    figs["contributions"] = plots.plot_contributions(data.dates, contrib, actual=data.target).figure
-    figs["waterfall"] = plots.plot_waterfall(contrib).figure
-
-    mroas = metrics.marginal_roas(fit)
-    figs["roas"] = plots.plot_roas_forest(names, contrib.roas, mroas, truth).figure
-
     with_saturation = True
     if summary is not None:
         with_saturation = all(
             c.get("saturation_spend") is not None for c in summary.get("channels", {}).values()
         )
-    curves = metrics.response_curves(fit)
-    current = np.asarray(data.media).mean(axis=(0, 1))
-    sat = metrics.saturation_spend(fit) if with_saturation else None
-    figs["response_curves"] = plots.plot_response_curves(curves, current, sat, names=names)
+    a = analyse(fit, with_saturation=with_saturation) if analysis is None else analysis
+    contrib = a.contributions
+    figs["contributions"] = plots.plot_contributions(data.dates, contrib, actual=data.target).figure
+    figs["waterfall"] = plots.plot_waterfall(contrib).figure
+    figs["roas"] = plots.plot_roas_forest(names, contrib.roas, a.marginal_roas, truth).figure
 
-    gamma = fit.flat_draws().get("synergy/gamma")
-    if gamma is not None and len(names) > 1:
-        gamma = np.asarray(gamma, dtype=float) * scale
+    current = a.historical_spend.sum(axis=0)
+    sat = a.saturation_spend if with_saturation else None
+    figs["response_curves"] = plots.plot_response_curves(a.curves, current, sat, names=names)
+
+    if a.synergy and len(names) > 1:
         mean = np.zeros((len(names), len(names)))
         prob = np.full((len(names), len(names)), np.nan)
-        for p, (i, j) in enumerate(synergy_pairs(len(names))):
-            mean[i, j] = mean[j, i] = gamma[:, p].mean()
-            prob[i, j] = prob[j, i] = np.mean(gamma[:, p] > 0)
+        for i, j in synergy_pairs(len(names)):
+            gamma = np.asarray(a.synergy[f"{names[i]}:{names[j]}"], dtype=float)
+            mean[i, j] = mean[j, i] = gamma.mean()
+            prob[i, j] = prob[j, i] = np.mean(gamma > 0)
         figs["synergy"] = plots.plot_synergy_heatmap(
             names, mean, prob, value_label="synergy (revenue per period)"
         ).figure

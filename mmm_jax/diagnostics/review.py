@@ -45,6 +45,7 @@ import jax
 from numpyro.handlers import seed, trace
 from numpyro.infer import Predictive
 
+from mmm_jax.diagnostics.analysis import Analysis, analyse
 from mmm_jax.diagnostics.metrics import FitLike, contributions, hdi
 from mmm_jax.diagnostics.summary import convergence
 from mmm_jax.models import mmm
@@ -362,18 +363,27 @@ def check_ppc(
 
 # ------------------------------------------------------------------ baseline and ROAS
 def check_negative_baseline(
-    fit: FitLike, *, thresholds: ReviewThresholds = DEFAULT_THRESHOLDS
+    fit: FitLike,
+    *,
+    baseline: np.ndarray | None = None,
+    thresholds: ReviewThresholds = DEFAULT_THRESHOLDS,
 ) -> dict[str, Any]:
     """Posterior probability that the all-media-zero prediction is negative in some period.
+
+    Args:
+      fit: A fitted model.
+      baseline: The all-media-zero prediction ``(sample, geo, time)`` (any
+        positive scale), if at hand; default predicted here.
+      thresholds: Check thresholds.
 
     Returns:
       Item ``negative_baseline`` whose value is that probability.
     """
     t = thresholds
     data = fit.data
-    base = np.asarray(
-        fit.predict(data, media=np.zeros_like(np.asarray(data.media)))["mu"]
-    )  # (sample, geo, time)
+    if baseline is None:
+        baseline = fit.predict(data, media=np.zeros_like(np.asarray(data.media)))["mu"]
+    base = np.asarray(baseline)  # (sample, geo, time)
     prob = float(np.mean(np.any(base < 0.0, axis=(1, 2))))
     share = float(np.mean(base < 0.0))
     if prob <= t.negative_baseline_warn:
@@ -680,6 +690,7 @@ def review(
     fit: FitLike,
     *,
     summary: dict | None = None,
+    analysis: Analysis | None = None,
     key: jax.Array | None = None,
     prior_samples: int = 4000,
     thresholds: ReviewThresholds = DEFAULT_THRESHOLDS,
@@ -691,6 +702,8 @@ def review(
       summary: The output of :func:`~mmm_jax.diagnostics.summary.summarize`
         for this fit, if at hand: its convergence diagnostics are reused, and
         a ``fit.holdout`` in it (``mmm-jax fit --holdout``) is judged.
+      analysis: The fit's `Analysis`, if at hand: its ROAS draws and baseline
+        prediction are reused.
       key: PRNG key for predictive and prior draws (default ``PRNGKey(0)``).
       prior_samples: Prior draws for the prior-to-posterior shift.
       thresholds: Where checks turn to warn and fail.
@@ -709,8 +722,9 @@ def review(
     quality = {} if summary is None else summary.get("fit") or {}
     if quality.get("holdout"):
         items.append(check_holdout(quality, thresholds=thresholds))
-    items.append(check_negative_baseline(fit, thresholds=thresholds))
-    roas = contributions(fit).roas
+    a = analyse(fit) if analysis is None else analysis
+    items.append(check_negative_baseline(fit, baseline=a.predicted_baseline, thresholds=thresholds))
+    roas = a.roas
     items.append(check_roas(fit, roas=roas, thresholds=thresholds))
     items.append(check_roas_identified(fit, roas=roas, key=k_roas, thresholds=thresholds))
     items.append(

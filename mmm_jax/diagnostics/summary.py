@@ -6,16 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from mmm_jax.diagnostics.metrics import (
-    FitLike,
-    contributions,
-    estimate,
-    fit_metrics,
-    marginal_roas,
-    saturation_spend,
-    waste_flags,
-)
-from mmm_jax.models import synergy_pairs
+from mmm_jax._stats import estimate
+from mmm_jax.diagnostics.analysis import Analysis, analyse
+from mmm_jax.diagnostics.metrics import FitLike
 
 __all__ = ["convergence", "summarize", "validate_summary"]
 
@@ -43,22 +36,30 @@ def convergence(fit: FitLike) -> dict[str, Any]:
     return out
 
 
-def summarize(fit: FitLike, *, with_saturation: bool = True) -> dict[str, Any]:
-    """Everything ``summary.json`` holds, in the data's currency.
+def summarize(fit: FitLike | Analysis, *, with_saturation: bool = True) -> dict[str, Any]:
+    """Everything ``summary.json`` holds, in the data's currency, read off one `Analysis`.
 
     Every estimate is ``{"mean", "median", "hdi_low", "hdi_high"}`` with a 90%
     HDI. Per channel, ``spend`` is the total over the fit window,
     ``contribution`` and ``roas`` are counterfactual over that window,
     ``marginal_roas`` is the return on a 1% increase of the historical spend,
-    ``saturation_spend`` is the steady-state spend per period beyond which the
-    marginal ROAS stays below 1, and ``wasteful`` is true when the marginal ROAS
-    is below 1 with posterior probability >= 0.9.
+    ``saturation_spend`` is the steady-state spend per period (summed over
+    geos) beyond which the marginal ROAS stays below 1, and ``wasteful`` is
+    true when the marginal ROAS is below 1 with posterior probability >= 0.9.
+
+    Args:
+      fit: A fitted model, or its `Analysis` (whose numbers are then reused).
+      with_saturation: Compute ``saturation_spend`` (when given a fit; an
+        `Analysis` carries its own choice).
+
+    Returns:
+      The ``summary.json`` dict (without ``review`` and ``provenance``).
     """
-    data = fit.data
-    contrib = contributions(fit)
-    mroas = marginal_roas(fit)
-    sat = saturation_spend(fit) if with_saturation else None
-    wasteful = waste_flags(mroas)
+    a = fit if isinstance(fit, Analysis) else analyse(fit, with_saturation=with_saturation)
+    fit, data = a.fit, a.fit.data
+    contrib = a.contributions
+    mroas = a.marginal_roas
+    sat = a.saturation_spend
     roas = contrib.roas
     channels = {}
     for c, name in enumerate(data.channels):
@@ -69,23 +70,16 @@ def summarize(fit: FitLike, *, with_saturation: bool = True) -> dict[str, Any]:
             "marginal_roas": estimate(mroas[:, c]),
             "prob_marginal_roas_below_1": float(np.mean(mroas[:, c] < 1.0)),
             "saturation_spend": estimate(sat[:, c]) if sat is not None else None,
-            "wasteful": bool(wasteful[c]),
+            "wasteful": bool(a.wasteful[c]),
         }
-    synergy = {}
-    draws = fit.flat_draws()
-    if "synergy/gamma" in draws:
-        gamma = np.asarray(draws["synergy/gamma"]) * float(data.scaler.target_scale)
-        for p, (i, j) in enumerate(synergy_pairs(data.n_channel)):
-            synergy[f"{data.channels[i]}:{data.channels[j]}"] = estimate(gamma[:, p])
-    target = np.asarray(data.target)
     return {
         "channels": channels,
         "baseline": {
             "contribution": estimate(contrib.baseline),
             "share": estimate(contrib.baseline_share),
         },
-        "synergy": synergy,
-        "fit": fit_metrics(target, contrib.predicted_series),
+        "synergy": {pair: estimate(draws) for pair, draws in a.synergy.items()},
+        "fit": a.fit_quality,
         "diagnostics": {
             "method": getattr(fit, "method", "unknown"),
             "seconds": float(getattr(fit, "timings", {}).get("total_s", float("nan"))),

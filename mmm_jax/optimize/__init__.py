@@ -1,7 +1,9 @@
 """Decisions: budget optimisation over posterior draws and what-if simulation.
 
-Works on posterior arrays and on any differentiable response function; never
-imports the model or inference layers.
+Works on any differentiable response function of spend, typically the
+posterior response surface of `mmm_jax.transforms.response` (built from a fit by
+`mmm_jax.diagnostics.analysis.Analysis`); never imports the model, inference or
+analysis layers.
 """
 
 from mmm_jax.optimize.budget import (
@@ -11,12 +13,6 @@ from mmm_jax.optimize.budget import (
     target_roas_budget,
 )
 from mmm_jax.optimize.projection import check_feasible, project_bounded_simplex
-from mmm_jax.optimize.response import (
-    ResponseFunction,
-    ResponseParams,
-    horizon_response,
-    steady_response,
-)
 from mmm_jax.optimize.utility import (
     cvar,
     mean_profit,
@@ -27,18 +23,14 @@ from mmm_jax.optimize.utility import (
 
 __all__ = [
     "BudgetResult",
-    "ResponseFunction",
-    "ResponseParams",
     "check_feasible",
     "cvar",
-    "horizon_response",
     "mean_profit",
     "mean_revenue",
     "optimize_budget",
     "project_bounded_simplex",
     "quantile",
     "simulate_allocation",
-    "steady_response",
     "target_roas_budget",
     "value_at_risk",
 ]

@@ -36,7 +36,7 @@ How it is solved:
 * **Per draw** (``per_draw=True``): every posterior draw's own optimum, solved as one
   batched problem whose rows are independent (Adam is per coordinate, the projection
   and the tangent step are per row), i.e. the optimisation vmapped over draws. Response
-  functions from `mmm_jax.optimize.response` evaluate row ``d`` under draw ``d`` only
+  functions from `mmm_jax.transforms.response` evaluate row ``d`` under draw ``d`` only
   (``aligned``); for any other callable the fallback evaluates all draws per row
   (cost grows as draws squared).
 """
@@ -335,7 +335,7 @@ def optimize_budget(
 
     Args:
       response_fn: ``spend (shape) -> (draw,)`` media revenue in currency,
-        differentiable; e.g. `steady_response`, `horizon_response` or any
+        differentiable; e.g. `mmm_jax.transforms.steady_response`, `horizon_response` or any
         hand-written curve. Reuse the same object across calls to reuse the
         compiled loop.
       budget: Total spend :math:`B` over all entries (per period in steady state,

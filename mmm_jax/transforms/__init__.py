@@ -1,4 +1,4 @@
-"""Adstock and saturation kernels: pure ``jax.numpy`` functions, no NumPyro."""
+"""Kernels: adstock, saturation and the media response surface, pure ``jax.numpy``, no NumPyro."""
 
 from mmm_jax.transforms._conv import adstock_from_lags, causal_convolve, convolve_media, lag_stack
 from mmm_jax.transforms.adstock import (
@@ -13,7 +13,13 @@ from mmm_jax.transforms.adstock import (
     geometric_weights,
     weibull_weights,
 )
-from mmm_jax.transforms.response import steady_state_response
+from mmm_jax.transforms.response import (
+    ResponseFunction,
+    ResponseParams,
+    horizon_response,
+    steady_response,
+    steady_state_response,
+)
 from mmm_jax.transforms.saturation import (
     SATURATION_PARAMS,
     Saturation,
@@ -28,6 +34,8 @@ __all__ = [
     "ADSTOCK_PARAMS",
     "SATURATION_PARAMS",
     "Adstock",
+    "ResponseFunction",
+    "ResponseParams",
     "Saturation",
     "adstock_from_lags",
     "adstock_media",
@@ -45,6 +53,8 @@ __all__ = [
     "michaelis_menten",
     "saturate",
     "saturate_channels",
+    "horizon_response",
+    "steady_response",
     "steady_state_response",
     "weibull_weights",
 ]

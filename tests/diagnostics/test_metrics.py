@@ -6,12 +6,12 @@ import pytest
 
 from mmm_jax.data import from_frame
 from mmm_jax.diagnostics import (
+    analyse,
     contributions,
     estimate,
     fit_metrics,
     hdi,
     marginal_roas,
-    media_draws,
     response_curves,
     saturation_spend,
     summarize,
@@ -171,7 +171,9 @@ def test_marginal_roas_is_finite_difference(data):
 def test_saturation_spend_closed_form(data):
     """Michaelis-Menten steady state: coef K s/m /(K + x/m)^2 = 1 at the saturation spend."""
     fit = make_fit(data)
-    sat = saturation_spend(fit)
+    a = analyse(fit)
+    sat = saturation_spend(a.response_fn, a.historical_spend.sum(axis=0))
+    np.testing.assert_array_equal(a.saturation_spend, sat)
     ts, ms = data.scaler.target_scale, data.scaler.media_scale
     coef, k = fit.draws["media/coef"][0], fit.draws["media/half_saturation"][0]
     # d/dx [coef * ts * (x/m) / (K + x/m)] = coef ts K / m / (K + x/m)^2 = 1
@@ -180,9 +182,10 @@ def test_saturation_spend_closed_form(data):
     np.testing.assert_allclose(sat, expected, rtol=2e-3)
 
 
-def test_response_curves_and_media_draws(data):
+def test_response_curves_and_response_params(data):
     fit = make_fit(data)
-    curves = response_curves(fit, grid_size=11)
+    a = analyse(fit)
+    curves = response_curves(a.response_fn, a.historical_spend.sum(axis=0), grid_size=11)
     assert curves["spend"].shape == (11, 2) and curves["revenue"].shape == (2, 11, 2)
     np.testing.assert_allclose(curves["revenue"][:, 0, :], 0.0, atol=1e-6)
     assert np.all(np.diff(curves["revenue"], axis=1) > 0)  # increasing in spend
@@ -191,12 +194,17 @@ def test_response_curves_and_media_draws(data):
     xs = x / data.scaler.media_scale
     expected = coef * xs / (k + xs) * data.scaler.target_scale
     np.testing.assert_allclose(curves["revenue"][:, 5, :], expected, rtol=1e-5)
-    m = media_draws(fit)
-    assert m["adstock_weights"].shape == (2, 2, 5)
-    np.testing.assert_allclose(m["adstock_weights"].sum(-1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(curves["spend"][-1], 3.0 * data.media[0].mean(axis=0))
+    m = a.response
+    assert m.coef.shape == (2, 1, 2) and m.saturation_params["half_saturation"].shape == (2, 1, 2)
+    assert m.adstock_weights.shape == (2, 1, 2, 5)
+    np.testing.assert_allclose(m.adstock_weights.sum(-1), 1.0, rtol=1e-6)
     np.testing.assert_allclose(
-        m["adstock_weights"][0, 1], [1, 0, 0, 0, 0], atol=1e-7
+        m.adstock_weights[0, 0, 1], [1, 0, 0, 0, 0], atol=1e-7
     )  # retention 0
+    default = a.curves  # 60 points up to 3x the historical spend
+    assert default["revenue"].shape == (2, 60, 2)
+    np.testing.assert_allclose(default["spend"][-1], curves["spend"][-1])
 
 
 def test_summary_contract_keys(data):

@@ -37,12 +37,20 @@ def contrib(rng):
     series = rng.gamma(4.0, 2_500.0, size=(n_geo, N_TIME, n_ch)) * np.array([1.0, 0.6, 1.4])
     by_channel = series.sum(axis=(0, 1))[None, :] * rng.normal(1.0, 0.08, size=(N_SAMPLE, n_ch))
     baseline = base_series.sum() * rng.normal(1.0, 0.03, size=N_SAMPLE)
+    spend = np.array([1.2e6, 9.0e5, 2.0e6])
+    total = baseline + by_channel.sum(axis=1)
+    halves = np.array([0.6, 0.4])  # each geo's share of every national number
     return Contributions(
         channels=NAMES,
-        spend=np.array([1.2e6, 9.0e5, 2.0e6]),
-        total=baseline + by_channel.sum(axis=1),
+        geos=("north", "south"),
+        spend=spend,
+        total=total,
         by_channel=by_channel,
         baseline=baseline,
+        spend_by_geo=halves[:, None] * spend,
+        total_by_geo=total[:, None] * halves,
+        by_geo=by_channel[:, None, :] * halves[:, None],
+        baseline_by_geo=baseline[:, None] * halves,
         series=series,
         baseline_series=base_series,
         predicted_series=base_series + series.sum(axis=-1),

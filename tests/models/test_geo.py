@@ -116,7 +116,7 @@ def test_geo_pooling_config_round_trip_and_checks():
 
 def test_geo_contributions_sum_to_national(geo_data, key):
     """Per-geo counterfactual contributions add up to the national ones, draw by draw."""
-    from mmm_jax.diagnostics.metrics import contributions, contributions_by_geo, geo_media_draws
+    from mmm_jax.diagnostics import analyse
     from mmm_jax.inference import Fit
     from mmm_jax.models import time_frame
 
@@ -131,15 +131,20 @@ def test_geo_contributions_sum_to_national(geo_data, key):
         config=config,
         frame=time_frame(geo_data.dates),
     )
-    total = contributions(fit)
-    by_geo = contributions_by_geo(fit)
-    assert by_geo.by_channel.shape == (6, 4, 3)
-    np.testing.assert_allclose(by_geo.by_channel.sum(axis=1), total.by_channel, rtol=1e-4)
-    np.testing.assert_allclose(by_geo.total_roas, total.roas, rtol=1e-4)
-    m = geo_media_draws(fit)
+    a = analyse(fit)
+    c = a.contributions
+    assert c.by_geo.shape == (6, 4, 3) and c.geos == geo_data.geos
+    np.testing.assert_allclose(c.by_geo.sum(axis=1), c.by_channel, rtol=1e-4)
+    np.testing.assert_allclose(c.total_by_geo.sum(axis=1), c.total, rtol=1e-5)
+    np.testing.assert_allclose(c.baseline_by_geo.sum(axis=1), c.baseline, rtol=1e-5)
+    np.testing.assert_allclose(c.spend_by_geo.sum(axis=0), c.spend, rtol=1e-12)
+    total_roas = c.by_geo.sum(axis=1) / c.spend_by_geo.sum(axis=0)
+    np.testing.assert_allclose(total_roas, c.roas, rtol=1e-4)
+    np.testing.assert_allclose(c.roas_by_geo, c.by_geo / c.spend_by_geo, rtol=1e-6)
+    m = a.response
     expected = prior["media/coef"][:, None, :] * prior["geo/media_multiplier"]
-    np.testing.assert_allclose(m["coef"], expected, rtol=1e-6)
-    assert m["saturation_params"]["half_saturation"].shape == (6, 4, 3)
+    np.testing.assert_allclose(m.coef, expected, rtol=1e-6)
+    assert m.saturation_params["half_saturation"].shape == (6, 4, 3)
 
 
 @pytest.mark.slow
@@ -179,8 +184,8 @@ def test_beauty_geo_weekly_total_roas_within_hdi():
 
 
 def test_geo_response_and_per_geo_budget(geo_data, key):
-    """CLI response on a geo panel equals the per-geo curves summed, and optimises per geo."""
-    from mmm_jax.cli import _historical, _response
+    """The response of a geo panel equals the per-geo curves summed, and optimises per geo."""
+    from mmm_jax.diagnostics import analyse
     from mmm_jax.inference import Fit
     from mmm_jax.models import time_frame
     from mmm_jax.optimize import optimize_budget
@@ -196,9 +201,10 @@ def test_geo_response_and_per_geo_budget(geo_data, key):
         config=config,
         frame=time_frame(geo_data.dates),
     )
-    hist = _historical(fit, per_geo=True)
+    a = analyse(fit)
+    hist = a.historical_spend
     assert hist.shape == (4, 3)
-    np.testing.assert_allclose(hist.sum(axis=0), _historical(fit))
+    np.testing.assert_allclose(hist.sum(axis=0), geo_data.media.sum(axis=0).mean(axis=0))
     x = hist * np.array([1.2, 0.7, 1.0])  # (geo, channel)
     scale = np.asarray(geo_data.scaler.media_scale)
     kinds = config.saturation_kinds(3)
@@ -208,13 +214,14 @@ def test_geo_response_and_per_geo_budget(geo_data, key):
         s = saturate_channels(kinds, jnp.asarray(x / scale), params)  # (geo, channel)
         coef = prior["media/coef"][d][None, :] * prior["geo/media_multiplier"][d]
         hand.append(float(jnp.sum(coef * s)) * geo_data.scaler.target_scale)
-    per_geo = _response(fit, per_geo=True)
+    per_geo = a.response_fn_by_geo
     np.testing.assert_allclose(per_geo(jnp.asarray(x)), hand, rtol=1e-4)
     # per channel: split over geos in the historical mix
-    national = _response(fit)
+    national = a.response_fn
     share = hist / hist.sum(axis=0)
+    np.testing.assert_allclose(a.geo_mix, share, rtol=1e-12)
     np.testing.assert_allclose(
-        national(jnp.asarray(_historical(fit) * 0.8)),
+        national(jnp.asarray(hist.sum(axis=0) * 0.8)),
         per_geo(jnp.asarray(0.8 * share * hist.sum(0))),
         rtol=1e-5,
     )

@@ -10,16 +10,13 @@ import jax
 import jax.numpy as jnp
 
 from mmm_jax.optimize import (
-    ResponseParams,
     cvar,
-    horizon_response,
     mean_profit,
     optimize_budget,
     simulate_allocation,
-    steady_response,
     target_roas_budget,
 )
-from mmm_jax.transforms import Saturation
+from mmm_jax.transforms import ResponseParams, Saturation, horizon_response, steady_response
 
 # Michaelis-Menten curves m_i(x) = V_i x / (k_i + x) in currency: spends in tens of thousands.
 V = np.array([120_000.0, 80_000.0, 150_000.0, 60_000.0])
@@ -124,9 +121,10 @@ def test_geo_indexed_decisions(key):
 
 
 def _mm_params(n_draws, seed=0):
+    """Michaelis-Menten draws of one geo, ``(draw, 1, channel)``."""
     rng = np.random.default_rng(seed)
-    coef = V / 1e5 * rng.lognormal(0.0, 0.3, (n_draws, 4))  # scaled units
-    half = K / 2e4 * rng.lognormal(0.0, 0.3, (n_draws, 4))
+    coef = V / 1e5 * rng.lognormal(0.0, 0.3, (n_draws, 1, 4))  # scaled units
+    half = K / 2e4 * rng.lognormal(0.0, 0.3, (n_draws, 1, 4))
     return ResponseParams(
         coef=coef,
         saturation=(Saturation.MICHAELIS_MENTEN,) * 4,
@@ -138,9 +136,14 @@ def _mm_params(n_draws, seed=0):
     )
 
 
+def _steady(params):
+    """The steady response of one geo, decided per channel."""
+    return steady_response(params, geo_mix=np.ones((1, 4)))
+
+
 def test_per_draw_matches_each_draws_closed_form(key):
     p = _mm_params(50)
-    f = steady_response(p)
+    f = _steady(p)
     reference = np.full(4, B / 4)
     res = optimize_budget(
         f,
@@ -151,7 +154,7 @@ def test_per_draw_matches_each_draws_closed_form(key):
         per_draw=True,
         reference=reference,
     )
-    v_d, k_d = p.coef * 1e5, p.saturation_params["half_saturation"] * 2e4  # currency
+    v_d, k_d = p.coef[:, 0] * 1e5, p.saturation_params["half_saturation"][:, 0] * 2e4  # currency
     want = np.stack([mm_optimum(v, k, B) for v, k in zip(v_d, k_d)])
     interior = np.all(want > 0, axis=1)
     assert interior.sum() >= 40
@@ -194,7 +197,7 @@ def test_no_retrace_on_repeated_calls(key):
 
 
 def test_cvar_utility_beats_mean_optimum_on_its_own_objective(key):
-    f = steady_response(_mm_params(200, seed=3))
+    f = _steady(_mm_params(200, seed=3))
     kw = dict(budget=B, lower=np.full(4, 5_000.0), upper=np.full(4, B), key=key)
     by_mean = optimize_budget(f, **kw)
     by_cvar = optimize_budget(f, utility=cvar(0.1), **kw)
@@ -208,16 +211,18 @@ def test_cvar_utility_beats_mean_optimum_on_its_own_objective(key):
 def test_horizon_plan(key):
     # without carry-over, identical periods: the plan repeats the steady optimum
     H = 4
-    p = _mm_params(1)._replace(adstock_weights=np.ones((1, 4, 1)))
-    f = horizon_response(p, n_periods=H)
+    p = _mm_params(1)._replace(adstock_weights=np.ones((1, 1, 4, 1)))
+    f = horizon_response(p, n_periods=H, geo_mix=np.ones((1, 4)))
     res = optimize_budget(
         f, budget=H * B, lower=np.zeros((H, 4)), upper=np.full((H, 4), B), key=key
     )
-    v, k = p.coef[0] * 1e5, p.saturation_params["half_saturation"][0] * 2e4
+    v, k = p.coef[0, 0] * 1e5, p.saturation_params["half_saturation"][0, 0] * 2e4
     np.testing.assert_allclose(res.allocation, np.tile(mm_optimum(v, k, B), (H, 1)), rtol=1e-4)
     # with carry-over the plan still satisfies the constraints exactly and KKT
     w = np.array([0.5, 0.3, 0.2])
-    f2 = horizon_response(p._replace(adstock_weights=np.tile(w, (1, 4, 1))), n_periods=H)
+    f2 = horizon_response(
+        p._replace(adstock_weights=np.tile(w, (1, 1, 4, 1))), n_periods=H, geo_mix=np.ones((1, 4))
+    )
     res2 = optimize_budget(
         f2, budget=H * B, lower=np.full((H, 4), 1_000.0), upper=np.full((H, 4), B), key=key
     )
@@ -226,7 +231,7 @@ def test_horizon_plan(key):
 
 
 def test_simulate_allocation_summaries():
-    f = steady_response(_mm_params(400, seed=5))
+    f = _steady(_mm_params(400, seed=5))
     x = np.array([20_000.0, 30_000.0, 40_000.0, 10_000.0])
     ref = np.full(4, 25_000.0)
     out = simulate_allocation(f, x, reference=ref)
