@@ -10,9 +10,10 @@ regression on the control regions and refits with that lift test
 (``lift_tests=``). A holdout measures the level of the response and so narrows
 ROAS; a spend increase would only measure the marginal response. The
 calibrated fit writes the results contract (``summary.json``, ``fit.npz``),
-``mmm-jax optimize`` runs on it (historical budget, 0.5x-2x historical
-bounds), the recommendation is scored with the TRUE response curves, the HTML
-report is written and the estimates are printed against the truth:
+the budget is optimised on it as ``mmm-jax optimize`` does
+(`mmm_jax.workflow.allocate`: historical budget, 0.5x-2x historical bounds),
+the recommendation is scored with the TRUE response curves, the HTML report
+is written and the estimates are printed against the truth:
 
 * per channel, the ROAS mean and 90% HDI before and after calibration
   against the true ROAS;
@@ -518,7 +519,6 @@ def _demo_into(stage, out: Path, *, seed: int, settings: DemoSettings, progress:
     Returns:
       ``(demo.json dict, summary, alloc, simulation, timings)``.
     """
-    from mmm_jax import cli
     from mmm_jax.calibration import LiftSpread, LiftTests
     from mmm_jax.data.geo_experiment import (
         GeoExperimentConfig,
@@ -526,10 +526,12 @@ def _demo_into(stage, out: Path, *, seed: int, settings: DemoSettings, progress:
         regression_estimate,
         simulate_geo_experiment,
     )
-    from mmm_jax.diagnostics import summarize
+    from mmm_jax.diagnostics import analyse, summarize
     from mmm_jax.diagnostics.review import add_review, review
     from mmm_jax.inference import fit_nuts
     from mmm_jax.models import ModelConfig
+    from mmm_jax.workflow import allocate, report_into
+    from mmm_jax.workflow.text import allocation_lines
 
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
@@ -618,11 +620,16 @@ def _demo_into(stage, out: Path, *, seed: int, settings: DemoSettings, progress:
     stage.save_fit(fit)
     timings["calibrated_fit_s"] = time.perf_counter() - t0
 
-    # 5. Summary and model review of the calibrated fit.
+    # 5. Summary and model review of the calibrated fit, from its one analysis.
     t0 = time.perf_counter()
-    summary = summarize(fit)
+    analysis = analyse(fit)
+    summary = summarize(analysis)
     items = review(
-        fit, summary=summary, key=jax.random.PRNGKey(seed), prior_samples=settings.prior_samples
+        fit,
+        summary=summary,
+        analysis=analysis,
+        key=jax.random.PRNGKey(seed),
+        prior_samples=settings.prior_samples,
     )
     add_review(summary, items)
     stage.write_summary(summary)
@@ -655,14 +662,12 @@ def _demo_into(stage, out: Path, *, seed: int, settings: DemoSettings, progress:
         },
     }
 
-    # 6. Optimise the budget from the calibrated fit, through the CLI command itself.
+    # 6. Optimise the budget from the calibrated fit, as `mmm-jax optimize` does.
     step(6, "optimising the historical budget, 0.5x-2x historical per channel")
     t0 = time.perf_counter()
-    lo, hi = settings.bounds
-    args = cli.build_parser().parse_args(
-        ["optimize", str(out), "--bounds", f"{lo},{hi}", "--seed", str(seed)]
-    )
-    alloc = cli.optimize_run(stage.verify(holdout=False, alloc=False), args)
+    alloc = allocate(analysis, bounds=settings.bounds, seed=seed)
+    alloc["provenance"] = {"fit_checksum": stage.verify(holdout=False, alloc=False).fit_checksum}
+    print("\n".join(allocation_lines(alloc)))
     stage.write_json("alloc.json", alloc)
     print(f"wrote {out / 'alloc.json'}")
     timings["optimize_s"] = time.perf_counter() - t0
@@ -733,7 +738,7 @@ def _demo_into(stage, out: Path, *, seed: int, settings: DemoSettings, progress:
 
     # 8. Report.
     t0 = time.perf_counter()
-    cli.report_into(stage, title="mmm-jax demo: synthetic data with known truth")
+    report_into(stage, title="mmm-jax demo: synthetic data with known truth", analysis=analysis)
     timings["report_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     stage.write_text("demo.json", json.dumps(result, indent=2))

@@ -77,7 +77,7 @@ import shutil
 import stat
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -759,6 +759,45 @@ class RunFolder(RunFiles):
                 f"no fit found at {self.label}: run `mmm-jax fit DATA.csv --out {self.label}` first"
             )
         return RunFiles(self.root, self.label).verify(holdout=holdout, alloc=alloc)
+
+    def derive(
+        self,
+        out: str | os.PathLike | None,
+        compute: Callable[[VerifiedRun], Any],
+        *,
+        command: str,
+    ) -> tuple[Any, Path | None]:
+        """Computes a result from the verified run and writes it as JSON to ``out``.
+
+        A result written into the run folder (``out`` inside it, such as
+        ``RUN/alloc.json``) is computed and written holding the run's lock, so
+        the fit cannot be replaced meanwhile; any other ``out`` is written
+        atomically without it; with ``out`` None nothing is written. The run
+        is read without its hold-out refit and allocation.
+
+        Args:
+          out: Where to write the result, or ``None``.
+          compute: ``VerifiedRun -> JSON-able result``.
+          command: Recorded in the lock for another writer's message.
+
+        Returns:
+          ``(result, path written or None)``.
+
+        Raises:
+          RunFolderError, RunLockedError, RunMismatchError, FitFileError: As
+          `load` and `update`.
+        """
+        real = None if out is None else Path(os.path.realpath(out))
+        if real is not None and self.root in real.parents:
+            with self.update(command=command) as live:
+                result = compute(live.verify(holdout=False, alloc=False))
+                live.write_json(str(real.relative_to(self.root)), result)
+            return result, Path(out)
+        result = compute(self.load(holdout=False, alloc=False))
+        if out is None:
+            return result, None
+        write_bytes(out, to_json(result).encode("utf-8"))
+        return result, Path(out)
 
     def _await_swap(self) -> None:
         root = self.root

@@ -615,12 +615,12 @@ def test_repeated_header_and_true_false_spend_are_refused(csv_path, tmp_path, ca
 
 
 def test_an_unexpected_error_is_one_line_unless_debugging(svi_run, tmp_path, capsys, monkeypatch):
-    import mmm_jax.cli as cli
+    import mmm_jax.workflow as workflow
 
     def broken(*args, **kwargs):
         raise KeyError("surprise")
 
-    monkeypatch.setattr(cli, "_historical", broken)
+    monkeypatch.setattr(workflow, "simulate", broken)
     argv = ["simulate", str(svi_run), "--allocation", _allocation_file(tmp_path)]
     err = _error(capsys, argv)
     assert err.startswith("error: internal error: KeyError: 'surprise' (rerun with MMM_JAX_DEBUG=1")

@@ -79,7 +79,7 @@ def summarize(fit: FitLike | Analysis, *, with_saturation: bool = True) -> dict[
             "share": estimate(contrib.baseline_share),
         },
         "synergy": {pair: estimate(draws) for pair, draws in a.synergy.items()},
-        "fit": a.fit_quality,
+        "fit": dict(a.fit_quality),  # a copy: callers add the hold-out score
         "diagnostics": {
             "method": getattr(fit, "method", "unknown"),
             "seconds": float(getattr(fit, "timings", {}).get("total_s", float("nan"))),

@@ -1,0 +1,211 @@
+"""The arguments of ``mmm-jax``: one parser, every error a single line.
+
+Declarations only (flags, defaults, help); `mmm_jax.cli` runs the commands,
+named by ``args.command``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+#: Largest seed: ``jax.random.PRNGKey`` keeps 32 bits, so larger seeds would repeat smaller ones.
+MAX_SEED = 2**32 - 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other ``mmm-jax`` error."""
+
+    def error(self, message: str):
+        """Prints ``error: PROG: MESSAGE (see PROG --help)`` and exits with status 2."""
+        self.exit(2, f"error: {self.prog}: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def _seed(top: int = MAX_SEED):
+    """An argparse type: a whole number from 0 to ``top``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if not 0 <= value <= top:
+            raise argparse.ArgumentTypeError(f"must be from 0 to {top}, got {value}")
+        return value
+
+    return parse
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def one_line(text: str) -> str:
+    """A message on one line: a list of problems becomes ``a; b; c``."""
+    lines = [line.strip().removeprefix("- ") for line in str(text).splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} " + "; ".join(lines[1:])
+    return "; ".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mmm-jax``."""
+    parser = _Parser(
+        prog="mmm-jax",
+        description="Bayesian marketing mix modeling on JAX. Every failure ends with one line "
+        "'error: ...' and exit status 2.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fit = sub.add_parser("fit", help="fit the MMM to a CSV and write RUN/summary.json")
+    fit.add_argument("data", help="CSV with a date column, the target and spend_* columns")
+    fit.add_argument(
+        "--out",
+        required=True,
+        help="run folder to write: checked and locked before the fit, written beside it and "
+        "swapped in only when complete, so an earlier run there survives any failure; an "
+        "existing folder must be empty or a run folder, and is replaced whole",
+    )
+    fit.add_argument("--date", default="date")
+    fit.add_argument("--target", default="revenue")
+    fit.add_argument("--channels", help="comma-separated channels (default: every spend_* column)")
+    fit.add_argument("--controls", help="comma-separated control columns, e.g. organic_traffic")
+    fit.add_argument("--geo", help="geo column for panel data")
+    fit.add_argument(
+        "--geo-pooling",
+        nargs="?",
+        const="noncentred",
+        choices=("noncentred", "centred"),
+        help="per-geo media effects and seasonality amplitude, partially pooled across geos "
+        "(default: one media effect shared by every geo); 'centred' samples the per-geo "
+        "log effects themselves, better when each geo has long data",
+    )
+    fit.add_argument(
+        "--lift-tests",
+        help="CSV of lift tests: channel,start,end,spend_delta,lift,lift_se[,geo][,market_share]",
+    )
+    fit.add_argument(
+        "--lift-market-share",
+        type=float,
+        default=None,
+        help="share of the geo's market the test regions are, for rows without a market_share "
+        "column (default 1: the whole geo)",
+    )
+    fit.add_argument(
+        "--lift-spread",
+        choices=["proportional", "uniform"],
+        default="proportional",
+        help="spread each test's spend_delta over its window in proportion to the channel's "
+        "spend there (default: a '+x%% of plan' or go-dark test), or evenly (a flat top-up)",
+    )
+    fit.add_argument("--method", choices=["nuts", "svi", "map"], default="nuts")
+    fit.add_argument(
+        "--adstock",
+        choices=["geometric", "weibull_cdf", "weibull_pdf", "delayed"],
+        default="weibull_pdf",
+    )
+    fit.add_argument(
+        "--saturation", choices=["hill", "michaelis_menten", "logistic"], default="hill"
+    )
+    fit.add_argument(
+        "--max-lag", type=int, default=None, help="adstock window (default by frequency)"
+    )
+    fit.add_argument("--likelihood", choices=["normal", "student_t", "lognormal"], default="normal")
+    fit.add_argument("--synergy", action="store_true", help="add pairwise channel interactions")
+    fit.add_argument("--seed", type=_seed(), default=0, help=f"0 to {MAX_SEED}")
+    fit.add_argument("--chains", type=_count, default=4)
+    fit.add_argument("--draws", type=_count, default=1000)
+    fit.add_argument("--warmup", type=_count, default=1000)
+    fit.add_argument("--svi-steps", type=_count, default=10_000)
+    fit.add_argument(
+        "--holdout",
+        type=float,
+        default=None,
+        metavar="FRAC",
+        help="also refit on the first 1-FRAC of the periods and score the last FRAC out of "
+        "sample (e.g. 0.1): summary.json's fit.holdout, RUN/fit_holdout.npz; twice the time",
+    )
+    fit.add_argument(
+        "--guide", choices=["auto_normal", "auto_mvn", "auto_lowrank"], default="auto_mvn"
+    )
+    fit.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars (the default when stderr is not a terminal)",
+    )
+
+    opt = sub.add_parser("optimize", help="recommend a budget allocation over the posterior")
+    opt.add_argument("run", help="run folder written by `mmm-jax fit`")
+    opt.add_argument("--budget", type=float, help="total spend per period (default: historical)")
+    opt.add_argument(
+        "--bounds", default="0.5,2.0", help="per-channel LO,HI multiples of historical spend"
+    )
+    opt.add_argument(
+        "--utility",
+        default="mean",
+        help="mean, profit, var:Q (lower quantile) or cvar:Q; with a fixed budget "
+        "profit ranks allocations as mean does",
+    )
+    opt.add_argument("--per-draw", action="store_true", help="also optimise each posterior draw")
+    opt.add_argument(
+        "--per-geo",
+        action="store_true",
+        help="geo panels: decide spend per (geo, channel), each geo on its own curves, with "
+        "bounds per (geo, channel); alloc.json adds allocation_by_geo",
+    )
+    opt.add_argument("--seed", type=_seed(), default=0, help=f"0 to {MAX_SEED}")
+    opt.add_argument(
+        "--out",
+        help="allocation JSON (default RUN/alloc.json); it records the checksum of the fit "
+        "it comes from",
+    )
+
+    sim = sub.add_parser(
+        "simulate", help="what-if: revenue with credible interval for an allocation"
+    )
+    sim.add_argument("run", help="run folder written by `mmm-jax fit`")
+    sim.add_argument(
+        "--allocation",
+        required=True,
+        help="JSON {channel: spend per period} or an alloc.json (of any run with these channels)",
+    )
+    sim.add_argument("--out", help="also write the result here (atomically)")
+
+    rep = sub.add_parser(
+        "report",
+        help="write RUN/report.html with figures and tables, after checking that the run's "
+        "files belong to one fit",
+    )
+    rep.add_argument("run", help="run folder written by `mmm-jax fit` or `mmm-jax demo`")
+    rep.add_argument("--title", help="page title")
+
+    demo = sub.add_parser(
+        "demo", help="synthetic data with known truth: fit, calibrate, optimise, report, compare"
+    )
+    demo.add_argument(
+        "--out",
+        default="mmm_demo",
+        help="run folder to write (default ./mmm_demo), replaced whole when the demo completes",
+    )
+    demo.add_argument(
+        "--seed",
+        type=_seed(MAX_SEED - 2),
+        default=0,
+        help=f"seed of the data and the fit, 0 to {MAX_SEED - 2} (N+1 and N+2 seed later steps)",
+    )
+    demo.add_argument(
+        "--quick", action="store_true", help="tiny settings (for tests): numbers mean little"
+    )
+    demo.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars (the default when stderr is not a terminal)",
+    )
+    return parser

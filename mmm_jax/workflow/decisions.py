@@ -1,0 +1,298 @@
+"""Budget decisions on a fit: the allocation (``alloc.json``) and the what-if simulation.
+
+Both read the fit's `mmm_jax.diagnostics.Analysis`: its response surface
+(spend per channel split over geos in their historical mix, or spend per
+``(geo, channel)``), its historical spend and its baseline per period. All
+numbers are per period and steady state (constant spend); revenue includes
+the mean baseline.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import jax
+
+from mmm_jax._stats import estimate
+from mmm_jax.diagnostics.analysis import Analysis, analyse
+from mmm_jax.diagnostics.metrics import FitLike
+from mmm_jax.optimize import (
+    cvar,
+    mean_profit,
+    mean_revenue,
+    optimize_budget,
+    value_at_risk,
+)
+from mmm_jax.optimize.utility import Utility
+from mmm_jax.run_folder import RunFolder
+
+__all__ = [
+    "allocate",
+    "allocation_vector",
+    "optimize_run",
+    "parse_utility",
+    "simulate",
+    "simulate_run",
+]
+
+
+def parse_utility(name: str) -> Utility:
+    """A utility of the revenue draws from its name: ``mean``, ``profit``, ``var:Q`` or ``cvar:Q``.
+
+    Raises:
+      ValueError: Any other name, or a level Q the utility refuses.
+    """
+    simple = {"mean": mean_revenue, "profit": mean_profit}
+    if name in simple:
+        return simple[name]()
+    kind, _, level = name.partition(":")
+    try:
+        return {"var": value_at_risk, "cvar": cvar}[kind](float(level))
+    except (KeyError, ValueError):
+        raise ValueError(f"utility must be mean, profit, var:Q or cvar:Q, got {name!r}") from None
+
+
+def _analysis(source: FitLike | Analysis) -> Analysis:
+    return source if isinstance(source, Analysis) else analyse(source)
+
+
+def allocate(
+    source: FitLike | Analysis,
+    *,
+    budget: float | None = None,
+    bounds: tuple[float, float] = (0.5, 2.0),
+    utility: str = "mean",
+    per_geo: bool = False,
+    per_draw: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The allocation maximising a utility of the posterior revenue: ``alloc.json``.
+
+    Projected Optax ascent (`mmm_jax.optimize.optimize_budget`) on the
+    analysis's steady-state response surface, each channel (or, with
+    ``per_geo``, each ``(geo, channel)``) between ``bounds`` times its
+    historical spend per period.
+
+    Args:
+      source: A fit or its `Analysis`.
+      budget: Total spend per period (default: the historical total).
+      bounds: ``(low, high)`` multiples of historical spend, ``0 <= low <= high``.
+      utility: ``mean``, ``profit``, ``var:Q`` (lower quantile) or ``cvar:Q``.
+      per_geo: Decide spend per ``(geo, channel)``, each geo on its own curves
+        (geo panels only); ``allocation`` still sums over geos.
+      per_draw: Also optimise each posterior draw (``prob_should_get_more``).
+      seed: Seed of the optimiser's random starts.
+
+    Returns:
+      The ``alloc.json`` dict (without ``provenance``): ``budget``,
+      ``allocation`` and ``historical_allocation`` per channel, estimates of
+      ``expected_revenue``, ``historical_revenue``, ``uplift`` and
+      ``media_revenue``, the channels at a bound, the KKT check, and with
+      ``per_geo`` the allocations per geo.
+
+    Raises:
+      ValueError: A single-geo fit with ``per_geo``, a budget that is not
+        positive or outside what the bounds allow, bad bounds or utility.
+    """
+    a = _analysis(source)
+    names = list(a.channels)
+    if per_geo and len(a.geos) == 1:
+        raise ValueError("per_geo needs a fit on a geo panel; this one has a single geo")
+    hist = a.historical_spend.sum(axis=0)
+    hist_d = a.historical_spend if per_geo else hist  # the decision's shape
+    budget = float(budget) if budget is not None else float(hist.sum())
+    if not budget > 0:
+        raise ValueError(f"budget must be positive, got {budget}")
+    lo, hi = (float(b) for b in bounds)
+    if not 0 <= lo <= hi:
+        raise ValueError(f"bounds need 0 <= low <= high, got {lo}, {hi}")
+    lower, upper = lo * hist_d, hi * hist_d
+    if lower.sum() > budget or upper.sum() < budget:
+        raise ValueError(
+            f"budget {budget:,.2f} is outside what the bounds allow: "
+            f"[{lower.sum():,.2f}, {upper.sum():,.2f}] per period ({lo}x-{hi}x historical)"
+        )
+    utility_fn = parse_utility(utility)
+    response = a.response_fn_by_geo if per_geo else a.response_fn
+    result = optimize_budget(
+        response,
+        budget=budget,
+        lower=lower,
+        upper=upper,
+        utility=utility_fn,
+        key=jax.random.PRNGKey(seed),
+        reference=hist_d * budget / hist_d.sum(),
+        per_draw=per_draw,
+    )
+    base = a.baseline_per_period
+    revenue = base + result.expected_revenue
+    historical = base + np.asarray(response(hist_d))
+    decision = np.asarray(result.allocation)
+    by_channel = decision.sum(axis=0) if per_geo else decision
+    if per_geo:
+        cells = [f"{g}:{c}" for g in a.geos for c in names]  # (geo, channel), row-major
+    else:
+        cells = names
+    alloc = {
+        "budget": budget,
+        "allocation": dict(zip(names, map(float, by_channel))),
+        "historical_allocation": dict(zip(names, map(float, hist))),
+        "expected_revenue": estimate(revenue),
+        "historical_revenue": estimate(historical),
+        "uplift": estimate(revenue - historical),
+        "media_revenue": estimate(result.expected_revenue),
+        "shift": {n: float(x - h) for n, x, h in zip(names, by_channel, hist)},
+        "at_lower_bound": [n for n, b in zip(cells, result.at_lower.ravel()) if b],
+        "at_upper_bound": [n for n, b in zip(cells, result.at_upper.ravel()) if b],
+        "bounds_multiple_of_historical": [lo, hi],
+        "utility": utility,
+        "kkt": {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.kkt.items()},
+        "converged": bool(result.converged),
+        "note": "per period, steady state (constant spend); revenue includes the mean baseline",
+    }
+    if per_geo:
+        alloc["allocation_by_geo"] = {
+            g: dict(zip(names, map(float, row))) for g, row in zip(a.geos, decision)
+        }
+        alloc["historical_allocation_by_geo"] = {
+            g: dict(zip(names, map(float, row))) for g, row in zip(a.geos, hist_d)
+        }
+        alloc["note"] += "; bounds and decisions per (geo, channel), allocation sums over geos"
+    if result.prob_more is not None:
+        alloc["prob_should_get_more"] = dict(zip(cells, map(float, result.prob_more.ravel())))
+    return alloc
+
+
+def allocation_vector(spec: Any, names: list[str], where: str = "allocation") -> np.ndarray:
+    """Spend per channel, in ``names`` order, from ``{channel: amount}`` or an ``alloc.json`` dict.
+
+    Args:
+      spec: ``{channel: amount}``, or a dict with such an ``allocation``
+        (an ``alloc.json`` of any run with these channels).
+      names: The fit's channels.
+      where: How messages name the allocation (a file name, say).
+
+    Raises:
+      ValueError: Not such a dict, channels that differ from ``names``, or
+        amounts that are not finite non-negative numbers.
+    """
+    alloc = spec.get("allocation", spec) if isinstance(spec, Mapping) else None
+    if not isinstance(alloc, Mapping):
+        raise ValueError(
+            f"{where} must hold {{channel: amount}} or {{'allocation': {{channel: amount}}}}"
+        )
+    alloc = {k: v for k, v in alloc.items() if k != "provenance"}
+    unknown = sorted(set(alloc) - set(names))
+    missing = [n for n in names if n not in alloc]
+    if unknown or missing:
+        raise ValueError(
+            f"{where}: unknown channels {unknown}, missing channels {missing}; the fit has {names}"
+        )
+    try:
+        x = np.array([float(alloc[n]) for n in names])
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: every amount must be a number") from None
+    bad = [n for n, v in zip(names, x) if not np.isfinite(v) or v < 0]
+    if bad:
+        raise ValueError(f"{where}: spend must be finite and non-negative, not for {bad}")
+    return x
+
+
+def simulate(
+    source: FitLike | Analysis, allocation: Any, *, where: str = "allocation"
+) -> dict[str, Any]:
+    """What-if: revenue and its 90% HDI for spending ``allocation`` every period.
+
+    Args:
+      source: A fit or its `Analysis`.
+      allocation: Spend per period per channel: ``{channel: amount}``, an
+        ``alloc.json`` dict, or an array in the fit's channel order.
+      where: How messages name the allocation.
+
+    Returns:
+      ``allocation``, ``budget``, estimates of ``expected_revenue`` (with the
+      mean baseline), ``media_revenue``, ``historical_revenue``, ``uplift``
+      over the historical mix and ``roas`` (media revenue over spend).
+
+    Raises:
+      ValueError: An allocation that does not fit the channels (see `allocation_vector`).
+    """
+    a = _analysis(source)
+    names = list(a.channels)
+    if not isinstance(allocation, Mapping):
+        if np.shape(allocation) != (len(names),):
+            raise ValueError(f"{where} must have shape ({len(names)},), got {np.shape(allocation)}")
+        allocation = dict(zip(names, np.asarray(allocation).tolist()))
+    x = allocation_vector(allocation, names, where)
+    hist = a.historical_spend.sum(axis=0)
+    response = a.response_fn
+    base = a.baseline_per_period
+    media = np.asarray(response(x))
+    media_hist = np.asarray(response(hist))
+    return {
+        "allocation": dict(zip(names, map(float, x))),
+        "budget": float(x.sum()),
+        "expected_revenue": estimate(base + media),
+        "media_revenue": estimate(media),
+        "historical_revenue": estimate(base + media_hist),
+        "uplift": estimate(media - media_hist),
+        "roas": estimate(media / max(float(x.sum()), 1e-12)),
+        "note": "per period, steady state (constant spend)",
+    }
+
+
+def optimize_run(
+    run: str | os.PathLike, *, out: str | os.PathLike | None = None, **options: Any
+) -> tuple[dict[str, Any], Path]:
+    """`allocate` on a verified run folder, written as ``alloc.json`` with its provenance.
+
+    Args:
+      run: The run folder.
+      out: Where to write (default ``RUN/alloc.json``, written holding the
+        run's lock; elsewhere atomically).
+      **options: As `allocate`.
+
+    Returns:
+      ``(alloc.json dict, path written)``; ``provenance.fit_checksum`` names the fit.
+    """
+    out = Path(run) / "alloc.json" if out is None else out
+
+    def compute(verified):
+        alloc = allocate(verified.fit, **options)
+        alloc["provenance"] = {"fit_checksum": verified.fit_checksum}
+        return alloc
+
+    return RunFolder(run).derive(out, compute, command="optimize")
+
+
+def simulate_run(
+    run: str | os.PathLike,
+    allocation: Any,
+    *,
+    out: str | os.PathLike | None = None,
+    where: str = "allocation",
+) -> dict[str, Any]:
+    """`simulate` on a verified run folder, with ``provenance.fit_checksum``; written to ``out``.
+
+    Args:
+      run: The run folder.
+      allocation: As `simulate` (an ``alloc.json`` of another run with the
+        same channels is fine).
+      out: Where to also write the result (atomically), or ``None``.
+      where: How messages name the allocation.
+
+    Returns:
+      The what-if dict.
+    """
+
+    def compute(verified):
+        result = simulate(verified.fit, allocation, where=where)
+        result["provenance"] = {"fit_checksum": verified.fit_checksum}
+        return result
+
+    return RunFolder(run).derive(out, compute, command="simulate")[0]
