@@ -25,17 +25,14 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from mmm_jax.transforms import (
+from mmm_jax.transforms.adstock import (
     Adstock,
     adstock_weights,
-    causal_convolve,
-    convolve_media,
     geometric_adstock,
     geometric_adstock_associative,
-    hill,
-    logistic,
-    michaelis_menten,
 )
+from mmm_jax.transforms.conv import causal_convolve, convolve_media
+from mmm_jax.transforms.saturation import hill, logistic, michaelis_menten
 
 CHANNELS = 10
 LAGS = 28

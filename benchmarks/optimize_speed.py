@@ -33,7 +33,8 @@ import jax
 import jax.numpy as jnp
 
 from mmm_jax.optimize import optimize_budget
-from mmm_jax.transforms import ResponseParams, Saturation, steady_response
+from mmm_jax.transforms import ResponseParams, steady_response
+from mmm_jax.transforms.saturation import Saturation
 
 
 def synthetic_posterior(n_draws: int, n_channel: int, seed: int = 0):

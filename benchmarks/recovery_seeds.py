@@ -58,7 +58,8 @@ def fit_one(data_dir: Path, args, key_seed: int) -> dict:
     import jax
 
     from mmm_jax.data import load_csv
-    from mmm_jax.diagnostics import contributions, hdi
+    from mmm_jax.diagnostics import hdi
+    from mmm_jax.diagnostics.metrics import contributions
     from mmm_jax.diagnostics.summary import convergence
     from mmm_jax.inference import fit_nuts
     from mmm_jax.models import ModelConfig, SynergyPriors

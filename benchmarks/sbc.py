@@ -192,7 +192,7 @@ def generator_dataset(mt, seed: int) -> Dataset:
 def _truth_fit(params: dict, data, config):
     """A one-draw `Fit` holding the true parameters, to score them like a posterior."""
     from mmm_jax.inference import Fit
-    from mmm_jax.models import time_frame
+    from mmm_jax.models.mmm import time_frame
 
     draws = {k: np.asarray(v)[None, None] for k, v in params.items()}
     return Fit(method="truth", draws=draws, data=data, config=config, frame=time_frame(data.dates))
@@ -209,7 +209,7 @@ def prior_dataset(mt, seed: int, config) -> Dataset:
 
     from mmm_jax.calibration import LiftTests
     from mmm_jax.data import Scaler, from_frame
-    from mmm_jax.diagnostics import contributions, marginal_roas
+    from mmm_jax.diagnostics.metrics import contributions, marginal_roas
     from mmm_jax.models import build_inputs, mmm
 
     cfg = copy.deepcopy(mt.DEFAULT)
@@ -290,7 +290,8 @@ def fit_and_score(ds: Dataset, config, *, with_lift: bool, args, key_seed: int) 
     """Fits one dataset with NUTS and scores every quantity against its truth."""
     import jax
 
-    from mmm_jax.diagnostics import contributions, hdi, marginal_roas, waste_flags
+    from mmm_jax.diagnostics import hdi
+    from mmm_jax.diagnostics.metrics import contributions, marginal_roas, waste_flags
     from mmm_jax.diagnostics.summary import convergence
     from mmm_jax.inference import fit_nuts
 

@@ -47,11 +47,13 @@ import jax
 
 from mmm_jax.data import SimulationConfig, simulate
 from mmm_jax.data.pipeline import make_bronze, to_gold, to_silver
-from mmm_jax.diagnostics import contributions, convergence, estimate, fit_metrics
+from mmm_jax.diagnostics.metrics import contributions, estimate, fit_metrics
 from mmm_jax.diagnostics.plots import plot_roas_forest
 from mmm_jax.diagnostics.report import figures_for_fit
+from mmm_jax.diagnostics.summary import convergence
 from mmm_jax.inference import Fit, Guide, fit_nuts, fit_svi
-from mmm_jax.models import ModelConfig, config_to_dict
+from mmm_jax.models import ModelConfig
+from mmm_jax.models.config import config_to_dict
 
 log = logging.getLogger("experiments.01")
 

@@ -148,7 +148,8 @@ def run_optimize(args) -> dict:
     from mmm_jax.workflow.text import allocation_lines
 
     def compute(run) -> dict:
-        from mmm_jax.workflow import allocate, parse_utility
+        from mmm_jax.workflow import allocate
+        from mmm_jax.workflow.decisions import parse_utility
 
         if args.per_geo and run.fit.data.n_geo == 1:
             raise CLIError("--per-geo needs a run fitted on a geo panel; this one has a single geo")

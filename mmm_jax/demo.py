@@ -530,7 +530,8 @@ def _demo_into(stage, out: Path, *, seed: int, settings: DemoSettings, progress:
     from mmm_jax.diagnostics.review import add_review, review
     from mmm_jax.inference import fit_nuts
     from mmm_jax.models import ModelConfig
-    from mmm_jax.workflow import allocate, report_into
+    from mmm_jax.workflow import allocate
+    from mmm_jax.workflow.reporting import report_into
     from mmm_jax.workflow.text import allocation_lines
 
     timings: dict[str, float] = {}

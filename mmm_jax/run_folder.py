@@ -680,7 +680,7 @@ class StagedRun(_Writer):
           RuntimeError: No ``fit.npz`` was staged first.
         """
         from mmm_jax._version import __version__
-        from mmm_jax.inference import FORMAT_VERSION
+        from mmm_jax.inference.fit import FORMAT_VERSION
 
         if "fit.npz" not in self.checksums:
             raise RuntimeError("stage fit.npz (save_fit) before summary.json")

@@ -177,7 +177,7 @@ def test_simulate_reproduces_optimized_revenue(optimized, svi_run, tmp_path, cap
 
 def test_fit_holdout_scores_a_refit_on_the_first_90_percent(map_run, csv_path):
     from mmm_jax.data import load_csv
-    from mmm_jax.diagnostics import window_metrics
+    from mmm_jax.diagnostics.validation import window_metrics
     from mmm_jax.inference import Fit
 
     summary = json.loads((map_run / "summary.json").read_text())

@@ -15,7 +15,8 @@ from mmm_jax.data import ChannelSpec, SimulationConfig, simulate
 from mmm_jax.demo import DemoSettings, regional_market, true_response
 from mmm_jax.inference import Fit
 from mmm_jax.run_folder import RunFolder
-from mmm_jax.transforms import Adstock, Saturation
+from mmm_jax.transforms.adstock import Adstock
+from mmm_jax.transforms.saturation import Saturation
 
 
 def test_true_response_matches_simulation_with_geos_and_synergy():

@@ -18,7 +18,8 @@ import pytest
 import jax
 
 from mmm_jax.data import load_csv
-from mmm_jax.diagnostics import contributions, hdi, marginal_roas, waste_flags
+from mmm_jax.diagnostics import hdi
+from mmm_jax.diagnostics.metrics import contributions, marginal_roas, waste_flags
 from mmm_jax.diagnostics.summary import convergence
 from mmm_jax.inference import fit_nuts, fit_svi
 from mmm_jax.models import ModelConfig, SynergyPriors

@@ -28,7 +28,8 @@ import pytest
 from mmm_jax import _atomic, run_folder
 from mmm_jax.data import from_frame
 from mmm_jax.inference import Fit, FitFileError
-from mmm_jax.models import ModelConfig, time_frame
+from mmm_jax.models import ModelConfig
+from mmm_jax.models.mmm import time_frame
 from mmm_jax.run_folder import (
     RUN_FILES,
     RunFolder,

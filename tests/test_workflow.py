@@ -14,15 +14,8 @@ import jax.numpy as jnp
 
 from mmm_jax.diagnostics import analyse
 from mmm_jax.run_folder import RunFolder
-from mmm_jax.workflow import (
-    allocate,
-    allocation_vector,
-    fit,
-    optimize_run,
-    parse_utility,
-    simulate,
-    simulate_run,
-)
+from mmm_jax.workflow import allocate, fit, optimize_run, simulate, simulate_run
+from mmm_jax.workflow.decisions import allocation_vector, parse_utility
 from mmm_jax.workflow.text import allocation_lines
 from tests.diagnostics.test_metrics import data as data  # noqa: F401  (module fixture)
 from tests.diagnostics.test_metrics import make_fit

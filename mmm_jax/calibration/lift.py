@@ -62,7 +62,8 @@ import numpyro.distributions as dist
 
 from mmm_jax._typing import Array
 from mmm_jax.data.dataset import NATIONAL, DataValidationError, MMMData
-from mmm_jax.transforms import lag_stack, saturate_channels
+from mmm_jax.transforms.conv import lag_stack
+from mmm_jax.transforms.saturation import saturate_channels
 
 if TYPE_CHECKING:
     from mmm_jax.models.config import ModelConfig

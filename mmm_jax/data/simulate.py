@@ -43,15 +43,9 @@ import jax
 import jax.numpy as jnp
 
 from mmm_jax.data.dataset import periods_per_year
-from mmm_jax.transforms import (
-    ADSTOCK_PARAMS,
-    SATURATION_PARAMS,
-    Adstock,
-    Saturation,
-    adstock_weights_channels,
-    convolve_media,
-    saturate_channels,
-)
+from mmm_jax.transforms.adstock import ADSTOCK_PARAMS, Adstock, adstock_weights_channels
+from mmm_jax.transforms.conv import convolve_media
+from mmm_jax.transforms.saturation import SATURATION_PARAMS, Saturation, saturate_channels
 
 
 @dataclass(frozen=True, kw_only=True)

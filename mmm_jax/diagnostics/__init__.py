@@ -1,52 +1,18 @@
 """Analysis of a fit: counterfactual contributions, ROAS, fit quality, model review (numbers).
 
-Drawing lives in :mod:`mmm_jax.diagnostics.plots` and the HTML report in
-:mod:`mmm_jax.diagnostics.report`; import them explicitly (they load matplotlib).
+`analyse` gives a fit's `Analysis`, the one set of numbers that
+``summary.json`` (`summarize`), the review, the report and the budget
+decisions read. The functions behind it are in `mmm_jax.diagnostics.metrics`
+(windowed contributions, marginal ROAS, saturation spend, fit metrics),
+`mmm_jax.diagnostics.validation` (hold-out and rolling-origin scores) and
+`mmm_jax.diagnostics.review`. Drawing lives in :mod:`mmm_jax.diagnostics.plots`
+and the HTML report in :mod:`mmm_jax.diagnostics.report`; import them
+explicitly (they load matplotlib).
 """
 
 from mmm_jax.diagnostics.analysis import Analysis, analyse
-from mmm_jax.diagnostics.metrics import (
-    Contributions,
-    contributions,
-    estimate,
-    fit_metrics,
-    hdi,
-    marginal_roas,
-    response_curves,
-    saturation_spend,
-    waste_flags,
-)
-from mmm_jax.diagnostics.review import ReviewThresholds, add_review, review, review_table
-from mmm_jax.diagnostics.summary import convergence, summarize
-from mmm_jax.diagnostics.validation import (
-    compare_models,
-    holdout_metrics,
-    holdout_periods,
-    rolling_origin,
-    window_metrics,
-)
+from mmm_jax.diagnostics.metrics import Contributions, hdi
+from mmm_jax.diagnostics.review import review
+from mmm_jax.diagnostics.summary import summarize
 
-__all__ = [
-    "Analysis",
-    "Contributions",
-    "analyse",
-    "ReviewThresholds",
-    "add_review",
-    "compare_models",
-    "holdout_metrics",
-    "holdout_periods",
-    "review",
-    "review_table",
-    "rolling_origin",
-    "window_metrics",
-    "contributions",
-    "convergence",
-    "estimate",
-    "fit_metrics",
-    "hdi",
-    "marginal_roas",
-    "response_curves",
-    "saturation_spend",
-    "summarize",
-    "waste_flags",
-]
+__all__ = ["Analysis", "Contributions", "analyse", "hdi", "review", "summarize"]

@@ -36,9 +36,10 @@ from mmm_jax.diagnostics.metrics import (
     saturation_spend,
     waste_flags,
 )
-from mmm_jax.models import synergy_pairs
-from mmm_jax.transforms import ADSTOCK_PARAMS, SATURATION_PARAMS, adstock_weights_channels
+from mmm_jax.models.terms import synergy_pairs
+from mmm_jax.transforms.adstock import ADSTOCK_PARAMS, adstock_weights_channels
 from mmm_jax.transforms.response import ResponseFunction, ResponseParams, steady_response
+from mmm_jax.transforms.saturation import SATURATION_PARAMS
 
 __all__ = ["Analysis", "analyse", "response_params"]
 

@@ -266,7 +266,8 @@ def plot_contributions(
 
     Args:
       dates: Period dates, length ``time``.
-      contributions: From `mmm_jax.diagnostics.contributions`.
+      contributions: A fit's `mmm_jax.diagnostics.Analysis.contributions` (or
+        `mmm_jax.diagnostics.metrics.contributions` for another window).
       actual: Observed target, ``(time,)`` or ``(geo, time)``; drawn as a line.
       currency: Symbol for the money axis.
       title: Axes title.
@@ -325,7 +326,8 @@ def plot_waterfall(
     at the top of its bar.
 
     Args:
-      contributions: From `mmm_jax.diagnostics.contributions`.
+      contributions: A fit's `mmm_jax.diagnostics.Analysis.contributions` (or
+        `mmm_jax.diagnostics.metrics.contributions` for another window).
       currency: Symbol for the money axis.
       title: Axes title.
       ax: Axes to draw on.
@@ -517,7 +519,8 @@ def plot_response_curves(
     the curve's range is written in the panel instead of drawn.
 
     Args:
-      curves: From `mmm_jax.diagnostics.response_curves`: ``"spend"``
+      curves: A fit's `mmm_jax.diagnostics.Analysis.curves`
+        (`mmm_jax.diagnostics.metrics.response_curves`): ``"spend"``
         ``(grid, channel)`` and ``"revenue"`` ``(sample, grid, channel)``.
       current_spend: Current spend per period, ``(channel,)``, in the units
         of ``curves["spend"]``.

@@ -30,7 +30,7 @@ import jax
 from mmm_jax._atomic import write_text
 from mmm_jax.diagnostics import metrics, plots
 from mmm_jax.diagnostics.analysis import Analysis, analyse
-from mmm_jax.models import synergy_pairs
+from mmm_jax.models.terms import synergy_pairs
 
 __all__ = ["CAPTIONS", "figures_for_fit", "render_report", "write_report"]
 

@@ -1,17 +1,13 @@
-"""Fitting: NUTS, SVI and MAP, all returning one :class:`Fit`."""
+"""Fitting: NUTS, SVI and MAP, all returning one :class:`Fit`.
 
-from mmm_jax.inference._common import ChainMethod
-from mmm_jax.inference.fit import FORMAT_VERSION, Fit, FitFileError
+`Fit` holds the draws with the data and configuration they came from,
+predicts from them and saves to one checksummed ``.npz``
+(`mmm_jax.inference.fit.FORMAT_VERSION`); `mmm_jax.workflow.fit` picks the
+method by name.
+"""
+
+from mmm_jax.inference.fit import Fit, FitFileError
 from mmm_jax.inference.nuts import fit_nuts
 from mmm_jax.inference.svi import Guide, fit_map, fit_svi
 
-__all__ = [
-    "FORMAT_VERSION",
-    "ChainMethod",
-    "Fit",
-    "FitFileError",
-    "Guide",
-    "fit_map",
-    "fit_nuts",
-    "fit_svi",
-]
+__all__ = ["Fit", "FitFileError", "Guide", "fit_map", "fit_nuts", "fit_svi"]

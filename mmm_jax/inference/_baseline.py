@@ -12,14 +12,9 @@ import numpy as np
 import jax
 from numpyro.infer import Predictive
 
-from mmm_jax.models import (
-    BaselineDesign,
-    ModelConfig,
-    ModelInputs,
-    baseline_design,
-    marginal_baseline_blocker,
-    mmm,
-)
+from mmm_jax.models import ModelConfig, mmm
+from mmm_jax.models.mmm import ModelInputs, baseline_design, marginal_baseline_blocker
+from mmm_jax.models.terms import BaselineDesign
 
 # With marginalize_baseline=None the baseline is integrated out when it has at
 # most this many coefficients: two (geo * time) x coef matrix-vector products

@@ -26,8 +26,9 @@ from numpyro.infer.util import log_likelihood
 from mmm_jax._atomic import write_bytes
 from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
-from mmm_jax.models import ModelConfig, ModelInputs, TimeFrame, build_inputs, mmm
+from mmm_jax.models import ModelConfig, build_inputs, mmm
 from mmm_jax.models.config import config_from_dict, config_to_dict
+from mmm_jax.models.mmm import ModelInputs, TimeFrame
 
 __all__ = ["FORMAT_VERSION", "Fit", "FitFileError"]
 

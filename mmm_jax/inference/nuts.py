@@ -16,7 +16,8 @@ from mmm_jax.inference._baseline import conditional_baseline, pick_baseline_desi
 from mmm_jax.inference._common import ChainMethod, compile_clock, keep_parameter_sites
 from mmm_jax.inference.fit import Fit
 from mmm_jax.inference.sharding import geo_mesh, shard_inputs
-from mmm_jax.models import ModelConfig, build_inputs, mmm, time_frame
+from mmm_jax.models import ModelConfig, build_inputs, mmm
+from mmm_jax.models.mmm import time_frame
 
 __all__ = ["fit_nuts"]
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from mmm_jax.models import ModelInputs
+from mmm_jax.models.mmm import ModelInputs
 
 __all__ = ["GEO_AXIS", "geo_mesh", "shard_inputs"]
 

@@ -26,7 +26,8 @@ from mmm_jax.inference._baseline import conditional_baseline, pick_baseline_desi
 from mmm_jax.inference._common import TIME_SITES, compile_clock, keep_parameter_sites
 from mmm_jax.inference.fit import Fit
 from mmm_jax.inference.sharding import geo_mesh, shard_inputs
-from mmm_jax.models import ModelConfig, ModelInputs, build_inputs, mmm, time_frame
+from mmm_jax.models import ModelConfig, build_inputs, mmm
+from mmm_jax.models.mmm import ModelInputs, time_frame
 
 __all__ = ["Guide", "fit_map", "fit_svi"]
 

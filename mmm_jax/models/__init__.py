@@ -1,4 +1,11 @@
-"""NumPyro model terms, their composition and typed configuration."""
+"""The NumPyro model: typed configuration and its composition from terms.
+
+The package exports what configures and runs the model: `ModelConfig` with
+its priors and options, `mmm` and `build_inputs`. The terms
+(`mmm_jax.models.terms`), the geo hierarchy (`mmm_jax.models.geo`) and the
+configuration's JSON form (`mmm_jax.models.config.config_to_dict`) are in
+their modules.
+"""
 
 from mmm_jax.models.config import (
     Adstock,
@@ -11,46 +18,20 @@ from mmm_jax.models.config import (
     ModelConfig,
     Saturation,
     SynergyPriors,
-    check_config,
-    config_from_dict,
-    config_to_dict,
 )
-from mmm_jax.models.geo import GeoEffects, geo_term
-from mmm_jax.models.mmm import (
-    ModelInputs,
-    TimeFrame,
-    baseline_design,
-    build_inputs,
-    marginal_baseline_blocker,
-    mmm,
-    time_frame,
-)
-from mmm_jax.models.terms import BaselineDesign, media_response, synergy_pairs
+from mmm_jax.models.mmm import build_inputs, mmm
 
 __all__ = [
     "Adstock",
-    "BaselineDesign",
     "BaselinePriors",
     "Effect",
-    "GeoEffects",
     "GeoPooling",
     "GeoShapes",
     "Likelihood",
     "MediaPriors",
     "ModelConfig",
-    "ModelInputs",
     "Saturation",
     "SynergyPriors",
-    "TimeFrame",
-    "baseline_design",
     "build_inputs",
-    "check_config",
-    "geo_term",
-    "marginal_baseline_blocker",
-    "config_from_dict",
-    "config_to_dict",
-    "media_response",
     "mmm",
-    "synergy_pairs",
-    "time_frame",
 ]

@@ -40,7 +40,8 @@ import numpy as np
 
 import numpyro.distributions as dist
 
-from mmm_jax.transforms import ADSTOCK_PARAMS, SATURATION_PARAMS, Adstock, Saturation
+from mmm_jax.transforms.adstock import ADSTOCK_PARAMS, Adstock
+from mmm_jax.transforms.saturation import SATURATION_PARAMS, Saturation
 
 __all__ = [
     "Adstock",

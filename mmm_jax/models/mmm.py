@@ -22,7 +22,7 @@ from mmm_jax.models.terms import (
     media_term,
     synergy_term,
 )
-from mmm_jax.transforms import lag_stack
+from mmm_jax.transforms.conv import lag_stack
 
 __all__ = [
     "ModelInputs",
@@ -55,7 +55,7 @@ class ModelInputs(NamedTuple):
 
     Attributes:
       lagged: Lagged scaled spend, ``(geo, time, channel, lag)``
-        (:func:`mmm_jax.transforms.lag_stack`; lag 0 is the spend itself).
+        (:func:`mmm_jax.transforms.conv.lag_stack`; lag 0 is the spend itself).
       controls: Scaled controls, shape ``(geo, time, control)``.
       trend_time: 0 at the start, 1 at the end of the fit window, ``(time,)``.
       fourier: Seasonality features, ``(time, feature)``.

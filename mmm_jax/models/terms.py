@@ -24,12 +24,9 @@ from mmm_jax.models.config import (
     SynergyPriors,
     media_param_names,
 )
-from mmm_jax.transforms import (
-    Saturation,
-    adstock_from_lags,
-    adstock_weights_channels,
-    saturate_channels,
-)
+from mmm_jax.transforms.adstock import adstock_weights_channels
+from mmm_jax.transforms.conv import adstock_from_lags
+from mmm_jax.transforms.saturation import Saturation, saturate_channels
 
 
 class MediaOut(NamedTuple):
@@ -54,7 +51,7 @@ def media_saturation(lagged: Array, params: dict, config: ModelConfig):
     r"""Saturated adstock :math:`S_c(\sum_l w_{cl} x_{g,t-l,c})` for given parameters.
 
     Args:
-      lagged: Lagged scaled spend from :func:`mmm_jax.transforms.lag_stack`,
+      lagged: Lagged scaled spend from :func:`mmm_jax.transforms.conv.lag_stack`,
         shape ``(geo, time, channel, lag)``.
       params: Adstock and saturation parameters, each ``(channel,)``, or each
         ``(geo, channel)`` for shapes per geo (:attr:`GeoShapes.PER_GEO`).
@@ -151,7 +148,7 @@ def media_term(
     the national coefficient (site ``coef``).
 
     Args:
-      lagged: Lagged scaled spend (:func:`mmm_jax.transforms.lag_stack`),
+      lagged: Lagged scaled spend (:func:`mmm_jax.transforms.conv.lag_stack`),
         shape ``(geo, time, channel, lag)``.
       config: Model configuration.
       spend_ratio: ``media_scale / target_scale``, shape ``(channel,)``.

@@ -12,24 +12,14 @@ from mmm_jax.optimize.budget import (
     simulate_allocation,
     target_roas_budget,
 )
-from mmm_jax.optimize.projection import check_feasible, project_bounded_simplex
-from mmm_jax.optimize.utility import (
-    cvar,
-    mean_profit,
-    mean_revenue,
-    quantile,
-    value_at_risk,
-)
+from mmm_jax.optimize.utility import cvar, mean_profit, mean_revenue, value_at_risk
 
 __all__ = [
     "BudgetResult",
-    "check_feasible",
     "cvar",
     "mean_profit",
     "mean_revenue",
     "optimize_budget",
-    "project_bounded_simplex",
-    "quantile",
     "simulate_allocation",
     "target_roas_budget",
     "value_at_risk",

@@ -2,7 +2,7 @@ r"""Adstock (carry-over) kernels: pure ``jax.numpy``, no NumPyro.
 
 Each kernel is written for **one series with scalar parameters** and batched
 with ``vmap``. Finite-window kernels are lag weights ``w_0 .. w_{L-1}`` fed to
-the causal convolution in :mod:`mmm_jax.transforms._conv`; with
+the causal convolution in :mod:`mmm_jax.transforms.conv`; with
 ``normalize=True`` (the default) the weights sum to one, so a constant spend
 ``x`` has steady-state adstock ``x``.
 
@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 
 from mmm_jax._typing import Array
-from mmm_jax.transforms._conv import convolve_media
 from mmm_jax.transforms._util import align
+from mmm_jax.transforms.conv import convolve_media
 
 
 class Adstock(enum.Enum):

@@ -17,30 +17,8 @@ fit's files)::
     report_run("runs/x")
 """
 
-from mmm_jax.workflow.decisions import (
-    allocate,
-    allocation_vector,
-    optimize_run,
-    parse_utility,
-    simulate,
-    simulate_run,
-)
-from mmm_jax.workflow.fitting import check_holdout, fit, fit_run
-from mmm_jax.workflow.reporting import report_into, report_run
-from mmm_jax.workflow.text import allocation_lines, summary_lines
+from mmm_jax.workflow.decisions import allocate, optimize_run, simulate, simulate_run
+from mmm_jax.workflow.fitting import fit, fit_run
+from mmm_jax.workflow.reporting import report_run
 
-__all__ = [
-    "allocate",
-    "allocation_lines",
-    "allocation_vector",
-    "check_holdout",
-    "fit",
-    "fit_run",
-    "optimize_run",
-    "parse_utility",
-    "report_into",
-    "report_run",
-    "simulate",
-    "simulate_run",
-    "summary_lines",
-]
+__all__ = ["allocate", "fit", "fit_run", "optimize_run", "report_run", "simulate", "simulate_run"]

@@ -142,7 +142,9 @@ def fit_run(
     Raises:
       ValueError: ``holdout`` with ``lift_tests``, or a hold-out the data cannot give.
     """
-    from mmm_jax.diagnostics import add_review, analyse, holdout_metrics, review, summarize
+    from mmm_jax.diagnostics import analyse, review, summarize
+    from mmm_jax.diagnostics.review import add_review
+    from mmm_jax.diagnostics.validation import holdout_metrics
 
     config = ModelConfig() if config is None else config
     if holdout is not None:

@@ -14,7 +14,8 @@ from mmm_jax.data import (
     from_frame,
     simulate,
 )
-from mmm_jax.transforms import Adstock, Saturation, adstock_media, saturate
+from mmm_jax.transforms.adstock import Adstock, adstock_media
+from mmm_jax.transforms.saturation import Saturation, saturate
 
 SMALL = SimulationConfig(n_periods=120, max_lag=14)
 PAIR = (("search", "social", 0.3),)

@@ -5,28 +5,19 @@ import pandas as pd
 import pytest
 
 from mmm_jax.data import from_frame
-from mmm_jax.diagnostics import (
-    analyse,
+from mmm_jax.diagnostics import analyse, hdi, summarize
+from mmm_jax.diagnostics.metrics import (
     contributions,
     estimate,
     fit_metrics,
-    hdi,
     marginal_roas,
     response_curves,
     saturation_spend,
-    summarize,
     waste_flags,
 )
 from mmm_jax.inference import Fit
-from mmm_jax.models import (
-    Adstock,
-    Effect,
-    MediaPriors,
-    ModelConfig,
-    Saturation,
-    SynergyPriors,
-    time_frame,
-)
+from mmm_jax.models import Adstock, Effect, MediaPriors, ModelConfig, Saturation, SynergyPriors
+from mmm_jax.models.mmm import time_frame
 
 N = 80
 CONFIG = ModelConfig(

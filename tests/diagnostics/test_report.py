@@ -235,14 +235,8 @@ def _hand_fit(synergy: bool):
 
     from mmm_jax.data import from_frame
     from mmm_jax.inference import Fit
-    from mmm_jax.models import (
-        Adstock,
-        MediaPriors,
-        ModelConfig,
-        Saturation,
-        SynergyPriors,
-        time_frame,
-    )
+    from mmm_jax.models import Adstock, MediaPriors, ModelConfig, Saturation, SynergyPriors
+    from mmm_jax.models.mmm import time_frame
 
     rng = np.random.default_rng(3)
     n = 60
@@ -282,7 +276,8 @@ def _hand_fit(synergy: bool):
 
 
 def test_figures_for_fit_draws_metrics_numbers(tmp_path):
-    from mmm_jax.diagnostics import contributions, marginal_roas, summarize
+    from mmm_jax.diagnostics import summarize
+    from mmm_jax.diagnostics.metrics import contributions, marginal_roas
     from mmm_jax.diagnostics.report import figures_for_fit
 
     fit = _hand_fit(synergy=True)

@@ -12,7 +12,8 @@ import numpyro.distributions as dist
 from numpyro.infer import Predictive
 
 from mmm_jax.data import SimulationConfig, from_frame, simulate
-from mmm_jax.diagnostics import contributions, convergence, hdi
+from mmm_jax.diagnostics import hdi
+from mmm_jax.diagnostics.metrics import contributions
 from mmm_jax.diagnostics.review import (
     ReviewThresholds,
     add_review,
@@ -28,6 +29,7 @@ from mmm_jax.diagnostics.review import (
     review,
     review_table,
 )
+from mmm_jax.diagnostics.summary import convergence
 from mmm_jax.inference import fit_nuts
 from mmm_jax.models import BaselinePriors, ModelConfig, mmm
 

@@ -14,7 +14,7 @@ import pytest
 import jax
 
 from mmm_jax.data import DataValidationError, SimulationConfig, from_frame, simulate
-from mmm_jax.diagnostics import fit_metrics
+from mmm_jax.diagnostics.metrics import fit_metrics
 from mmm_jax.diagnostics.validation import (
     compare_models,
     holdout_metrics,
@@ -22,7 +22,8 @@ from mmm_jax.diagnostics.validation import (
     window_metrics,
 )
 from mmm_jax.inference import Fit, fit_nuts, fit_svi
-from mmm_jax.models import ModelConfig, time_frame
+from mmm_jax.models import ModelConfig
+from mmm_jax.models.mmm import time_frame
 
 CONFIG = ModelConfig(yearly_order=1, weekly_order=1, max_lag=14)
 

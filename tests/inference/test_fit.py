@@ -9,7 +9,7 @@ import pytest
 import jax
 
 from mmm_jax.data import SimulationConfig, from_frame, simulate
-from mmm_jax.diagnostics import contributions
+from mmm_jax.diagnostics.metrics import contributions
 from mmm_jax.inference import Fit, FitFileError, Guide, fit_map, fit_nuts, fit_svi
 from mmm_jax.models import Likelihood, ModelConfig
 
@@ -294,7 +294,8 @@ def test_to_arviz_labels_per_geo_curve_sites(centred):
     from numpyro.infer import Predictive
 
     from mmm_jax.data import from_frame
-    from mmm_jax.models import GeoPooling, GeoShapes, build_inputs, mmm, time_frame
+    from mmm_jax.models import GeoPooling, GeoShapes, build_inputs, mmm
+    from mmm_jax.models.mmm import time_frame
 
     rng = np.random.default_rng(0)
     rows = []

@@ -14,16 +14,9 @@ from numpyro.handlers import seed, trace
 from numpyro.infer import Predictive
 
 from mmm_jax.data import from_frame
-from mmm_jax.models import (
-    GeoPooling,
-    GeoShapes,
-    ModelConfig,
-    build_inputs,
-    config_from_dict,
-    config_to_dict,
-    media_response,
-    mmm,
-)
+from mmm_jax.models import GeoPooling, GeoShapes, ModelConfig, build_inputs, mmm
+from mmm_jax.models.config import config_from_dict, config_to_dict
+from mmm_jax.models.terms import media_response
 from tests.models.test_model import small_frame
 
 GEOS = ["a", "b", "c", "d"]  # 4 geos, 3 channels: shapes cannot be confused
@@ -118,7 +111,7 @@ def test_geo_contributions_sum_to_national(geo_data, key):
     """Per-geo counterfactual contributions add up to the national ones, draw by draw."""
     from mmm_jax.diagnostics import analyse
     from mmm_jax.inference import Fit
-    from mmm_jax.models import time_frame
+    from mmm_jax.models.mmm import time_frame
 
     config = ModelConfig(geo_pooling=GeoPooling())
     inputs = build_inputs(geo_data, config)
@@ -187,9 +180,9 @@ def test_geo_response_and_per_geo_budget(geo_data, key):
     """The response of a geo panel equals the per-geo curves summed, and optimises per geo."""
     from mmm_jax.diagnostics import analyse
     from mmm_jax.inference import Fit
-    from mmm_jax.models import time_frame
+    from mmm_jax.models.mmm import time_frame
     from mmm_jax.optimize import optimize_budget
-    from mmm_jax.transforms import saturate_channels
+    from mmm_jax.transforms.saturation import saturate_channels
 
     config = ModelConfig(geo_pooling=GeoPooling())
     inputs = build_inputs(geo_data, config)

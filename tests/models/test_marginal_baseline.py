@@ -18,16 +18,8 @@ from numpyro.handlers import block, seed, substitute, trace
 from numpyro.infer import Predictive
 
 from mmm_jax.data import from_frame
-from mmm_jax.models import (
-    BaselinePriors,
-    GeoPooling,
-    Likelihood,
-    ModelConfig,
-    baseline_design,
-    build_inputs,
-    marginal_baseline_blocker,
-    mmm,
-)
+from mmm_jax.models import BaselinePriors, GeoPooling, Likelihood, ModelConfig, build_inputs, mmm
+from mmm_jax.models.mmm import baseline_design, marginal_baseline_blocker
 from mmm_jax.models.terms import baseline_term
 
 

@@ -20,12 +20,11 @@ from mmm_jax.models import (
     Saturation,
     SynergyPriors,
     build_inputs,
-    config_from_dict,
-    config_to_dict,
-    media_response,
     mmm,
 )
+from mmm_jax.models.config import config_from_dict, config_to_dict
 from mmm_jax.models.mmm import fourier_features
+from mmm_jax.models.terms import media_response
 
 
 def small_frame(n=120, geos=None, seed_=0):
@@ -329,7 +328,7 @@ def test_lognormal_likelihood_has_mean_mu(data):
 @pytest.mark.parametrize("kind", list(Saturation))
 def test_saturation_at_mean_parametrisation(data, kind):
     """The derived curve is exactly S-bar saturated at the mean (scaled) spend of 1."""
-    from mmm_jax.transforms import saturate
+    from mmm_jax.transforms.saturation import saturate
 
     config = ModelConfig(saturation=kind, media=MediaPriors(saturation_at_mean=dist.Beta(2.0, 2.0)))
     tr = trace(seed(mmm, 1)).get_trace(build_inputs(data, config), config)

@@ -16,7 +16,8 @@ from mmm_jax.optimize import (
     simulate_allocation,
     target_roas_budget,
 )
-from mmm_jax.transforms import ResponseParams, Saturation, horizon_response, steady_response
+from mmm_jax.transforms import ResponseParams, horizon_response, steady_response
+from mmm_jax.transforms.saturation import Saturation
 
 # Michaelis-Menten curves m_i(x) = V_i x / (k_i + x) in currency: spends in tens of thousands.
 V = np.array([120_000.0, 80_000.0, 150_000.0, 60_000.0])

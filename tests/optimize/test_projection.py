@@ -7,7 +7,7 @@ from scipy.optimize import minimize
 import jax
 import jax.numpy as jnp
 
-from mmm_jax.optimize import check_feasible, project_bounded_simplex
+from mmm_jax.optimize.projection import check_feasible, project_bounded_simplex
 
 project = jax.jit(project_bounded_simplex)
 

@@ -4,7 +4,8 @@ import pytest
 import jax
 import jax.numpy as jnp
 
-from mmm_jax.optimize import cvar, mean_profit, mean_revenue, quantile, value_at_risk
+from mmm_jax.optimize import cvar, mean_profit, mean_revenue, value_at_risk
+from mmm_jax.optimize.utility import quantile
 
 DRAWS = np.random.default_rng(0).gamma(4.0, 250.0, size=1000)
 SPEND = jnp.asarray([100.0, 250.0, 50.0])

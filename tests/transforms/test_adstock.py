@@ -10,19 +10,18 @@ from hypothesis.extra.numpy import arrays
 import jax
 import jax.numpy as jnp
 
-from mmm_jax.transforms import (
+from mmm_jax.transforms.adstock import (
     ADSTOCK_PARAMS,
     Adstock,
     adstock_media,
     adstock_weights,
-    causal_convolve,
-    convolve_media,
     delayed_weights,
     geometric_adstock,
     geometric_adstock_associative,
     geometric_weights,
     weibull_weights,
 )
+from mmm_jax.transforms.conv import causal_convolve, convolve_media
 
 # jitted: eager associative_scan dispatches (and compiles) hundreds of small ops
 GEOMETRIC_FORMS = [

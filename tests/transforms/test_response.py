@@ -6,7 +6,8 @@ import pytest
 import jax
 import jax.numpy as jnp
 
-from mmm_jax.transforms import ResponseParams, Saturation, horizon_response, steady_response
+from mmm_jax.transforms import ResponseParams, horizon_response, steady_response
+from mmm_jax.transforms.saturation import Saturation
 
 D, C = 7, 3
 

@@ -9,7 +9,7 @@ from hypothesis.extra.numpy import arrays
 import jax
 import jax.numpy as jnp
 
-from mmm_jax.transforms import (
+from mmm_jax.transforms.saturation import (
     SATURATION_PARAMS,
     Saturation,
     hill,
