@@ -92,9 +92,10 @@ def run_fit(args) -> dict:
 
 
 def _fit_into(stage, args) -> dict:
-    from mmm_jax import workflow
     from mmm_jax.calibration import LiftSpread, load_lift_csv
     from mmm_jax.data import load_csv
+    from mmm_jax.workflow import fit_run
+    from mmm_jax.workflow.fitting import check_holdout
 
     data = load_csv(
         args.data,
@@ -120,12 +121,12 @@ def _fit_into(stage, args) -> dict:
                 "split with the periods; fit without one of them"
             )
         try:  # refuse what would stop the refit before spending the main fit, not after it
-            workflow.check_holdout(data, config, args.holdout)
+            check_holdout(data, config, args.holdout)
         except ValueError as err:  # DataValidationError included
             raise CLIError(f"--holdout {args.holdout}: {err}") from None
     options = dict(num_warmup=args.warmup, num_samples=args.draws, num_chains=args.chains)
     options.update(num_steps=args.svi_steps, guide=args.guide, progress_bar=_show_progress(args))
-    return workflow.fit_run(
+    return fit_run(
         stage,
         data,
         config,

@@ -219,6 +219,55 @@ def test_the_graph_reader_sees_function_local_and_relative_imports(tmp_path):
     assert _cycles(graph) == [["a", "b", "c"], ["d"]]
 
 
+def _sources() -> list[tuple[str, str]]:
+    root = PACKAGE.parent
+    out = [
+        (str(f.relative_to(root)), f.read_text())
+        for d in ("mmm_jax", "tests", "benchmarks", "experiments")
+        for f in sorted((root / d).rglob("*.py"))
+    ]
+    notebook = json.loads((root / "notebooks" / "nuts_vs_svi.ipynb").read_text())
+    cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    return out + [(f"notebook cell {i}", "".join(c["source"])) for i, c in enumerate(cells)]
+
+
+def test_every_name_taken_from_mmm_jax_exists():
+    """Imports and ``module.name`` uses anywhere (scripts, tests, notebook) name what exists."""
+    import importlib
+
+    def has(module: str, name: str) -> bool:
+        return hasattr(importlib.import_module(module), name) or f"{module}.{name}" in MODULES
+
+    missing = []
+    for where, text in _sources():
+        tree = ast.parse(text)
+        aliases = {}  # local name -> mmm_jax module
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mmm_jax"):
+                for a in node.names:
+                    if not has(node.module, a.name):
+                        missing.append(f"{where}: from {node.module} import {a.name}")
+                    elif f"{node.module}.{a.name}" in MODULES:
+                        aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.startswith("mmm_jax") and a.asname:
+                        aliases[a.asname] = a.name
+        rebound = {  # a local variable of the same name shadows the module
+            n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        aliases = {k: v for k, v in aliases.items() if k not in rebound}
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and not has(aliases[node.value.id], node.attr)
+            ):
+                missing.append(f"{where}: {aliases[node.value.id]}.{node.attr}")
+    assert not missing, "names that do not exist: " + "; ".join(missing)
+
+
 # ------------------------------------------------------------------ public names
 def _all(module: str) -> list[str]:
     tree = ast.parse(MODULES[module].read_text())
