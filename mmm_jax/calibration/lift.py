@@ -81,6 +81,10 @@ __all__ = [
 
 #: A lift this many standard errors the opposite way to its spend change is refused.
 _WRONG_WAY_SE = 3.0
+#: A cut up to this multiple of the region's share of the spend reads as the region
+#: going dark (a region's share of spend may differ from its share of the market);
+#: beyond it market_share or spend_delta is wrong.
+_CUT_SLACK = 1.5
 
 #: Required columns of a lift-test table, then the optional ones.
 LIFT_COLUMNS = ("channel", "start", "end", "spend_delta", "lift", "lift_se")
@@ -267,9 +271,11 @@ class LiftTests:
         Raises:
           DataValidationError: Naming every offending row: an unknown channel
             (listing the known ones), an unknown geo or a missing geo for a
-            panel, a window outside the data's dates, or a cut of more spend
-            than the test region had (in the window, or, spread uniformly, in
-            one of its periods).
+            panel, a window outside the data's dates, or a cut of more than
+            1.5 times the test region's spend in the window (the region is
+            ``market_share`` times the geo; a cut between 1 and 1.5 times is
+            read as the region going dark), or, spread uniformly, more than
+            one period's spend.
         """
         problems = [p for i in range(len(self)) for p in self._data_problems(i, data)]
         if problems:
@@ -299,18 +305,18 @@ class LiftTests:
         return out
 
     def _cut_problems(self, i: int, data: MMMData) -> list[str]:
-        """A cut larger than the region's spend: in the window, or per period if uniform."""
+        """A cut far larger than the region's spend, or, spread uniformly, than one period's."""
         s, e = (int(v[i]) for v in self.periods(data))
         g = 0 if self.geo[i] is None else data.geos.index(self.geo[i])
         c = data.channels.index(self.channel[i])
         region = self.market_share[i] * np.asarray(data.media)[g, s : e + 1, c]
         cut = -self.spend_delta[i]
-        # Spend is usually rounded to cents: allow 0.1% of slack.
-        if cut > 1.001 * region.sum():
+        if cut > _CUT_SLACK * region.sum():
             return [
-                f"{self._name(i)}: cuts {cut:,.2f} of {self.channel[i]} spend, but the test "
-                f"region (market_share {self.market_share[i]:g}) spent {region.sum():,.2f} "
-                "in the window; a cut cannot exceed what was spent"
+                f"{self._name(i)}: cuts {cut:,.2f} of {self.channel[i]} spend, more than "
+                f"{_CUT_SLACK:g} times the {region.sum():,.2f} a region holding market_share "
+                f"{self.market_share[i]:g} of the market spends in the window; check market_share "
+                "and the units of spend_delta"
             ]
         if self.spread is LiftSpread.UNIFORM and cut / region.size > 1.001 * region.min():
             short = int(np.sum(cut / region.size > 1.001 * region))
@@ -575,7 +581,7 @@ def lift_inputs(tests: LiftTests, data: MMMData, max_lag: int) -> LiftInputs:
         weight = np.where(history.sum(axis=1, keepdims=True) > 0, history, weight)
     weight = weight / weight.sum(axis=1, keepdims=True)
     delta = weight * (tests.spend_delta / scale)[:, None]  # (test, time), market-equivalent
-    # A cut never takes more than the market spent (check_data allows 0.1% for rounding).
+    # A cut never takes more than the market spent: at most, the region goes dark.
     floor = -history / np.asarray(data.scaler.media_scale)[chan][:, None]
     delta = np.where((tests.spend_delta < 0)[:, None], np.maximum(delta, floor), delta)
     dtype = jnp.result_type(float)

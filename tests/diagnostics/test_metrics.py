@@ -20,6 +20,7 @@ from mmm_jax.diagnostics import (
 from mmm_jax.inference import Fit
 from mmm_jax.models import (
     Adstock,
+    Effect,
     MediaPriors,
     ModelConfig,
     Saturation,
@@ -34,7 +35,7 @@ CONFIG = ModelConfig(
     max_lag=5,
     yearly_order=0,
     weekly_order=0,
-    media=MediaPriors(roas=None),
+    media=MediaPriors(effect=Effect.COEF),
 )
 
 

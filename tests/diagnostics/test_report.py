@@ -237,6 +237,7 @@ def _hand_fit(synergy: bool):
     from mmm_jax.inference import Fit
     from mmm_jax.models import (
         Adstock,
+        Effect,
         MediaPriors,
         ModelConfig,
         Saturation,
@@ -261,7 +262,7 @@ def _hand_fit(synergy: bool):
         max_lag=4,
         yearly_order=0,
         weekly_order=0,
-        media=MediaPriors(roas=None),
+        media=MediaPriors(effect=Effect.COEF),
         synergy=SynergyPriors() if synergy else None,
     )
     draws = {
