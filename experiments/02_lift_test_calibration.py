@@ -52,7 +52,7 @@ import pandas as pd
 
 import jax
 
-from mmm_jax.calibration import LiftSpread, LiftTests, load_lift_csv, roas_prior
+from mmm_jax.calibration import LiftSpread, LiftTests, load_lift_csv
 from mmm_jax.data import SimulationConfig, from_frame
 from mmm_jax.data.geo_experiment import (
     GeoExperimentConfig,
@@ -64,7 +64,7 @@ from mmm_jax.data.geo_experiment import (
 from mmm_jax.diagnostics.metrics import estimate
 from mmm_jax.diagnostics.plots import plot_roas_forest
 from mmm_jax.inference import fit_nuts, fit_svi
-from mmm_jax.models import MediaPriors, ModelConfig
+from mmm_jax.models import MediaPriors, ModelConfig, roas_prior
 
 log = logging.getLogger("experiments.02")
 

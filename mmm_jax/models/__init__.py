@@ -14,8 +14,10 @@ from mmm_jax.models.config import (
     check_config,
     config_from_dict,
     config_to_dict,
+    roas_prior,
 )
 from mmm_jax.models.geo import GeoEffects, geo_term
+from mmm_jax.models.lift import LiftInputs, lift_inputs
 from mmm_jax.models.mmm import (
     ModelInputs,
     TimeFrame,
@@ -36,6 +38,7 @@ __all__ = [
     "GeoPooling",
     "GeoShapes",
     "Likelihood",
+    "LiftInputs",
     "MediaPriors",
     "ModelConfig",
     "ModelInputs",
@@ -46,11 +49,13 @@ __all__ = [
     "build_inputs",
     "check_config",
     "geo_term",
+    "lift_inputs",
     "marginal_baseline_blocker",
     "config_from_dict",
     "config_to_dict",
     "media_response",
     "mmm",
+    "roas_prior",
     "synergy_pairs",
     "time_frame",
 ]

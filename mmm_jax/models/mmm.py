@@ -12,9 +12,10 @@ import numpyro.distributions as dist
 from numpyro.handlers import scope
 
 from mmm_jax._typing import Array
-from mmm_jax.calibration.lift import LiftInputs, LiftTests, lift_inputs, lift_term
+from mmm_jax.calibration.lift import LiftTests
 from mmm_jax.models.config import Likelihood, ModelConfig, check_config
 from mmm_jax.models.geo import geo_term
+from mmm_jax.models.lift import LiftInputs, lift_inputs, lift_term
 from mmm_jax.models.terms import (
     BaselineDesign,
     baseline_marginal_term,
@@ -65,7 +66,7 @@ class ModelInputs(NamedTuple):
       reference: Lagged scaled spend of the fit window, ``(geo, time, channel,
         lag)``, when ``lagged`` is another window or a counterfactual; ``None``
         when fitting.
-      lift: Lift tests (:class:`mmm_jax.calibration.LiftInputs`) adding their
+      lift: Lift tests (:class:`mmm_jax.models.lift.LiftInputs`) adding their
         likelihood, or ``None``.
     """
 
@@ -324,7 +325,7 @@ def mmm(
     saturation parameters, each ``(channel,)``; ``coef`` is always there),
     ``baseline/*``, ``synergy/gamma`` ``(pair,)``, ``sigma``, ``mu``
     ``(geo, time)`` and the observed ``y``; with lift tests ``lift/predicted``
-    ``(test,)`` and the observed ``lift/delta_y`` (:func:`mmm_jax.calibration.lift_term`).
+    ``(test,)`` and the observed ``lift/delta_y`` (:func:`mmm_jax.models.lift.lift_term`).
 
     Args:
       inputs: Arrays from :func:`build_inputs`.
