@@ -7,13 +7,8 @@ import pytest
 
 import jax.numpy as jnp
 
-from mmm_jax.data import (
-    DEFAULT_CHANNELS,
-    ChannelSpec,
-    SimulationConfig,
-    from_frame,
-    simulate,
-)
+from mmm_jax.data import from_frame
+from mmm_jax.synthetic import DEFAULT_CHANNELS, ChannelSpec, SimulationConfig, simulate
 from mmm_jax.transforms import Adstock, Saturation, adstock_media, saturate
 
 SMALL = SimulationConfig(n_periods=120, max_lag=14)

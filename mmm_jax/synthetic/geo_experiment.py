@@ -1,7 +1,7 @@
 r"""Geo experiments with known truth, and estimators of their lift.
 
 A market of ``G`` regions ("Melbourne", "Sydney", ...) is simulated with
-:func:`mmm_jax.data.simulate` (one geo per region, the same mechanics and
+:func:`mmm_jax.synthetic.simulate` (one geo per region, the same mechanics and
 kernels). During a test window one channel's spend in the test region(s) is
 raised by ``spend_lift`` (+50% by default); the expected revenue of those
 regions rises by
@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmm_jax.data.simulate import (
+from mmm_jax.synthetic.simulate import (
     Simulation,
     SimulationConfig,
     _adstock,
