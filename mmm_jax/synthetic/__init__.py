@@ -10,7 +10,11 @@
   real ones have (bronze), cleaned with a report of every fix (silver), and
   validated model data (gold).
 
-Nothing in the model, inference or analysis layers imports this package.
+The simulator computes adstock and saturation with its own NumPy reference
+kernels (:mod:`~mmm_jax.synthetic.kernels`), not the model's
+:mod:`mmm_jax.transforms`, so a bug in a kernel cannot sit in the truth and in
+the fit alike; tests check that the two implementations agree. Nothing in the
+model, inference or analysis layers imports this package.
 """
 
 from mmm_jax.synthetic.geo_experiment import (
