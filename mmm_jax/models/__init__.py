@@ -1,4 +1,4 @@
-"""NumPyro model terms, their composition and typed configuration."""
+"""NumPyro model terms (the lift-test likelihood included), their composition, typed configuration and priors."""
 
 from mmm_jax.models.config import (
     Adstock,
@@ -17,7 +17,7 @@ from mmm_jax.models.config import (
     roas_prior,
 )
 from mmm_jax.models.geo import GeoEffects, geo_term
-from mmm_jax.models.lift import LiftInputs, lift_inputs
+from mmm_jax.models.lift import LiftInputs
 from mmm_jax.models.mmm import (
     ModelInputs,
     TimeFrame,
@@ -49,7 +49,6 @@ __all__ = [
     "build_inputs",
     "check_config",
     "geo_term",
-    "lift_inputs",
     "marginal_baseline_blocker",
     "config_from_dict",
     "config_to_dict",
