@@ -208,3 +208,21 @@ def test_the_synthetic_package_takes_only_names_from_the_model_kernels():
                     taken = {a.name for a in node.names}
                     assert taken <= allowed, (path.name, taken - allowed)
                 assert node.module.split(".")[0] != "jax", path.name
+
+
+def test_no_library_layer_imports_the_synthetic_package():
+    # Synthetic data are for entry points (demo, experiments, tests), never a dependency.
+    root = Path(kernels.__file__).parents[1]
+    layers = ("data", "transforms", "calibration", "models", "inference", "diagnostics", "optimize")
+    offending = []
+    for layer in layers:
+        for path in sorted((root / layer).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                modules = []
+                if isinstance(node, ast.Import):
+                    modules = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                if any(m.startswith("mmm_jax.synthetic") for m in modules):
+                    offending.append(f"{layer}/{path.name}")
+    assert not offending, offending
