@@ -46,8 +46,9 @@ import numpy as np
 
 import jax
 
-from mmm_jax.data import Simulation, SimulationConfig, load_csv, simulate
+from mmm_jax.data import load_csv
 from mmm_jax.optimize import ResponseFunction, ResponseParams, optimize_budget, steady_response
+from mmm_jax.synthetic import Simulation, SimulationConfig, simulate
 from mmm_jax.transforms.saturation import SATURATION_PARAMS
 
 __all__ = [
@@ -506,16 +507,16 @@ def _demo_into(stage, out: Path, *, seed: int, settings: DemoSettings, progress:
     """
     from mmm_jax import cli
     from mmm_jax.calibration import LiftSpread, LiftTests
-    from mmm_jax.data.geo_experiment import (
+    from mmm_jax.diagnostics import summarize
+    from mmm_jax.diagnostics.review import add_review, review
+    from mmm_jax.inference import fit_nuts
+    from mmm_jax.models import ModelConfig
+    from mmm_jax.synthetic import (
         GeoExperimentConfig,
         lift_rows,
         regression_estimate,
         simulate_geo_experiment,
     )
-    from mmm_jax.diagnostics import summarize
-    from mmm_jax.diagnostics.review import add_review, review
-    from mmm_jax.inference import fit_nuts
-    from mmm_jax.models import ModelConfig
 
     timings: dict[str, float] = {}
     t_start = time.perf_counter()

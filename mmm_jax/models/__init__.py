@@ -1,4 +1,4 @@
-"""NumPyro model terms, their composition and typed configuration."""
+"""NumPyro model terms (the lift-test likelihood included), their composition, typed configuration and priors."""
 
 from mmm_jax.models.config import (
     Adstock,
@@ -14,8 +14,10 @@ from mmm_jax.models.config import (
     check_config,
     config_from_dict,
     config_to_dict,
+    roas_prior,
 )
 from mmm_jax.models.geo import GeoEffects, geo_term
+from mmm_jax.models.lift import LiftInputs
 from mmm_jax.models.mmm import (
     ModelInputs,
     TimeFrame,
@@ -36,6 +38,7 @@ __all__ = [
     "GeoPooling",
     "GeoShapes",
     "Likelihood",
+    "LiftInputs",
     "MediaPriors",
     "ModelConfig",
     "ModelInputs",
@@ -51,6 +54,7 @@ __all__ = [
     "config_to_dict",
     "media_response",
     "mmm",
+    "roas_prior",
     "synergy_pairs",
     "time_frame",
 ]

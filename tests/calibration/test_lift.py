@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpyro.distributions as dist
 from numpyro.handlers import seed, substitute, trace
 
-from mmm_jax.calibration import LiftSpread, LiftTests, load_lift_csv, roas_prior
+from mmm_jax.calibration import LiftSpread, LiftTests, load_lift_csv
 from mmm_jax.data import DataValidationError, from_frame
 from mmm_jax.inference import Fit, fit_map, fit_svi
 from mmm_jax.models import (
@@ -23,6 +23,7 @@ from mmm_jax.models import (
     SynergyPriors,
     build_inputs,
     mmm,
+    roas_prior,
 )
 
 BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchdata" / "beauty_daily"

@@ -11,7 +11,7 @@ import jax
 import numpyro.distributions as dist
 from numpyro.infer import Predictive
 
-from mmm_jax.data import SimulationConfig, from_frame, simulate
+from mmm_jax.data import from_frame
 from mmm_jax.diagnostics import contributions, convergence, hdi
 from mmm_jax.diagnostics.review import (
     ReviewThresholds,
@@ -30,6 +30,7 @@ from mmm_jax.diagnostics.review import (
 )
 from mmm_jax.inference import fit_nuts
 from mmm_jax.models import BaselinePriors, ModelConfig, mmm
+from mmm_jax.synthetic import SimulationConfig, simulate
 
 WIDE_SD = 20.0  # intercept prior sd on the scaled target (the data pin it to ~0.01)
 
