@@ -24,7 +24,7 @@ test: $(STAMP)
 # The kernels, model, data and optimiser again in double precision (the library
 # never sets x64 itself; STYLE.md asks CI to check both).
 test-x64: $(STAMP)
-	JAX_ENABLE_X64=1 $(PY) -m pytest tests/transforms tests/models tests/data tests/optimize -q
+	JAX_ENABLE_X64=1 $(PY) -m pytest tests/transforms tests/models tests/data tests/synthetic tests/optimize -q
 
 test-slow: $(STAMP)
 	$(PY) -m pytest --run-slow -m slow

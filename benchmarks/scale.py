@@ -1,6 +1,6 @@
 r"""Scale benchmark: NUTS and SVI of the geo model for G geos x 156 weeks x 10 channels.
 
-For each G in ``--geos`` the synthetic data come from `mmm_jax.data.simulate`
+For each G in ``--geos`` the synthetic data come from `mmm_jax.synthetic.simulate`
 (``SimulationConfig(n_geos=G, freq="W-MON", n_periods=156)``, 10 channels: the
 four default channel kinds cycled, renamed). The model is
 ``ModelConfig(geo_pooling=GeoPooling())`` (per-geo media effects, non-centred;
@@ -47,8 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _data(n_geo: int, n_weeks: int, n_channels: int, seed: int):
-    from mmm_jax.data import SimulationConfig, from_frame, simulate
-    from mmm_jax.data.simulate import DEFAULT_CHANNELS
+    from mmm_jax.data import from_frame
+    from mmm_jax.synthetic import DEFAULT_CHANNELS, SimulationConfig, simulate
 
     channels = tuple(
         dataclasses.replace(DEFAULT_CHANNELS[i % len(DEFAULT_CHANNELS)], name=f"ch{i:02d}")

@@ -2,7 +2,7 @@
 
 The journey of a data set, end to end:
 
-1. simulate a national daily data set (`mmm_jax.data.simulate`) with known ROAS;
+1. simulate a national daily data set (`mmm_jax.synthetic.simulate`) with known ROAS;
 2. export it as raw platform files with defects (bronze), clean them with a
    report of every fix (silver) and validate them into `MMMData` (gold);
 3. fit the default model with NUTS and with SVI (one guide);
@@ -45,8 +45,6 @@ import numpy as np
 
 import jax
 
-from mmm_jax.data import SimulationConfig, simulate
-from mmm_jax.data.pipeline import make_bronze, to_gold, to_silver
 from mmm_jax.diagnostics.metrics import contributions, estimate, fit_metrics
 from mmm_jax.diagnostics.plots import plot_roas_forest
 from mmm_jax.diagnostics.report import figures_for_fit
@@ -54,6 +52,7 @@ from mmm_jax.diagnostics.summary import convergence
 from mmm_jax.inference import Fit, Guide, fit_nuts, fit_svi
 from mmm_jax.models import ModelConfig
 from mmm_jax.models.config import config_to_dict
+from mmm_jax.synthetic import SimulationConfig, make_bronze, simulate, to_gold, to_silver
 
 log = logging.getLogger("experiments.01")
 

@@ -6,7 +6,7 @@
 2. get lift tests: either the benchmark's ``lift_tests.csv`` (``--data``,
    default ``../shared/benchdata/beauty_daily``) or, with ``--simulate``, a
    geo experiment simulated on a market of regions
-   (`mmm_jax.data.geo_experiment`): one channel's spend raised in one region,
+   (`mmm_jax.synthetic.geo_experiment`): one channel's spend raised in one region,
    its lift estimated by difference-in-differences with a standard error;
 3. refit with the lift tests as likelihood terms (the model predicts each
    test's lift through its own adstock and saturation, window plus carry-over);
@@ -52,19 +52,20 @@ import pandas as pd
 
 import jax
 
-from mmm_jax.calibration import LiftSpread, LiftTests, load_lift_csv, roas_prior
-from mmm_jax.data import SimulationConfig, from_frame
-from mmm_jax.data.geo_experiment import (
+from mmm_jax.calibration import LiftSpread, LiftTests, load_lift_csv
+from mmm_jax.data import from_frame
+from mmm_jax.diagnostics.metrics import estimate
+from mmm_jax.diagnostics.plots import plot_roas_forest
+from mmm_jax.inference import fit_nuts, fit_svi
+from mmm_jax.models import MediaPriors, ModelConfig, roas_prior
+from mmm_jax.synthetic import (
     GeoExperimentConfig,
+    SimulationConfig,
     did_estimate,
     lift_rows,
     regression_estimate,
     simulate_geo_experiment,
 )
-from mmm_jax.diagnostics.metrics import estimate
-from mmm_jax.diagnostics.plots import plot_roas_forest
-from mmm_jax.inference import fit_nuts, fit_svi
-from mmm_jax.models import MediaPriors, ModelConfig
 
 log = logging.getLogger("experiments.02")
 

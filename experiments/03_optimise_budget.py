@@ -49,14 +49,13 @@ import numpy as np
 
 import jax
 
-from mmm_jax.data import SimulationConfig, simulate
-from mmm_jax.data.pipeline import make_bronze, to_gold, to_silver
 from mmm_jax.demo import score_allocation
 from mmm_jax.diagnostics import analyse
 from mmm_jax.diagnostics.plots import plot_budget_reallocation
 from mmm_jax.inference import Fit, fit_nuts
 from mmm_jax.models import ModelConfig
 from mmm_jax.optimize import optimize_budget, simulate_allocation
+from mmm_jax.synthetic import SimulationConfig, make_bronze, simulate, to_gold, to_silver
 
 log = logging.getLogger("experiments.03")
 

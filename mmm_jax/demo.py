@@ -47,8 +47,9 @@ import numpy as np
 
 import jax
 
-from mmm_jax.data import Simulation, SimulationConfig, load_csv, simulate
+from mmm_jax.data import load_csv
 from mmm_jax.optimize import optimize_budget
+from mmm_jax.synthetic import Simulation, SimulationConfig, simulate
 from mmm_jax.transforms.response import ResponseFunction, ResponseParams, steady_response
 from mmm_jax.transforms.saturation import SATURATION_PARAMS
 
@@ -520,16 +521,16 @@ def _demo_into(stage, out: Path, *, seed: int, settings: DemoSettings, progress:
       ``(demo.json dict, summary, alloc, simulation, timings)``.
     """
     from mmm_jax.calibration import LiftSpread, LiftTests
-    from mmm_jax.data.geo_experiment import (
+    from mmm_jax.diagnostics import analyse, summarize
+    from mmm_jax.diagnostics.review import add_review, review
+    from mmm_jax.inference import fit_nuts
+    from mmm_jax.models import ModelConfig
+    from mmm_jax.synthetic import (
         GeoExperimentConfig,
         lift_rows,
         regression_estimate,
         simulate_geo_experiment,
     )
-    from mmm_jax.diagnostics import analyse, summarize
-    from mmm_jax.diagnostics.review import add_review, review
-    from mmm_jax.inference import fit_nuts
-    from mmm_jax.models import ModelConfig
     from mmm_jax.workflow import allocate
     from mmm_jax.workflow.reporting import report_into
     from mmm_jax.workflow.text import allocation_lines

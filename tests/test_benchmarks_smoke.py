@@ -104,7 +104,7 @@ def test_recovery_seeds_summary_scores_coverage_and_error():
 
 def test_fit_speed_reports_what_it_measured(tmp_path):
     """fit_speed.py on small simulated data: ESS/s is the min channel ESS over the median warm wall."""
-    from mmm_jax.data import SimulationConfig, simulate
+    from mmm_jax.synthetic import SimulationConfig, simulate
 
     sim = simulate(SimulationConfig(n_periods=120, noise_sd=0.03), seed=4)
     (tmp_path / "small").mkdir()

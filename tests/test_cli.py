@@ -34,8 +34,8 @@ import jax
 
 from mmm_jax import _atomic
 from mmm_jax.cli import main
-from mmm_jax.data import SimulationConfig, simulate
 from mmm_jax.run_folder import RunFolder
+from mmm_jax.synthetic import SimulationConfig, simulate
 from tests.test_run_folder import needs_proc, rewrite_meta, snapshot, wait_stopped
 
 CHANNELS = ["search", "social", "video", "retail"]

@@ -11,10 +11,10 @@ import pytest
 import jax.numpy as jnp
 
 from mmm_jax.cli import main
-from mmm_jax.data import ChannelSpec, SimulationConfig, simulate
 from mmm_jax.demo import DemoSettings, regional_market, true_response
 from mmm_jax.inference import Fit
 from mmm_jax.run_folder import RunFolder
+from mmm_jax.synthetic import ChannelSpec, SimulationConfig, simulate
 from mmm_jax.transforms.adstock import Adstock
 from mmm_jax.transforms.saturation import Saturation
 

@@ -1,25 +1,9 @@
-"""Lift-test calibration: geo lift tests as likelihood terms, and ROAS priors."""
+"""Lift tests for lift-test calibration: reading, validation and JSON.
 
-from mmm_jax.calibration.lift import (
-    LIFT_COLUMNS,
-    LiftInputs,
-    LiftSpread,
-    LiftTests,
-    lift_inputs,
-    lift_term,
-    load_lift_csv,
-    predicted_lift,
-    roas_prior,
-)
+The likelihood they add to the model is :mod:`mmm_jax.models.lift`; a ROAS
+prior from known experiment results is :func:`mmm_jax.models.roas_prior`.
+"""
 
-__all__ = [
-    "LIFT_COLUMNS",
-    "LiftInputs",
-    "LiftSpread",
-    "LiftTests",
-    "lift_inputs",
-    "lift_term",
-    "load_lift_csv",
-    "predicted_lift",
-    "roas_prior",
-]
+from mmm_jax.calibration.lift import LIFT_COLUMNS, LiftSpread, LiftTests, load_lift_csv
+
+__all__ = ["LIFT_COLUMNS", "LiftSpread", "LiftTests", "load_lift_csv"]

@@ -1,46 +1,31 @@
-r"""Lift-test calibration: geo lift tests as likelihood terms of the MMM.
+r"""Lift tests for lift-test calibration: the table, its validation and its JSON form.
 
 A lift test raised (or cut) one channel's spend by ``spend_delta`` (currency)
 in a test region over a window ``[start, end]`` and measured the incremental
-revenue ``lift`` with standard error ``lift_se``. The model predicts the same
-quantity **counterfactually with its own adstock and saturation**: the extra
-spend is spread over the window's periods (in proportion to the channel's
-historical spend by default, so a go-dark test switches the channel off, or
-uniformly: `LiftSpread`), adstocked with the
-channel's lag weights, pushed through the channel's saturation on top of the
-historical adstocked spend, and summed over the window **and the carry-over
-tail** after it (up to the end of the data):
+revenue ``lift`` with standard error ``lift_se``, over the window and the
+carry-over tail after it. :class:`LiftTests` holds such tests as aligned
+arrays in the data's currency; :func:`load_lift_csv` and
+:meth:`LiftTests.from_frame` read the table
+``channel,start,end,spend_delta,lift,lift_se[,geo][,market_share]``.
 
-.. math::
-    \widehat{\Delta y}_k = s_k \sum_{t \ge t_k^0} \Big[\beta_c
-        \big(S_c(a_{gtc} + \Delta a_{kt}) - S_c(a_{gtc})\big)
-        + \Delta \text{synergy}_{kt}\Big],
-    \qquad
-    \Delta a_{kt} = \sum_l w_{cl}\, \frac{\Delta x_{k,t-l}}{s_k},
+Contracts:
 
-with :math:`a` the adstocked historical spend of the test's geo :math:`g`,
-:math:`w_c` channel :math:`c`'s normalised lag weights, and :math:`s_k\in(0,1]`
-the test region's share of the geo's market: a region that is a fraction
-:math:`s` of the market has spend :math:`s x` and response :math:`s f(x)`, so
-its own bump :math:`\Delta x` moves it like a bump :math:`\Delta x / s` moves
-the whole market, and its lift is :math:`s [f(x + \Delta x/s) - f(x)]`.
+- A :class:`LiftTests` is valid on its own once built: equal lengths, dates,
+  a finite non-zero ``spend_delta``, a finite ``lift``, ``lift_se > 0``,
+  ``market_share`` in ``(0, 1]``, and a ``lift`` of the sign of
+  ``spend_delta`` or of the other sign by at most 3 ``lift_se`` (a null
+  result of a worthless channel; more, and the test contradicts a model
+  whose saturation curves increase).
+- :meth:`LiftTests.check_data` checks it against the data a model is fitted
+  on: known channels and geos, windows inside the data's dates, and no cut
+  larger than what the test region spent.
+- Every problem is reported at once, naming the offending row (1-based, as
+  in the CSV).
 
-The observed lift enters as
-
-.. math::
-    \Delta y_k / m \sim \mathcal N\Big(\widehat{\Delta y}_k,\;
-        \sqrt{\mathrm{se}_k^2 + (\tau\, |\Delta y_k|)^2} \,/\, m\Big)
-
-on the scaled target (:math:`m` the target scale), with :math:`\tau` an
-optional *relative* test-to-test heterogeneity (``None``: :math:`\tau = 0`).
-
-PyMC-Marketing's lift likelihood compares the steady-state curve at the mean
-spend, ignoring adstock; a short test on a channel whose carry-over peaks
-late then looks smaller than it is, which pushes the channel the wrong way.
-Here the prediction follows the adstocked path inside the data.
-
-This module imports only the data and transform layers, so
-:mod:`mmm_jax.models` can import it.
+How a test enters the model's likelihood (predicted through the model's own
+adstock and saturation) is :mod:`mmm_jax.models.lift`. This module imports
+only the data layer and :mod:`mmm_jax._dists`; it never imports
+:mod:`mmm_jax.models`, which imports it.
 """
 
 from __future__ import annotations
@@ -50,38 +35,24 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-import jax
-import jax.numpy as jnp
-import numpyro
 import numpyro.distributions as dist
 
-from mmm_jax._typing import Array
+from mmm_jax._dists import distribution_from_dict, distribution_to_dict
 from mmm_jax.data.dataset import NATIONAL, DataValidationError, MMMData
-from mmm_jax.transforms.conv import lag_stack
-from mmm_jax.transforms.saturation import saturate_channels
 
-if TYPE_CHECKING:
-    from mmm_jax.models.config import ModelConfig
-
-__all__ = [
-    "LIFT_COLUMNS",
-    "LiftInputs",
-    "LiftSpread",
-    "LiftTests",
-    "lift_inputs",
-    "lift_term",
-    "load_lift_csv",
-    "predicted_lift",
-    "roas_prior",
-]
+__all__ = ["LIFT_COLUMNS", "LiftSpread", "LiftTests", "load_lift_csv"]
 
 #: A lift this many standard errors the opposite way to its spend change is refused.
 _WRONG_WAY_SE = 3.0
+#: A cut up to this multiple of the region's share of the spend reads as the region
+#: going dark (a region's share of spend may differ from its share of the market);
+#: beyond it market_share or spend_delta is wrong.
+_CUT_SLACK = 1.5
 
 #: Required columns of a lift-test table, then the optional ones.
 LIFT_COLUMNS = ("channel", "start", "end", "spend_delta", "lift", "lift_se")
@@ -268,9 +239,11 @@ class LiftTests:
         Raises:
           DataValidationError: Naming every offending row: an unknown channel
             (listing the known ones), an unknown geo or a missing geo for a
-            panel, a window outside the data's dates, or a cut of more spend
-            than the test region had (in the window, or, spread uniformly, in
-            one of its periods).
+            panel, a window outside the data's dates, or a cut of more than
+            1.5 times the test region's spend in the window (the region is
+            ``market_share`` times the geo; a cut between 1 and 1.5 times is
+            read as the region going dark), or, spread uniformly, more than
+            one period's spend.
         """
         problems = [p for i in range(len(self)) for p in self._data_problems(i, data)]
         if problems:
@@ -300,18 +273,18 @@ class LiftTests:
         return out
 
     def _cut_problems(self, i: int, data: MMMData) -> list[str]:
-        """A cut larger than the region's spend: in the window, or per period if uniform."""
+        """A cut far larger than the region's spend, or, spread uniformly, than one period's."""
         s, e = (int(v[i]) for v in self.periods(data))
         g = 0 if self.geo[i] is None else data.geos.index(self.geo[i])
         c = data.channels.index(self.channel[i])
         region = self.market_share[i] * np.asarray(data.media)[g, s : e + 1, c]
         cut = -self.spend_delta[i]
-        # Spend is usually rounded to cents: allow 0.1% of slack.
-        if cut > 1.001 * region.sum():
+        if cut > _CUT_SLACK * region.sum():
             return [
-                f"{self._name(i)}: cuts {cut:,.2f} of {self.channel[i]} spend, but the test "
-                f"region (market_share {self.market_share[i]:g}) spent {region.sum():,.2f} "
-                "in the window; a cut cannot exceed what was spent"
+                f"{self._name(i)}: cuts {cut:,.2f} of {self.channel[i]} spend, more than "
+                f"{_CUT_SLACK:g} times the {region.sum():,.2f} a region holding market_share "
+                f"{self.market_share[i]:g} of the market spends in the window; check market_share "
+                "and the units of spend_delta"
             ]
         if self.spread is LiftSpread.UNIFORM and cut / region.size > 1.001 * region.min():
             short = int(np.sum(cut / region.size > 1.001 * region))
@@ -450,8 +423,6 @@ class LiftTests:
         """JSON-safe dict; :meth:`from_dict` restores it."""
         het = None
         if self.heterogeneity is not None:
-            from mmm_jax.models.config import distribution_to_dict
-
             het = distribution_to_dict(self.heterogeneity)
         frame = self.to_frame()
         return {
@@ -465,8 +436,6 @@ class LiftTests:
         """Inverse of :meth:`to_dict`."""
         het = None
         if d.get("heterogeneity") is not None:
-            from mmm_jax.models.config import distribution_from_dict
-
             het = distribution_from_dict(d["heterogeneity"])
         return cls(
             channel=tuple(d["channel"]),
@@ -514,247 +483,3 @@ def load_lift_csv(
     return LiftTests.from_frame(
         df, data, heterogeneity=heterogeneity, market_share=market_share, spread=spread
     )
-
-
-# --------------------------------------------------------------------------- model inputs
-
-
-class LiftInputs(NamedTuple):
-    r"""Lift tests as arrays on the model's scaled units (built by :func:`lift_inputs`).
-
-    Attributes:
-      channel: Channel index of each test, ``(test,)`` int.
-      geo: Geo index of each test, ``(test,)`` int.
-      delta_lagged: Lag stack of the market-equivalent extra scaled spend
-        :math:`\Delta x_{kt} / (m_c s_k)`, ``(test, time, lag)``; lag 0 is the
-        extra spend itself, zero outside the test window.
-      share: Market share of each test region, ``(test,)``.
-      observed: Measured lift divided by the target scale, ``(test,)``.
-      std_err: Its standard error on the same scale, ``(test,)``.
-      heterogeneity: Prior of the relative test-to-test spread, or ``None``.
-    """
-
-    channel: Array
-    geo: Array
-    delta_lagged: Array
-    share: Array
-    observed: Array
-    std_err: Array
-    heterogeneity: dist.Distribution | None = None
-
-
-def lift_inputs(tests: LiftTests, data: MMMData, max_lag: int) -> LiftInputs:
-    """Converts validated lift tests into :class:`LiftInputs` for ``data``.
-
-    The spend change is spread over the periods the window touches as
-    ``tests.spread`` says (uniformly by default).
-
-    Args:
-      tests: The lift tests.
-      data: The fit data (scaler, dates, channels, geos).
-      max_lag: The model's adstock window (static).
-
-    Returns:
-      The arrays, float32 (or float64 under x64).
-
-    Raises:
-      DataValidationError: A test does not fit the data (see
-        :meth:`LiftTests.check_data`).
-    """
-    tests.check_data(data)
-    n_time = data.n_time
-    s, e = tests.periods(data)
-    chan = np.array([data.channels.index(c) for c in tests.channel], dtype=np.int32)
-    geo = np.array([0 if g is None else data.geos.index(g) for g in tests.geo], dtype=np.int32)
-    scale = np.asarray(data.scaler.media_scale)[chan] * tests.market_share
-    t = np.arange(n_time)
-    inside = (t[None, :] >= s[:, None]) & (t[None, :] <= e[:, None])
-    weight = inside.astype(float)
-    history = np.asarray(data.media)[geo[:, None], t[None, :], chan[:, None]]  # (test, time)
-    history = np.where(inside, history, 0.0)
-    if tests.spread is LiftSpread.PROPORTIONAL:
-        weight = np.where(history.sum(axis=1, keepdims=True) > 0, history, weight)
-    weight = weight / weight.sum(axis=1, keepdims=True)
-    delta = weight * (tests.spend_delta / scale)[:, None]  # (test, time), market-equivalent
-    # A cut never takes more than the market spent (check_data allows 0.1% for rounding).
-    floor = -history / np.asarray(data.scaler.media_scale)[chan][:, None]
-    delta = np.where((tests.spend_delta < 0)[:, None], np.maximum(delta, floor), delta)
-    dtype = jnp.result_type(float)
-    lagged = lag_stack(jnp.asarray(delta[:, :, None], dtype), max_lag)[:, :, 0, :]
-    m = data.scaler.target_scale
-    return LiftInputs(
-        channel=jnp.asarray(chan),
-        geo=jnp.asarray(geo),
-        delta_lagged=lagged,
-        share=jnp.asarray(tests.market_share, dtype),
-        observed=jnp.asarray(tests.lift / m, dtype),
-        std_err=jnp.asarray(tests.lift_se / m, dtype),
-        heterogeneity=tests.heterogeneity,
-    )
-
-
-# --------------------------------------------------------------------------- the term
-
-
-def predicted_lift(
-    lift: LiftInputs,
-    lagged: Array,
-    params: Mapping[str, Array],
-    weights: Array,
-    saturated: Array,
-    config: ModelConfig,
-    gamma: Array | None = None,
-) -> Array:
-    r"""The model's own lift of each test on the scaled target (no sampling).
-
-    .. math::
-        \widehat{\Delta y}_k = s_k \sum_t \Big[\beta_c \big(S_c(a_{kt} + \Delta a_{kt})
-            - S_c(a_{kt})\big) + \sum_{i<j} \gamma_{ij} (S'_{kti} S'_{ktj} - S_{kti} S_{ktj})\Big]
-
-    Periods without extra adstock add exactly zero, so the sum covers the
-    window and its carry-over tail, cut at the end of the data.
-
-    Args:
-      lift: The tests' arrays.
-      lagged: Lagged scaled historical spend, ``(geo, time, channel, lag)``.
-      params: ``coef`` and the saturation parameters, each ``(channel,)``.
-      weights: Normalised adstock lag weights, ``(channel, lag)``.
-      saturated: The model's saturation values, ``(geo, time, channel)``
-        (used for the other channels of a synergy pair).
-      config: Model configuration (saturation kinds).
-      gamma: Synergy coefficients in :func:`mmm_jax.models.synergy_pairs`
-        order, ``(pair,)``, or ``None`` without synergy.
-
-    Returns:
-      Predicted lift per test, ``(test,)``, on the scaled target.
-    """
-    n_channel = lagged.shape[-2]
-    dtype = lagged.dtype
-    c, g = lift.channel, lift.geo
-    w = weights[c].astype(dtype)  # (test, lag)
-    history = lagged[g, :, c, :]  # (test, time, lag): advanced axes first
-    a = jnp.einsum("ktl,kl->kt", history, w, precision=jax.lax.Precision.HIGHEST)
-    da = jnp.einsum("ktl,kl->kt", lift.delta_lagged, w, precision=jax.lax.Precision.HIGHEST)
-    onehot = jax.nn.one_hot(c, n_channel, dtype=dtype)  # (test, channel)
-    kinds = config.saturation_kinds(n_channel)
-
-    def own_curve(x):  # (test, time) -> S_{c_k}(x), (test, time)
-        spread = x[:, :, None] * onehot[:, None, :]
-        return jnp.sum(saturate_channels(kinds, spread, params) * onehot[:, None, :], axis=-1)
-
-    s_old = own_curve(a)
-    s_new = own_curve(a + da)
-    coef = jnp.sum(onehot * jnp.reshape(params["coef"], (1, n_channel)), axis=-1)  # (test,)
-    delta = coef * jnp.sum(s_new - s_old, axis=-1)
-    if gamma is not None and n_channel > 1:
-        i, j = np.triu_indices(n_channel, k=1)
-        others = saturated[g] * (1.0 - onehot[:, None, :])  # (test, time, channel)
-        old = others + s_old[:, :, None] * onehot[:, None, :]
-        new = others + s_new[:, :, None] * onehot[:, None, :]
-        change = new[..., i] * new[..., j] - old[..., i] * old[..., j]  # (test, time, pair)
-        delta = delta + jnp.einsum("ktp,p->k", change, gamma.astype(dtype))
-    return lift.share * delta
-
-
-def lift_term(
-    lift: LiftInputs,
-    lagged: Array,
-    params: Mapping[str, Array],
-    weights: Array,
-    saturated: Array,
-    config: ModelConfig,
-    gamma: Array | None = None,
-) -> Array:
-    r"""Adds each lift test's likelihood to the model.
-
-    Sites (under the ``lift`` scope): ``predicted`` (deterministic, scaled,
-    ``(test,)``), ``heterogeneity`` (when a prior is given) and the observed
-    ``delta_y`` ``(test,)``.
-
-    .. math::
-        \Delta y_k / m \sim \mathcal N\big(\widehat{\Delta y}_k,\;
-            \sqrt{\mathrm{se}_k^2 + \tau^2 \Delta y_k^2}/m\big)
-
-    Args:
-      lift: The tests' arrays (:func:`lift_inputs`).
-      lagged: Lagged scaled historical spend, ``(geo, time, channel, lag)``.
-      params: Media parameters, each ``(channel,)`` (``coef`` included).
-      weights: Normalised adstock lag weights, ``(channel, lag)``.
-      saturated: The model's saturation values, ``(geo, time, channel)``.
-      config: Model configuration.
-      gamma: Synergy coefficients ``(pair,)`` or ``None``.
-
-    Returns:
-      The predicted lift per test, ``(test,)``, on the scaled target.
-    """
-    pred = numpyro.deterministic(
-        "predicted", predicted_lift(lift, lagged, params, weights, saturated, config, gamma)
-    )
-    sd = lift.std_err
-    if lift.heterogeneity is not None:
-        tau = numpyro.sample("heterogeneity", lift.heterogeneity)
-        sd = jnp.sqrt(sd**2 + (tau * lift.observed) ** 2)
-    with numpyro.plate("test", pred.shape[0]):
-        numpyro.sample("delta_y", dist.Normal(pred, sd), obs=lift.observed)
-    return pred
-
-
-# --------------------------------------------------------------------------- ROAS priors
-
-
-def roas_prior(
-    data: MMMData,
-    known: Mapping[str, tuple[float, float]] | None = None,
-    default: dist.Distribution | None = None,
-) -> dist.Gamma:
-    r"""A per-channel ROAS prior from known experiment results, for ``MediaPriors(roas=...)``.
-
-    A known channel with mean ROAS :math:`r` (the data's revenue per unit of
-    spend) and relative sd :math:`v` gets
-    :math:`\mathrm{Gamma}(1/v^2,\; 1/(v^2 r))`, whose mean is :math:`r` and
-    whose sd is :math:`v r`. The other channels keep the default relative-ROAS
-    prior put in the data's units: :math:`\rho \sim \mathrm{Gamma}(a, b)`
-    is :math:`\mathrm{ROAS} = \rho \bar R \sim \mathrm{Gamma}(a, b / \bar R)`,
-    :math:`\bar R` the data's mean revenue per period over its mean total
-    spend per period (:class:`mmm_jax.models.Effect`), so they are a priori
-    what they would be without the experiments.
-
-    Args:
-      data: The data the model is fitted on (channels, revenue per spend).
-      known: Channel -> ``(mean_roas, relative_sd)``, both > 0.
-      default: A ``Gamma`` prior of the relative ROAS, batch shape ``()`` or
-        ``(channel,)``, for the other channels; ``None`` takes the default of
-        :class:`mmm_jax.models.MediaPriors`.
-
-    Returns:
-      ``Gamma`` with batch shape ``(channel,)``.
-
-    Raises:
-      ValueError: An unknown channel or a non-positive mean or sd.
-      TypeError: ``default`` is not a ``Gamma``.
-    """
-    channels = list(data.channels)
-    known = dict(known or {})
-    if default is None:
-        from mmm_jax.models.config import MediaPriors
-
-        default = MediaPriors().relative_roas
-    if not isinstance(default, dist.Gamma):
-        raise TypeError(f"default must be a Gamma, got {type(default).__name__}")
-    n = len(channels)
-    # As the model has it: mean revenue per period / mean total spend per period.
-    revenue_per_spend = float(data.scaler.target_scale / np.sum(data.scaler.media_scale))
-    shape = np.broadcast_to(np.asarray(default.concentration, dtype=float), (n,)).copy()
-    rate = np.broadcast_to(np.asarray(default.rate, dtype=float), (n,)) / revenue_per_spend
-    for name, (mean, rel_sd) in known.items():
-        if name not in channels:
-            raise ValueError(f"roas_prior: unknown channel {name!r}; channels are {channels}")
-        if not (mean > 0 and rel_sd > 0):
-            raise ValueError(
-                f"roas_prior: channel {name!r} needs mean > 0 and relative sd > 0, "
-                f"got ({mean}, {rel_sd})"
-            )
-        c = channels.index(name)
-        shape[c] = 1.0 / rel_sd**2
-        rate[c] = shape[c] / mean
-    return dist.Gamma(jnp.asarray(shape), jnp.asarray(rate))

@@ -1,4 +1,8 @@
-"""Data layer: validation, scaling, the `MMMData` container and synthetic data."""
+"""Data layer: validation, scaling and the `MMMData` container.
+
+Synthetic data with known truth (the simulator, geo experiments, the
+bronze/silver/gold pipeline) are :mod:`mmm_jax.synthetic`.
+"""
 
 from mmm_jax.data.dataset import (
     DataValidationError,
@@ -8,58 +12,12 @@ from mmm_jax.data.dataset import (
     load_csv,
     periods_per_year,
 )
-from mmm_jax.data.geo_experiment import (
-    GeoExperiment,
-    GeoExperimentConfig,
-    LiftEstimate,
-    did_estimate,
-    lift_rows,
-    regression_estimate,
-    simulate_geo_experiment,
-)
-from mmm_jax.data.pipeline import (
-    BronzeDefects,
-    Fix,
-    FixKind,
-    SilverReport,
-    injected_defects,
-    make_bronze,
-    to_gold,
-    to_silver,
-)
-from mmm_jax.data.simulate import (
-    DEFAULT_CHANNELS,
-    ChannelSpec,
-    Simulation,
-    SimulationConfig,
-    simulate,
-)
 
 __all__ = [
-    "GeoExperiment",
-    "GeoExperimentConfig",
-    "LiftEstimate",
-    "did_estimate",
-    "lift_rows",
-    "regression_estimate",
-    "simulate_geo_experiment",
-    "BronzeDefects",
-    "Fix",
-    "FixKind",
-    "SilverReport",
-    "injected_defects",
-    "make_bronze",
-    "to_gold",
-    "to_silver",
-    "DEFAULT_CHANNELS",
-    "ChannelSpec",
     "DataValidationError",
     "MMMData",
     "Scaler",
-    "Simulation",
-    "SimulationConfig",
     "from_frame",
     "load_csv",
     "periods_per_year",
-    "simulate",
 ]

@@ -860,6 +860,55 @@ def _parse_dates(raw: pd.Series, column: str, rows: _Rows) -> pd.Series:
     return parsed.reset_index(drop=True)
 
 
+#: A categorical control with more levels than this is refused (an identifier?).
+_MAX_LEVELS = 50
+
+
+def _is_categorical(raw: pd.Series) -> bool:
+    """Text or category values none of which reads as a number: a categorical control."""
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        return True
+    if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+        return False
+    present = raw[raw.notna()]
+    present = present[present.astype(str).str.strip() != ""]
+    if present.empty or present.map(lambda v: isinstance(v, (bool, np.bool_))).any():
+        return False
+    return bool(pd.to_numeric(present, errors="coerce").isna().all())
+
+
+def _one_hot(raw: pd.Series, column: str, rows: _Rows, problems: list[str]) -> dict:
+    """One 0/1 column per level of a categorical control, the most frequent level left out.
+
+    The left-out level is the reference the intercept absorbs (all levels
+    together would duplicate the intercept); columns are named
+    ``column=level``, levels in sorted order.
+    """
+    labels = raw.astype("string").str.strip()
+    missing = np.flatnonzero((labels.isna() | (labels == "")).to_numpy())
+    if missing.size:
+        problems.append(f"column {column!r}: " + rows(missing, "missing categorical value(s)"))
+        return {}
+    counts = labels.value_counts()
+    if len(counts) < 2:
+        problems.append(
+            f"control column {column!r} has one value ({counts.index[0]!r}) in every row"
+        )
+        return {}
+    if len(counts) > _MAX_LEVELS:
+        problems.append(
+            f"control column {column!r} has {len(counts)} distinct text values (more than "
+            f"{_MAX_LEVELS}): an identifier, not a category? Drop it or group its values"
+        )
+        return {}
+    reference = max(sorted(counts.index), key=lambda level: counts[level])
+    return {
+        f"{column}={level}": (labels == level).to_numpy(dtype=np.float64)
+        for level in sorted(counts.index)
+        if level != reference
+    }
+
+
 def _numeric(
     raw: pd.Series, column: str, rows: _Rows, problems: list[str], *, allow_bool: bool = False
 ) -> np.ndarray | None:
@@ -1014,7 +1063,10 @@ def from_frame(
       channels: Channel names (``"meta"`` for column ``"spend_meta"``) or
         column names (``"spend_meta"``); ``None`` takes every column starting
         with ``spend_prefix``, in column order.
-      controls: Names of control columns (numeric or boolean).
+      controls: Names of control columns: numeric, boolean (0/1), or
+        categorical (text, e.g. an event name or a weekday), which is one-hot
+        encoded into controls named ``column=level``, its most frequent level
+        left out as the reference the intercept absorbs.
       geo: Name of the geo column; ``None`` for a national data set, whose
         single geo is named ``"national"``. Labels are stripped of
         surrounding spaces.
@@ -1073,7 +1125,16 @@ def from_frame(
     rows = _Rows(dates, geo_col)
     problems: list[str] = []
     values = {c: _numeric(frame[c], c, rows, problems) for c in [*channel_cols, target]}
-    values.update({c: _numeric(frame[c], c, rows, problems, allow_bool=True) for c in controls})
+    expanded = []
+    for c in controls:
+        if _is_categorical(frame[c]):
+            dummies = _one_hot(frame[c], c, rows, problems)
+            values.update(dummies)
+            expanded += list(dummies)
+        else:
+            values[c] = _numeric(frame[c], c, rows, problems, allow_bool=True)
+            expanded.append(c)
+    controls = expanded
     for c in channel_cols:
         if values[c] is not None:
             neg = np.flatnonzero(values[c] < 0)

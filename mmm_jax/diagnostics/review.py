@@ -55,11 +55,14 @@ __all__ = [
     "add_review",
     "check_convergence",
     "check_holdout",
+    "check_media_share",
     "check_negative_baseline",
     "check_ppc",
     "check_prior_shift",
+    "check_r2",
     "check_roas",
     "check_roas_identified",
+    "check_units",
     "prior_posterior_shift",
     "review",
     "review_table",
@@ -70,7 +73,7 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 
 @dataclass(frozen=True, kw_only=True)
 class ReviewThresholds:
-    """Where each check turns from pass to warn to fail.
+    r"""Where each check turns from pass to warn to fail.
 
     Attributes:
       r_hat_pass: Max R-hat below this passes.
@@ -81,9 +84,18 @@ class ReviewThresholds:
       interval_prob: Mass of the posterior predictive interval.
       coverage_pass: ``(low, high)`` coverage band that passes.
       coverage_fail: Coverage below this fails (above ``high`` only warns).
-      autocorr_warn: Absolute residual lag-1 autocorrelation at or above
-        this warns.
-      autocorr_fail: ... and at or above this fails.
+      autocorr_width_warn: Residual lag-1 autocorrelation :math:`\rho`
+        (significant at 1%) that makes the model's intervals this many times
+        too narrow, :math:`\sqrt{(1+\rho)/(1-\rho)}`, warns (1.2: 20% too
+        narrow, :math:`\rho \ge 0.18`).
+      autocorr_width_fail: ... and this many times fails (1.5:
+        :math:`\rho \ge 0.38`).
+      r2_warn: In-sample R^2 below this warns: the model explains little.
+      media_share_range: ``(low, high)``: a posterior-mean media share of
+        revenue outside it warns.
+      revenue_per_spend_range: ``(low, high)``: mean revenue over mean total
+        spend outside it warns that spend and revenue may be in different
+        units.
       negative_baseline_warn: P(baseline negative in some period) above this warns.
       negative_baseline_fail: ... and above this fails.
       roas_mean_max: Posterior-mean ROAS above this warns.
@@ -104,8 +116,11 @@ class ReviewThresholds:
     interval_prob: float = 0.9
     coverage_pass: tuple[float, float] = (0.85, 0.95)
     coverage_fail: float = 0.7
-    autocorr_warn: float = 0.3
-    autocorr_fail: float = 0.6
+    autocorr_width_warn: float = 1.2
+    autocorr_width_fail: float = 1.5
+    r2_warn: float = 0.5
+    media_share_range: tuple[float, float] = (0.01, 0.9)
+    revenue_per_spend_range: tuple[float, float] = (0.1, 1000.0)
     negative_baseline_warn: float = 0.05
     negative_baseline_fail: float = 0.5
     roas_mean_max: float = 20.0
@@ -122,6 +137,15 @@ class ReviewThresholds:
             )
         if not 0.0 < self.interval_prob < 1.0:
             raise ValueError(f"interval_prob must be in (0, 1), got {self.interval_prob}")
+        if not 1.0 <= self.autocorr_width_warn <= self.autocorr_width_fail:
+            raise ValueError(
+                "need 1 <= autocorr_width_warn <= autocorr_width_fail, got "
+                f"{self.autocorr_width_warn}, {self.autocorr_width_fail}"
+            )
+        for name in ("media_share_range", "revenue_per_spend_range"):
+            low, high = getattr(self, name)
+            if not 0.0 <= low < high:
+                raise ValueError(f"{name} needs 0 <= low < high, got {(low, high)}")
         lo, hi = self.coverage_pass
         if not 0.0 <= self.coverage_fail <= lo <= hi <= 1.0:
             raise ValueError(
@@ -327,41 +351,145 @@ def check_ppc(
         )
     items = [_item("ppc_coverage", status, cov, text)]
     resid = actual - np.asarray(pred["mu"]).mean(axis=0) * scale
-    rho = _lag1(resid)
-    if not np.isfinite(rho):
-        items.append(
-            _item(
-                "residual_autocorrelation",
-                WARN,
-                None,
-                "Too few periods to measure autocorrelation.",
-            )
-        )
-    elif abs(rho) < t.autocorr_warn:
-        items.append(
-            _item(
-                "residual_autocorrelation",
-                PASS,
-                rho,
-                f"Residuals look like noise (lag-1 autocorrelation {rho:.2f}).",
-            )
-        )
-    else:
-        status = WARN if abs(rho) < t.autocorr_fail else FAIL
-        items.append(
-            _item(
-                "residual_autocorrelation",
-                status,
-                rho,
-                f"Residuals are autocorrelated (lag-1 {rho:.2f}): the baseline misses something "
-                "(seasonality, trend changes, holidays, a missing control), which can leak into "
-                "media effects.",
-            )
-        )
+    items.append(_autocorrelation_item(_lag1(resid), resid.size, t))
     return items
 
 
+def _autocorrelation_item(rho: float, n: int, t: ReviewThresholds) -> dict[str, Any]:
+    r"""Judges lag-1 residual autocorrelation by what it does to the intervals.
+
+    The likelihood treats periods as independent. With AR(1) residuals of
+    coefficient :math:`\rho` a series of ``n`` periods holds the information of
+    :math:`n (1 - \rho) / (1 + \rho)` independent ones, so every posterior
+    interval is :math:`\sqrt{(1 + \rho) / (1 - \rho)}` times too narrow. An
+    autocorrelation that noise alone could give (:math:`|\rho| < 2.58 / \sqrt n`,
+    1% two-sided) passes whatever its size.
+    """
+    check = "residual_autocorrelation"
+    if not np.isfinite(rho):
+        return _item(check, WARN, None, "Too few periods to measure autocorrelation.")
+    noise = 2.576 / np.sqrt(max(n, 1))
+    factor = float(np.sqrt((1.0 + rho) / (1.0 - rho))) if rho < 1.0 else float("inf")
+    if abs(rho) < noise or (rho > 0 and factor < t.autocorr_width_warn):
+        extra = "" if abs(rho) < noise else f"; the intervals are at most {factor:.2f}x too narrow"
+        return _item(
+            check,
+            PASS,
+            rho,
+            f"Residuals look like noise (lag-1 autocorrelation {rho:.2f}, "
+            f"{'within' if abs(rho) < noise else 'beyond'} the {noise:.2f} noise gives over "
+            f"{n} periods{extra}).",
+        )
+    if rho < 0:
+        return _item(
+            check,
+            WARN if rho > -0.5 else FAIL,
+            rho,
+            f"Residuals alternate (lag-1 autocorrelation {rho:.2f}): the model over-reacts "
+            "from one period to the next (a control or a spend series out of step with revenue?).",
+        )
+    status = WARN if factor < t.autocorr_width_fail else FAIL
+    return _item(
+        check,
+        status,
+        rho,
+        f"Residuals are autocorrelated (lag-1 {rho:.2f}, beyond the {noise:.2f} noise gives over "
+        f"{n} periods): the model treats periods as independent, so its intervals are about "
+        f"{factor:.2f}x too narrow, and the baseline misses something (seasonality, trend "
+        "changes, holidays, a missing control) that can leak into media effects.",
+    )
+
+
+def check_r2(r2: float | None, *, thresholds: ReviewThresholds = DEFAULT_THRESHOLDS):
+    """Flags a fit that explains little of the revenue's variation (in-sample R^2).
+
+    Returns:
+      Item ``r2``.
+    """
+    if r2 is None or not np.isfinite(r2):
+        return _item("r2", WARN, None, "No R^2: the fit's predictions could not be scored.")
+    if r2 >= thresholds.r2_warn:
+        return _item("r2", PASS, r2, f"The model explains {r2:.0%} of the revenue's variation.")
+    return _item(
+        "r2",
+        WARN,
+        r2,
+        f"The model explains only {r2:.0%} of the revenue's variation: its split of revenue into "
+        "baseline and media rests on little. Look for what drives the rest (promotions, "
+        "events, prices, distribution: add them as controls) before reading the channels.",
+    )
+
+
 # ------------------------------------------------------------------ baseline and ROAS
+def revenue_per_spend(data) -> float:
+    """Mean revenue per period over mean total spend per period (the relative ROAS's unit)."""
+    return float(data.scaler.target_scale / np.sum(data.scaler.media_scale))
+
+
+def check_units(fit: FitLike, *, thresholds: ReviewThresholds = DEFAULT_THRESHOLDS):
+    """Warns when revenue and spend differ by orders of magnitude: different units?
+
+    Returns:
+      Item ``units`` whose value is the mean revenue over the mean total spend.
+    """
+    ratio = revenue_per_spend(fit.data)
+    low, high = thresholds.revenue_per_spend_range
+    if low <= ratio <= high:
+        return _item(
+            "units",
+            PASS,
+            ratio,
+            f"Revenue is {ratio:.3g} times spend, plausible for spend and revenue in one currency.",
+        )
+    return _item(
+        "units",
+        WARN,
+        ratio,
+        f"Revenue is {ratio:.3g} times spend: are spend and revenue in the same currency (or "
+        "spend scaled, e.g. to 0-1)? The default priors are unit-free, so the fit is unaffected, "
+        "but ROAS, marginal ROAS and budgets are in the data's units (revenue per unit of spend), "
+        "and a ROAS prior (--roas-prior) or a judgement of plausible ROAS in currency would not be.",
+    )
+
+
+def check_media_share(
+    fit: FitLike, *, baseline_share: np.ndarray, thresholds: ReviewThresholds = DEFAULT_THRESHOLDS
+) -> dict[str, Any]:
+    """Flags a media share of revenue implausibly near 0 or 1.
+
+    Args:
+      fit: A fitted model.
+      baseline_share: Posterior draws of the baseline's share of predicted revenue.
+      thresholds: Check thresholds (``media_share_range``).
+
+    Returns:
+      Item ``media_share`` whose value is the posterior-mean media share.
+    """
+    share = float(1.0 - np.mean(baseline_share))
+    low, high = thresholds.media_share_range
+    spend = 1.0 / revenue_per_spend(fit.data)
+    if low <= share <= high:
+        return _item(
+            "media_share",
+            PASS,
+            share,
+            f"Media are credited with {share:.1%} of revenue (spend is {spend:.3g} of revenue).",
+        )
+    if share < low:
+        text = (
+            f"Media are credited with only {share:.2%} of revenue although spend is "
+            f"{spend:.3g} of revenue: the fit found almost no media effect. Check the units of "
+            "spend against revenue, the priors, and whether spend moves at all."
+        )
+    else:
+        text = (
+            f"Media are credited with {share:.0%} of revenue, leaving almost no organic "
+            "baseline: media stand in for what drives revenue. Add controls (trend, "
+            "seasonality, events) or tighten the priors."
+        )
+    return _item("media_share", WARN, share, text)
+
+
 def check_negative_baseline(
     fit: FitLike,
     *,
@@ -674,15 +802,33 @@ def check_prior_shift(
     media_weak = [w for w in weak if w.startswith("media/")]
     text = (
         "The data said little about "
-        + ", ".join(weak)
-        + (
-            "; their posteriors are mostly the prior, so any number resting on them repeats the "
-            "prior."
-        )
+        + _weak_by_group(weak, fit.data.channels, len(value))
+        + "; their posteriors are mostly the prior, so any number resting on them repeats "
+        "the prior."
     )
     if media_weak:
         text += " Consider lift tests or more spend variation for those channels."
     return _item("prior_shift", WARN if media_weak else PASS, value, text)
+
+
+def _weak_by_group(labels: list[str], channels, n_total: int) -> str:
+    """Weakly informed parameters in a line: media ones by channel, the rest by site.
+
+    ``media/slope[tiktok]`` and ``media/scale[tiktok]`` read ``tiktok (slope,
+    scale)``; the rest ``baseline/seasonality (4 of 6)`` or a site name.
+    """
+    by_channel: dict[str, list[str]] = {}
+    other: dict[str, int] = {}
+    for label in labels:
+        site, _, index = label.partition("[")
+        name = index.rstrip("]")
+        if site.startswith("media/") and name in channels:
+            by_channel.setdefault(name, []).append(site.removeprefix("media/"))
+        else:
+            other[site] = other.get(site, 0) + 1
+    parts = [f"{c} ({', '.join(p)})" for c, p in by_channel.items()]
+    parts += [s if k == 1 else f"{s} ({k} elements)" for s, k in other.items()]
+    return f"{', '.join(parts)} ({len(labels)} of {n_total} parameters)"
 
 
 # ------------------------------------------------------------------ all together
@@ -710,8 +856,9 @@ def review(
 
     Returns:
       Review items ``{"check", "status", "value", "message"}`` in reading
-      order: sampler, predictive check, hold-out forecast (with one),
-      baseline, ROAS, ROAS identified, prior shift.
+      order: sampler, predictive check and residual autocorrelation, R^2,
+      hold-out forecast (with one), units, media share, negative baseline,
+      ROAS, ROAS identified, prior shift.
     """
     key = jax.random.PRNGKey(0) if key is None else key
     k_ppc, k_prior = jax.random.split(key)
@@ -720,9 +867,17 @@ def review(
     items = check_convergence(fit, diagnostics=diagnostics, thresholds=thresholds)
     items += check_ppc(fit, key=k_ppc, thresholds=thresholds)
     quality = {} if summary is None else summary.get("fit") or {}
+    a = analyse(fit) if analysis is None else analysis
+    r2 = quality.get("r2")
+    if r2 is None:
+        r2 = a.fit_quality["r2"]
+    items.append(check_r2(r2, thresholds=thresholds))
     if quality.get("holdout"):
         items.append(check_holdout(quality, thresholds=thresholds))
-    a = analyse(fit) if analysis is None else analysis
+    items.append(check_units(fit, thresholds=thresholds))
+    items.append(
+        check_media_share(fit, baseline_share=a.contributions.baseline_share, thresholds=thresholds)
+    )
     items.append(check_negative_baseline(fit, baseline=a.predicted_baseline, thresholds=thresholds))
     roas = a.roas
     items.append(check_roas(fit, roas=roas, thresholds=thresholds))

@@ -53,17 +53,21 @@ def conditional_baseline(
     inputs: ModelInputs,
     config: ModelConfig,
     y,
-    design: BaselineDesign,
     key: jax.Array,
     batch_size: int = 1000,
 ) -> dict[str, jax.Array]:
     """One draw of the baseline coefficients from their exact conditional per posterior draw.
 
+    ``inputs.baseline`` is the design the samples were drawn with (the
+    baseline integrated out).
+
     Returns the sites of :func:`mmm_jax.models.terms.baseline_term`
     (``baseline/intercept``, ...), each ``(chain, draw, ...)``.
     """
-    names = [f"baseline/{name}" for name, _, _ in design.sites]
-    drawing = design._replace(draw=True)
+    if inputs.baseline is None:
+        raise ValueError("conditional_baseline needs inputs whose baseline is integrated out")
+    names = [f"baseline/{name}" for name, _, _ in inputs.baseline.sites]
+    drawing = inputs._replace(baseline=inputs.baseline._replace(draw=True))
     n_chain, n_draw = next(iter(samples.values())).shape[:2]
     # Host copies: NUTS left the chains spread over devices (parallel chains).
     flat = {k: np.asarray(v).reshape(n_chain * n_draw, *v.shape[2:]) for k, v in samples.items()}
@@ -71,7 +75,7 @@ def conditional_baseline(
     @jax.jit
     def run(batch, k):
         predictive = Predictive(mmm, posterior_samples=batch, return_sites=names, parallel=True)
-        return predictive(k, inputs, config, y=y, baseline=drawing)
+        return predictive(k, drawing, config, y=y)
 
     n = n_chain * n_draw
     parts: dict[str, list] = {name: [] for name in names}

@@ -125,8 +125,8 @@ def fit_nuts(
         )
     inputs = build_inputs(data, config, lift=lift_tests)
     design = pick_baseline_design(inputs, config, marginalize_baseline, geo_sharding)
+    inputs = inputs._replace(baseline=design)
     y = data.target_scaled
-    model_kwargs = {}
     if geo_sharding is not False:
         if chain_method is ChainMethod.PARALLEL:
             raise ValueError(
@@ -135,7 +135,6 @@ def fit_nuts(
             )
         mesh = geo_sharding if isinstance(geo_sharding, Mesh) else geo_mesh(data.n_geo)
         inputs, y = shard_inputs(inputs, y, mesh)
-        model_kwargs["geo_mesh"] = mesh
     kernel = NUTS(
         mmm,
         target_accept_prob=target_accept,
@@ -155,22 +154,12 @@ def fit_nuts(
         t0 = time.perf_counter()
         # One run covers warmup and sampling: one loop to compile, not two
         # (separate warmup() and run() calls compiled the NUTS loop twice).
-        mcmc.run(
-            key,
-            inputs,
-            config,
-            y=y,
-            extra_fields=("diverging", "num_steps"),
-            baseline=design,
-            **model_kwargs,
-        )
+        mcmc.run(key, inputs, config, y=y, extra_fields=("diverging", "num_steps"))
         samples = jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
         if design is not None:
             samples = {
                 **samples,
-                **conditional_baseline(
-                    samples, inputs, config, y, design, jax.random.fold_in(key, 1)
-                ),
+                **conditional_baseline(samples, inputs, config, y, jax.random.fold_in(key, 1)),
             }
         total_s = time.perf_counter() - t0
     extra = mcmc.get_extra_fields(group_by_chain=True)
@@ -195,7 +184,7 @@ def fit_nuts(
             "chain_method": chain_method.value,
             "divergences": int(stats["diverging"].sum()),
             "backend": jax.default_backend(),
-            "geo_shards": 1 if not model_kwargs else int(model_kwargs["geo_mesh"].size),
+            "geo_shards": 1 if inputs.mesh is None else int(inputs.mesh.size),
             "marginalized_baseline": design is not None,
         },
         stats=stats,

@@ -13,7 +13,8 @@ over a one-axis device mesh named ``geo``:
 The joint log density is a sum over geos, so each device adds up its own geos
 and XLA inserts one all-reduce for the total (and one for the gradient of the
 replicated parameters). Nothing in the model changes: :func:`mmm_jax.models.mmm`
-only constrains the placement of its geo-indexed arrays when given the mesh.
+only constrains the placement of its geo-indexed arrays when its inputs
+carry the mesh (``ModelInputs.mesh``, set by :func:`shard_inputs`).
 
 See ``docs/distributed.md`` for spanning several hosts.
 """
@@ -73,11 +74,14 @@ def shard_inputs(inputs: ModelInputs, y, mesh: Mesh) -> tuple[ModelInputs, jax.A
       mesh: A mesh with a ``geo`` axis (:func:`geo_mesh`).
 
     Returns:
-      ``(inputs, y)`` as committed, sharded :class:`jax.Array` s.
+      ``(inputs, y)`` as committed, sharded :class:`jax.Array` s, with
+      ``inputs.mesh`` set to ``mesh`` so the model keeps its geo-indexed
+      intermediates split as well.
 
     Raises:
       ValueError: The number of geos is not a multiple of the mesh's ``geo`` size,
-        or lift tests are present (their arrays are not geo-indexed).
+        lift tests are present (their arrays are not geo-indexed), or the
+        baseline is integrated out (its design flattens geo and time).
     """
     n_geo = inputs.lagged.shape[0]
     size = mesh.shape[GEO_AXIS]
@@ -85,10 +89,15 @@ def shard_inputs(inputs: ModelInputs, y, mesh: Mesh) -> tuple[ModelInputs, jax.A
         raise ValueError(f"{n_geo} geos cannot be split evenly over {size} devices")
     if inputs.lift is not None:
         raise ValueError("geo sharding does not support lift tests yet; fit them unsharded")
+    if inputs.baseline is not None:
+        raise ValueError(
+            "geo sharding does not support an integrated-out baseline; sample it "
+            "(marginalize_baseline=False)"
+        )
     geo_fields = {"lagged", "controls", "reference"}
     placed = {
         name: _put(value, mesh, name in geo_fields)
         for name, value in inputs._asdict().items()
-        if name != "lift"
+        if name not in {"lift", "baseline", "mesh"}
     }
-    return ModelInputs(**placed, lift=None), _put(y, mesh, True)
+    return ModelInputs(**placed, mesh=mesh), _put(y, mesh, True)

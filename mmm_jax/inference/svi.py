@@ -73,15 +73,12 @@ def _run_svi(
     num_particles,
     progress_bar,
     geo_sharding=False,
-    baseline=None,
 ):
     svi = SVI(mmm, guide, optimizer, Trace_ELBO(num_particles=num_particles))
     y = data.target_scaled
-    model_kwargs = {} if baseline is None else {"baseline": baseline}
     if geo_sharding is not False:
         mesh = geo_sharding if isinstance(geo_sharding, Mesh) else geo_mesh(data.n_geo)
         inputs, y = shard_inputs(inputs, y, mesh)
-        model_kwargs["geo_mesh"] = mesh
     with compile_clock() as compile_s:
         t0 = time.perf_counter()
         result = svi.run(
@@ -92,7 +89,6 @@ def _run_svi(
             y=y,
             progress_bar=progress_bar,
             stable_update=True,
-            **model_kwargs,
         )
         losses = np.asarray(jax.block_until_ready(result.losses))
         seconds = time.perf_counter() - t0
@@ -223,14 +219,13 @@ def fit_svi(
         g,
         data,
         config,
-        inputs,
+        inputs._replace(baseline=design),
         key=k_fit,
         optimizer=optimizer,
         num_steps=num_steps,
         num_particles=num_particles,
         progress_bar=progress_bar,
         geo_sharding=geo_sharding,
-        baseline=design,
     )
     # One draw per key under vmap: the guides' own batched sampling relies on
     # implicit rank promotion, which strict-broadcasting users switch off.
@@ -240,10 +235,9 @@ def fit_svi(
         t0 = time.perf_counter()
         base = conditional_baseline(
             {k: v[None] for k, v in latent.items()},
-            inputs,
+            inputs._replace(baseline=design),
             config,
             data.target_scaled,
-            design,
             jax.random.fold_in(k_draw, 1),
         )
         latent = {**latent, **{k: v[0] for k, v in base.items()}}

@@ -1,7 +1,8 @@
 """The NumPyro model: typed configuration and its composition from terms.
 
 The package exports what configures and runs the model: `ModelConfig` with
-its priors and options, `mmm` and `build_inputs`. The terms
+its priors and options (`roas_prior` builds the ROAS prior from known
+values), `mmm` and `build_inputs`. The terms
 (`mmm_jax.models.terms`), the geo hierarchy (`mmm_jax.models.geo`) and the
 configuration's JSON form (`mmm_jax.models.config.config_to_dict`) are in
 their modules.
@@ -18,6 +19,7 @@ from mmm_jax.models.config import (
     ModelConfig,
     Saturation,
     SynergyPriors,
+    roas_prior,
 )
 from mmm_jax.models.mmm import build_inputs, mmm
 
@@ -34,4 +36,5 @@ __all__ = [
     "SynergyPriors",
     "build_inputs",
     "mmm",
+    "roas_prior",
 ]

@@ -33,13 +33,17 @@ Change a field with ``dataclasses.replace(config, max_lag=8)``.
 import dataclasses
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+import jax.numpy as jnp
 import numpyro.distributions as dist
 
+from mmm_jax._dists import distribution_from_dict, distribution_to_dict
+from mmm_jax.data.dataset import MMMData
 from mmm_jax.transforms.adstock import ADSTOCK_PARAMS, Adstock
 from mmm_jax.transforms.saturation import SATURATION_PARAMS, Saturation
 
@@ -59,6 +63,7 @@ __all__ = [
     "config_to_dict",
     "distribution_from_dict",
     "distribution_to_dict",
+    "roas_prior",
 ]
 
 
@@ -77,7 +82,7 @@ class Effect(enum.Enum):
     currencies of spend and revenue.
 
     ``ROAS``: the ROAS in the data's revenue per unit of spend, for a prior
-    that states it (an experiment's result: :func:`mmm_jax.calibration.roas_prior`).
+    that states it (an experiment's result: :func:`roas_prior`).
 
     ``COEF``: the coefficient :math:`\beta_c`, revenue at full saturation in
     scaled units.
@@ -137,7 +142,7 @@ class MediaPriors:
     around it.
 
     Pass ``roas=`` (a prior on the ROAS in the data's units, e.g. from an
-    experiment: :func:`mmm_jax.calibration.roas_prior`) to use it instead;
+    experiment: :func:`roas_prior`) to use it instead;
     ``effect=Effect.COEF`` puts the prior on ``coef`` (revenue at full
     saturation, scaled units).
 
@@ -450,72 +455,66 @@ def _check_batch(name: str, prior: dist.Distribution, size: int | None) -> None:
         )
 
 
-# ------------------------------------------------------------------ JSON round trip
-_TRUNCATED = (
-    dist.LeftTruncatedDistribution,
-    dist.RightTruncatedDistribution,
-    dist.TwoSidedTruncatedDistribution,
-)
+# ------------------------------------------------------------------ priors from experiments
 
 
-def distribution_to_dict(d: dist.Distribution) -> dict[str, Any]:
-    """A JSON-safe description of a standard NumPyro distribution.
+def roas_prior(
+    data: MMMData,
+    known: Mapping[str, tuple[float, float]] | None = None,
+    default: dist.Distribution | None = None,
+) -> dist.Gamma:
+    r"""A per-channel ROAS prior from known experiment results, for ``MediaPriors(roas=...)``.
 
-    Handles distributions built from their own arguments (``Normal``,
-    ``LogNormal``, ``Beta``, ...) and ``.expand(batch_shape)`` of them (the
-    usual way to give one prior per channel), and truncations of them
-    (``TruncatedNormal(1, 1.5, low=1)`` and ``TruncatedDistribution(base, low,
-    high)``). The description is rebuilt and
-    compared on the spot, so a prior that would not load back fails here, when
-    the fit is saved, not later when it is read.
+    A known channel with mean ROAS :math:`r` (the data's revenue per unit of
+    spend) and relative sd :math:`v` gets
+    :math:`\mathrm{Gamma}(1/v^2,\; 1/(v^2 r))`, whose mean is :math:`r` and
+    whose sd is :math:`v r`. The other channels keep the default relative-ROAS
+    prior put in the data's units: :math:`\rho \sim \mathrm{Gamma}(a, b)`
+    is :math:`\mathrm{ROAS} = \rho \bar R \sim \mathrm{Gamma}(a, b / \bar R)`,
+    :math:`\bar R` the data's mean revenue per period over its mean total
+    spend per period (:class:`mmm_jax.models.Effect`), so they are a priori
+    what they would be without the experiments.
+
+    Args:
+      data: The data the model is fitted on (channels, revenue per spend).
+      known: Channel -> ``(mean_roas, relative_sd)``, both > 0.
+      default: A ``Gamma`` prior of the relative ROAS, batch shape ``()`` or
+        ``(channel,)``, for the other channels; ``None`` takes the default of
+        :class:`mmm_jax.models.MediaPriors`.
+
+    Returns:
+      ``Gamma`` with batch shape ``(channel,)``.
 
     Raises:
-      TypeError: The distribution cannot be rebuilt from its description.
+      ValueError: An unknown channel or a non-positive mean or sd.
+      TypeError: ``default`` is not a ``Gamma``.
     """
-    if isinstance(d, dist.ExpandedDistribution):
-        return {
-            "dist": "Expanded",
-            "base": distribution_to_dict(d.base_dist),
-            "batch_shape": list(d.batch_shape),
-        }
-    if isinstance(d, _TRUNCATED):
-        spec = {"dist": "Truncated", "base": distribution_to_dict(d.base_dist)}
-        for bound in ("low", "high"):
-            if hasattr(d, bound):
-                spec[bound] = np.asarray(getattr(d, bound)).tolist()
-        return spec
-    name = type(d).__name__
-    if getattr(dist, name, None) is not type(d):
-        raise TypeError(f"cannot serialise distribution {name}; use a standard numpyro one")
-    params = {k: np.asarray(getattr(d, k)).tolist() for k in d.arg_constraints if hasattr(d, k)}
-    # Distributions parametrised two ways (e.g. probs/logits) keep only one.
-    if name in {"Bernoulli", "Binomial", "Categorical"}:
-        params = {k: v for k, v in params.items() if k != "logits"}
-    spec = {"dist": name, "params": params}
-    try:
-        back = distribution_from_dict(spec)
-    except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"cannot serialise distribution {name} (it is not rebuilt from its arguments: {err}); "
-            "use a standard numpyro distribution, or .expand() one for per-channel priors"
-        ) from None
-    same = type(back) is type(d) and back.batch_shape == d.batch_shape
-    if not same or any(not np.allclose(getattr(back, k), getattr(d, k)) for k in params):
-        raise TypeError(f"cannot serialise distribution {name}: it does not rebuild to itself")
-    return spec
+    channels = list(data.channels)
+    known = dict(known or {})
+    if default is None:
+        default = MediaPriors().relative_roas
+    if not isinstance(default, dist.Gamma):
+        raise TypeError(f"default must be a Gamma, got {type(default).__name__}")
+    n = len(channels)
+    # As the model has it: mean revenue per period / mean total spend per period.
+    revenue_per_spend = float(data.scaler.target_scale / np.sum(data.scaler.media_scale))
+    shape = np.broadcast_to(np.asarray(default.concentration, dtype=float), (n,)).copy()
+    rate = np.broadcast_to(np.asarray(default.rate, dtype=float), (n,)) / revenue_per_spend
+    for name, (mean, rel_sd) in known.items():
+        if name not in channels:
+            raise ValueError(f"roas_prior: unknown channel {name!r}; channels are {channels}")
+        if not (mean > 0 and rel_sd > 0):
+            raise ValueError(
+                f"roas_prior: channel {name!r} needs mean > 0 and relative sd > 0, "
+                f"got ({mean}, {rel_sd})"
+            )
+        c = channels.index(name)
+        shape[c] = 1.0 / rel_sd**2
+        rate[c] = shape[c] / mean
+    return dist.Gamma(jnp.asarray(shape), jnp.asarray(rate))
 
 
-def distribution_from_dict(spec: dict[str, Any]) -> dist.Distribution:
-    """Inverse of :func:`distribution_to_dict`."""
-    if spec.get("dist") == "Expanded":
-        return distribution_from_dict(spec["base"]).expand(tuple(spec["batch_shape"]))
-    if spec.get("dist") == "Truncated":
-        bounds = {b: np.asarray(spec[b], dtype=float) for b in ("low", "high") if b in spec}
-        return dist.TruncatedDistribution(distribution_from_dict(spec["base"]), **bounds)
-    cls = getattr(dist, spec["dist"], None)
-    if cls is None or not isinstance(cls, type) or not issubclass(cls, dist.Distribution):
-        raise ValueError(f"unknown distribution {spec['dist']!r}")
-    return cls(**{k: np.asarray(v, dtype=float) for k, v in spec["params"].items()})
+# ------------------------------------------------------------------ JSON round trip
 
 
 def _encode(value):

@@ -12,9 +12,10 @@ import numpyro.distributions as dist
 from numpyro.handlers import scope
 
 from mmm_jax._typing import Array
-from mmm_jax.calibration.lift import LiftInputs, LiftTests, lift_inputs, lift_term
+from mmm_jax.calibration.lift import LiftTests
 from mmm_jax.models.config import Likelihood, ModelConfig, check_config
 from mmm_jax.models.geo import geo_term
+from mmm_jax.models.lift import LiftInputs, lift_inputs, lift_term
 from mmm_jax.models.terms import (
     BaselineDesign,
     baseline_marginal_term,
@@ -51,7 +52,7 @@ class TimeFrame(NamedTuple):
 
 
 class ModelInputs(NamedTuple):
-    """Arrays the model runs on, all on the scaled data.
+    """What the model runs on: arrays on the scaled data, and how to treat them.
 
     Attributes:
       lagged: Lagged scaled spend, ``(geo, time, channel, lag)``
@@ -65,8 +66,20 @@ class ModelInputs(NamedTuple):
       reference: Lagged scaled spend of the fit window, ``(geo, time, channel,
         lag)``, when ``lagged`` is another window or a counterfactual; ``None``
         when fitting.
-      lift: Lift tests (:class:`mmm_jax.calibration.LiftInputs`) adding their
+      lift: Lift tests (:class:`mmm_jax.models.lift.LiftInputs`) adding their
         likelihood, or ``None``.
+      baseline: The organic baseline as a linear model
+        (:func:`baseline_design`) to integrate it out of the likelihood, or
+        ``None`` to sample it. Integrated out, the posterior over every other
+        parameter is the same, with no ``baseline/*`` sample sites and no
+        ``mu`` or ``y`` site (:func:`mmm_jax.models.terms.baseline_marginal_term`
+        adds the factor ``baseline/marginal`` instead); the baseline's draws
+        come afterwards from their exact conditional (``baseline.draw``).
+        Needs the observed ``y``.
+      mesh: The device mesh whose ``geo`` axis the geo-indexed arrays are
+        split over (:func:`mmm_jax.inference.sharding.shard_inputs` sets it),
+        so the model keeps everything computed from them split too; ``None``
+        leaves placement to JAX.
     """
 
     lagged: Array
@@ -77,6 +90,8 @@ class ModelInputs(NamedTuple):
     spend_ratio: Array
     reference: Array | None
     lift: LiftInputs | None = None
+    baseline: BaselineDesign | None = None
+    mesh: jax.sharding.Mesh | None = None
 
 
 def fourier_features(dates: pd.DatetimeIndex, period_days: float, order: int) -> np.ndarray:
@@ -299,14 +314,7 @@ def _observe(total: Array, y: Array | None, config: ModelConfig, n_geo: int, n_t
         numpyro.sample("y", noise, obs=y)
 
 
-def mmm(
-    inputs: ModelInputs,
-    config: ModelConfig,
-    y: Array | None = None,
-    *,
-    geo_mesh: jax.sharding.Mesh | None = None,
-    baseline: BaselineDesign | None = None,
-) -> None:
+def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> None:
     r"""The marketing mix model on the scaled target.
 
     .. math::
@@ -324,31 +332,23 @@ def mmm(
     saturation parameters, each ``(channel,)``; ``coef`` is always there),
     ``baseline/*``, ``synergy/gamma`` ``(pair,)``, ``sigma``, ``mu``
     ``(geo, time)`` and the observed ``y``; with lift tests ``lift/predicted``
-    ``(test,)`` and the observed ``lift/delta_y`` (:func:`mmm_jax.calibration.lift_term`).
+    ``(test,)`` and the observed ``lift/delta_y`` (:func:`mmm_jax.models.lift.lift_term`).
 
     Args:
-      inputs: Arrays from :func:`build_inputs`.
+      inputs: Arrays from :func:`build_inputs`; with ``inputs.baseline`` the
+        baseline is integrated out, with ``inputs.mesh`` the geos are split
+        over devices (the parameters are replicated and XLA sums the
+        likelihood across shards).
       config: Model configuration.
       y: Scaled target ``(geo, time)``; ``None`` samples the prior predictive.
-      geo_mesh: A device mesh with an axis named ``geo``
-        (:func:`mmm_jax.inference.sharding.geo_mesh`): the geo-indexed data
-        and everything computed from them are split over its devices, the
-        parameters are replicated and the likelihood is summed across shards
-        by XLA. ``None`` (default) leaves placement to JAX.
-      baseline: The baseline as a linear model (:func:`baseline_design`) to
-        integrate it out of the likelihood: the same posterior over every other
-        parameter, with no ``baseline/*`` sample sites and no ``mu`` or ``y``
-        site (:func:`mmm_jax.models.terms.baseline_marginal_term` adds the
-        factor ``baseline/marginal`` instead). NUTS then explores a smaller,
-        better-conditioned space; the baseline's draws come afterwards from
-        their exact conditional (``baseline.draw``). Needs ``y``.
 
     Raises:
       ValueError: Lift tests together with ``config.geo_pooling`` on a geo
-        panel; ``baseline`` without ``y`` or with ``geo_mesh``.
+        panel; ``inputs.baseline`` without ``y`` or with ``inputs.mesh``.
     """
+    baseline, geo_mesh = inputs.baseline, inputs.mesh
     if baseline is not None and (y is None or geo_mesh is not None):
-        raise ValueError("the baseline can be integrated out only given y and without geo_mesh")
+        raise ValueError("the baseline can be integrated out only given y and without a geo mesh")
     n_geo, n_time, n_channel, _ = inputs.lagged.shape
     lagged = _geo_sharded(inputs.lagged, geo_mesh)
     controls = _geo_sharded(inputs.controls, geo_mesh)

@@ -11,17 +11,19 @@ import jax.numpy as jnp
 import numpyro.distributions as dist
 from numpyro.handlers import seed, substitute, trace
 
-from mmm_jax.calibration import LiftSpread, LiftTests, load_lift_csv, roas_prior
+from mmm_jax.calibration import LiftSpread, LiftTests, load_lift_csv
 from mmm_jax.data import DataValidationError, from_frame
 from mmm_jax.inference import Fit, fit_map, fit_svi
 from mmm_jax.models import (
     Adstock,
+    Effect,
     MediaPriors,
     ModelConfig,
     Saturation,
     SynergyPriors,
     build_inputs,
     mmm,
+    roas_prior,
 )
 
 BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchdata" / "beauty_daily"
@@ -218,7 +220,7 @@ def _predicted(data, config, tests, params) -> np.ndarray:
 CONFIG = ModelConfig(
     adstock=Adstock.GEOMETRIC,
     saturation=Saturation.HILL,
-    media=MediaPriors(roas=None),
+    media=MediaPriors(effect=Effect.COEF),
     max_lag=10,
 )
 
@@ -284,12 +286,24 @@ def test_go_dark_test_predicts_switching_the_channel_off(data):
     np.testing.assert_allclose(got, [from_mu], rtol=1e-3)
 
 
-def test_cut_larger_than_the_regions_spend_is_refused(data):
+def test_cut_beyond_the_regions_spend_reads_as_going_dark_up_to_a_limit(data):
+    # The region's share of spend may differ from its share of the market: a cut
+    # of 1.2x its share of the spend is the region going dark, predicted exactly
+    # like a cut of 1x; 2x means market_share or spend_delta is wrong.
     x = data.media[0, 31:45, 0]
-    rows = table({"start": "2024-02-01", "end": "2024-02-14", "spend_delta": -0.3 * x.sum()})
+    params = _fixed_params(data, retention=0.6, half=120.0, slope=1.7, beta=900.0)
+
+    def lift(cut):
+        rows = table({"start": "2024-02-01", "end": "2024-02-14", "spend_delta": -cut})
+        tests = LiftTests.from_frame(rows.assign(lift=-1.0, market_share=0.25), data)
+        return _predicted(data, CONFIG, tests, params)
+
+    np.testing.assert_allclose(lift(0.3 * x.sum()), lift(0.25 * x.sum()), rtol=1e-6)
+    assert lift(0.2 * x.sum())[0] > lift(0.25 * x.sum())[0]  # less cut: less lost (lift < 0)
+    rows = table({"start": "2024-02-01", "end": "2024-02-14", "spend_delta": -0.5 * x.sum()})
     msg = _error(rows.assign(lift=-1.0, market_share=0.25), data)
-    assert "row 1" in msg and "a cut cannot exceed what was spent" in msg
-    assert f"spent {0.25 * x.sum():,.2f}" in msg
+    assert "row 1" in msg and "more than 1.5 times" in msg and "check market_share" in msg
+    assert f"{0.25 * x.sum():,.2f}" in msg
 
 
 def test_uniform_cut_larger_than_a_periods_spend_is_refused(data):
@@ -344,7 +358,7 @@ def test_several_tests_mixed_kinds_and_synergy(data):
     config = ModelConfig(
         adstock=Adstock.GEOMETRIC,
         saturation=(Saturation.HILL, Saturation.MICHAELIS_MENTEN),
-        media=MediaPriors(roas=None),
+        media=MediaPriors(effect=Effect.COEF),
         synergy=SynergyPriors(relative=False),  # gamma = scale * z in scaled revenue
         max_lag=10,
     )
@@ -440,7 +454,7 @@ def test_true_parameters_reproduce_the_benchmark_true_lifts():
     config = ModelConfig(
         adstock=tuple(Adstock(ch[c]["adstock"][0]) for c in names),
         saturation=tuple(Saturation(ch[c]["saturation"][0]) for c in names),
-        media=MediaPriors(roas=None),
+        media=MediaPriors(effect=Effect.COEF),
         synergy=SynergyPriors(),
         max_lag=truth.get("l_max", 28),
     )

@@ -15,11 +15,11 @@ import pytest
 
 import jax
 
-from mmm_jax.calibration import load_lift_csv, roas_prior
+from mmm_jax.calibration import load_lift_csv
 from mmm_jax.data import from_frame
 from mmm_jax.diagnostics.metrics import hdi
 from mmm_jax.inference import fit_nuts
-from mmm_jax.models import MediaPriors, ModelConfig
+from mmm_jax.models import MediaPriors, ModelConfig, roas_prior
 
 BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchdata" / "beauty_daily"
 TESTED = ("tiktok", "meta")

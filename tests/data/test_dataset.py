@@ -483,3 +483,35 @@ def test_digest_follows_the_values_not_the_object():
     assert from_frame(changed).digest() != a.digest()
     assert from_frame(df.rename(columns={"spend_tv": "spend_radio"})).digest() != a.digest()
     assert a.time_slice(0, 30).digest() != a.digest()
+
+
+def test_categorical_control_is_one_hot_with_the_most_frequent_level_as_reference():
+    df = make_frame(n=12)
+    df["event"] = ["none"] * 6 + ["sale"] * 4 + [" launch "] * 2  # spaces stripped
+    df["flag"] = [True, False] * 6
+    data = from_frame(df, controls=("price", "event", "flag"))
+    assert data.control_names == ("price", "event=launch", "event=sale", "flag")
+    np.testing.assert_array_equal(data.controls[0, :, 1], [0] * 10 + [1] * 2)
+    np.testing.assert_array_equal(data.controls[0, :, 2], [0] * 6 + [1] * 4 + [0] * 2)
+    np.testing.assert_array_equal(data.controls[0, :, 3], [1, 0] * 6)
+    # the scale of a 0/1 column is the share of periods it is on
+    np.testing.assert_allclose(data.scaler.control_scale[1:3], [2 / 12, 4 / 12])
+    # numbers written as text stay numbers
+    df["price"] = df["price"].map(str)
+    again = from_frame(df, controls=("price",))
+    np.testing.assert_allclose(again.controls[0, :, 0], data.controls[0, :, 0])
+
+
+def test_bad_categorical_controls_are_named():
+    df = make_frame(n=12)
+    df["event"] = ["sale"] * 12
+    raises(df, r"control column 'event' has one value \('sale'\)", controls=("event",))
+    df["event"] = ["sale", ""] * 6
+    raises(df, r"column 'event': .*missing categorical value", controls=("event",))
+    from mmm_jax.data import dataset
+
+    df = make_frame(n=dataset._MAX_LEVELS + 2)
+    df["event"] = [f"id{i}" for i in range(len(df))]
+    raises(df, r"'event' has 52 distinct text values", controls=("event",))
+    df["event"] = ["12", "n/a"] * (len(df) // 2)  # a dirty numeric column stays numeric
+    raises(df, r"column 'event': .*non-numeric value", controls=("event",))

@@ -26,7 +26,7 @@ CONFIG = ModelConfig(
     max_lag=5,
     yearly_order=0,
     weekly_order=0,
-    media=MediaPriors(roas=None, effect=Effect.COEF),  # the draws set media/coef by hand
+    media=MediaPriors(effect=Effect.COEF),  # the draws set media/coef by hand
 )
 
 

@@ -235,7 +235,7 @@ def _hand_fit(synergy: bool):
 
     from mmm_jax.data import from_frame
     from mmm_jax.inference import Fit
-    from mmm_jax.models import Adstock, MediaPriors, ModelConfig, Saturation, SynergyPriors
+    from mmm_jax.models import Adstock, Effect, MediaPriors, ModelConfig, Saturation, SynergyPriors
     from mmm_jax.models.mmm import time_frame
 
     rng = np.random.default_rng(3)
@@ -255,7 +255,7 @@ def _hand_fit(synergy: bool):
         max_lag=4,
         yearly_order=0,
         weekly_order=0,
-        media=MediaPriors(roas=None),
+        media=MediaPriors(effect=Effect.COEF),
         synergy=SynergyPriors() if synergy else None,
     )
     draws = {
@@ -329,11 +329,11 @@ def test_figures_for_fit_on_a_tiny_svi_fit(tmp_path):
     import jax
 
     from mmm_jax.data import from_frame
-    from mmm_jax.data.simulate import DEFAULT_CHANNELS, SimulationConfig, simulate
     from mmm_jax.diagnostics import summarize
     from mmm_jax.diagnostics.report import figures_for_fit
     from mmm_jax.inference import fit_svi
     from mmm_jax.models import ModelConfig
+    from mmm_jax.synthetic import DEFAULT_CHANNELS, SimulationConfig, simulate
 
     sim = simulate(SimulationConfig(n_periods=120, channels=DEFAULT_CHANNELS[:2]), seed=0)
     data = from_frame(sim.frame, controls=("organic_traffic",))

@@ -11,9 +11,10 @@ import jax
 import numpyro.distributions as dist
 from numpyro.infer import Predictive
 
-from mmm_jax.data import SimulationConfig, from_frame, simulate
+from mmm_jax.data import from_frame
 from mmm_jax.diagnostics import hdi
 from mmm_jax.diagnostics.metrics import contributions
+from mmm_jax.diagnostics.summary import convergence
 from mmm_jax.diagnostics.review import (
     ReviewThresholds,
     add_review,
@@ -32,6 +33,7 @@ from mmm_jax.diagnostics.review import (
 from mmm_jax.diagnostics.summary import convergence
 from mmm_jax.inference import fit_nuts
 from mmm_jax.models import BaselinePriors, ModelConfig, mmm
+from mmm_jax.synthetic import SimulationConfig, simulate
 
 WIDE_SD = 20.0  # intercept prior sd on the scaled target (the data pin it to ~0.01)
 
@@ -77,6 +79,9 @@ def test_review_items_well_formed_and_json_safe(fit, items):
         "divergences",
         "ppc_coverage",
         "residual_autocorrelation",
+        "r2",
+        "units",
+        "media_share",
         "negative_baseline",
         "roas_plausible",
         "roas_identified",
@@ -265,10 +270,62 @@ def test_prior_shift_closed_forms(fit):
 def test_prior_shift_item_names_weak_parameters(fit, items):
     item = by_check(items)["prior_shift"]
     weak = [k for k, v in item["value"].items() if v["contraction"] < 0.1]
-    for label in weak:
-        assert label in item["message"]
+    for label in weak:  # media parameters by channel, the rest by site
+        site, _, name = label.partition("[")
+        if site.startswith("media/"):
+            channel = name.rstrip("]")
+            part = item["message"].split(f"{channel} (", 1)[1].split(")", 1)[0]
+            assert site.removeprefix("media/") in part.split(", ")
+        else:
+            assert site in item["message"]
+    if weak:
+        assert f"({len(weak)} of {len(item['value'])} parameters)" in item["message"]
     media_weak = [w for w in weak if w.startswith("media/")]
     assert item["status"] == ("warn" if media_weak else "pass")
+
+
+def test_residual_autocorrelation_is_judged_by_how_much_it_narrows_intervals():
+    from mmm_jax.diagnostics.review import _autocorrelation_item
+
+    t = ReviewThresholds()
+    # 730 periods: noise gives |rho| < 2.576 / sqrt(730) = 0.095
+    assert _autocorrelation_item(0.09, 730, t)["status"] == "pass"
+    ok = _autocorrelation_item(0.15, 730, t)  # significant, but intervals only 1.16x narrow
+    assert ok["status"] == "pass" and "1.16x" in ok["message"]
+    warn = _autocorrelation_item(0.29, 730, t)  # the case of issue 19: 1.35x
+    assert warn["status"] == "warn" and "1.35x too narrow" in warn["message"]
+    assert _autocorrelation_item(0.45, 730, t)["status"] == "fail"  # 1.62x
+    # 30 periods: 0.29 is within what noise gives (0.47)
+    assert _autocorrelation_item(0.29, 30, t)["status"] == "pass"
+    assert _autocorrelation_item(-0.3, 730, t)["status"] == "warn"
+    assert _autocorrelation_item(float("nan"), 1, t)["status"] == "warn"
+    with pytest.raises(ValueError, match="autocorr_width_warn"):
+        ReviewThresholds(autocorr_width_warn=2.0, autocorr_width_fail=1.5)
+
+
+def test_r2_units_and_media_share_checks(fit):
+    from mmm_jax.diagnostics.review import check_media_share, check_r2, check_units
+
+    assert check_r2(0.8)["status"] == "pass"
+    low = check_r2(0.31)
+    assert low["status"] == "warn" and "only 31%" in low["message"]
+    assert check_r2(None)["status"] == "warn"
+    ratio = fit.data.scaler.target_scale / fit.data.scaler.media_scale.sum()
+    item = check_units(fit)
+    assert item["status"] == "pass" and item["value"] == pytest.approx(ratio)
+    for factor in (1e-4, 1e4):  # spend in other units than revenue
+        scaler = dataclasses.replace(
+            fit.data.scaler, media_scale=fit.data.scaler.media_scale * factor
+        )
+        other = dataclasses.replace(fit, data=fit.data.with_scaler(scaler))
+        item = check_units(other)
+        assert item["status"] == "warn" and "same currency" in item["message"]
+        assert item["value"] == pytest.approx(ratio / factor)
+    share = check_media_share(fit, baseline_share=np.full(100, 0.9998))
+    assert share["status"] == "warn" and share["value"] == pytest.approx(0.0002)
+    assert "0.02% of revenue" in share["message"]
+    assert check_media_share(fit, baseline_share=np.full(100, 0.6))["status"] == "pass"
+    assert check_media_share(fit, baseline_share=np.full(100, 0.05))["status"] == "warn"
 
 
 def test_prior_as_posterior_teaches_nothing(fit):
@@ -286,7 +343,7 @@ def test_prior_as_posterior_teaches_nothing(fit):
     assert abs(np.median(c)) < 0.1
     item = check_prior_shift(prior_fit, key=jax.random.PRNGKey(4), num_samples=4000)
     assert item["status"] == "warn"
-    assert "media/relative_roas[" in item["message"] and "mostly the prior" in item["message"]
+    assert "relative_roas" in item["message"] and "mostly the prior" in item["message"]
     item = check_roas_identified(prior_fit, key=jax.random.PRNGKey(4), num_samples=4000)
     assert item["status"] == "warn"
     for name in fit.data.channels:  # prior against prior: the same width up to sampling error

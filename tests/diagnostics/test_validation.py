@@ -13,7 +13,7 @@ import pytest
 
 import jax
 
-from mmm_jax.data import DataValidationError, SimulationConfig, from_frame, simulate
+from mmm_jax.data import DataValidationError, from_frame
 from mmm_jax.diagnostics.metrics import fit_metrics
 from mmm_jax.diagnostics.validation import (
     compare_models,
@@ -24,6 +24,7 @@ from mmm_jax.diagnostics.validation import (
 from mmm_jax.inference import Fit, fit_nuts, fit_svi
 from mmm_jax.models import ModelConfig
 from mmm_jax.models.mmm import time_frame
+from mmm_jax.synthetic import SimulationConfig, simulate
 
 CONFIG = ModelConfig(yearly_order=1, weekly_order=1, max_lag=14)
 

@@ -9,11 +9,12 @@ import pytest
 import jax
 
 from mmm_jax import enable_compilation_cache
-from mmm_jax.data import SimulationConfig, from_frame, simulate
+from mmm_jax.data import from_frame
 from mmm_jax.inference import fit_nuts
 from mmm_jax.inference._common import compile_clock
 from mmm_jax.models import ModelConfig
 from mmm_jax.runtime import default_cache_dir
+from mmm_jax.synthetic import SimulationConfig, simulate
 
 
 def test_default_dir_follows_env(monkeypatch, tmp_path):

@@ -8,10 +8,11 @@ import pytest
 
 import jax
 
-from mmm_jax.data import SimulationConfig, from_frame, simulate
+from mmm_jax.data import from_frame
 from mmm_jax.diagnostics.metrics import contributions
 from mmm_jax.inference import Fit, FitFileError, Guide, fit_map, fit_nuts, fit_svi
 from mmm_jax.models import Likelihood, ModelConfig
+from mmm_jax.synthetic import SimulationConfig, simulate
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from mmm_jax.data import from_frame
 from mmm_jax.inference import fit_nuts, fit_svi
 from mmm_jax.inference.sharding import GEO_AXIS, geo_mesh, shard_inputs
 from mmm_jax.models import GeoPooling, ModelConfig, build_inputs, mmm
+from mmm_jax.models.mmm import baseline_design
 
 N_GEO = 8
 
@@ -71,6 +72,18 @@ def test_shard_inputs_places_geo_arrays(data):
     np.testing.assert_array_equal(np.asarray(sharded.lagged), np.asarray(inputs.lagged))
 
 
+def test_a_mesh_excludes_an_integrated_out_baseline(data):
+    # Its design flattens geo and time, so it cannot be split over geos.
+    config = ModelConfig(yearly_order=2)
+    inputs = build_inputs(data, config)
+    marginal = inputs._replace(baseline=baseline_design(inputs, config))
+    mesh = geo_mesh(data.n_geo)
+    with pytest.raises(ValueError, match="integrated-out baseline"):
+        shard_inputs(marginal, data.target_scaled, mesh)
+    with pytest.raises(ValueError, match="without a geo mesh"):
+        seed(mmm, 0)(marginal._replace(mesh=mesh), config, jnp.asarray(data.target_scaled))
+
+
 def _params(data):
     inputs = build_inputs(data, CONFIG)
     tr = trace(seed(mmm, 1)).get_trace(inputs, CONFIG)
@@ -84,14 +97,16 @@ def test_sharded_log_density_and_gradient_match(data):
     s_inputs, s_y = shard_inputs(inputs, data.target_scaled, mesh)
     params = _params(data)
 
-    def make(inp, yy, kwargs):
+    assert s_inputs.mesh is mesh and inputs.mesh is None
+
+    def make(inp, yy):
         def f(p):
-            return log_density(mmm, (inp, CONFIG), {"y": yy, **kwargs}, p)[0]
+            return log_density(mmm, (inp, CONFIG), {"y": yy}, p)[0]
 
         return jax.jit(jax.value_and_grad(f))
 
-    plain_value, plain_grad = make(inputs, y, {})(params)
-    sharded_fn = make(s_inputs, s_y, {"geo_mesh": mesh})
+    plain_value, plain_grad = make(inputs, y)(params)
+    sharded_fn = make(s_inputs, s_y)
     value, grad = sharded_fn(params)
     assert np.isfinite(float(plain_value))
     np.testing.assert_allclose(float(value), float(plain_value), rtol=1e-5)
@@ -103,7 +118,7 @@ def test_sharded_log_density_and_gradient_match(data):
     hlo = sharded_fn.lower(params).compile().as_text()
     assert "all-reduce" in hlo
     # the observed site's per-geo log-likelihood stays split over the geo axis
-    tr = trace(substitute(mmm, params)).get_trace(s_inputs, CONFIG, s_y, geo_mesh=mesh)
+    tr = trace(substitute(mmm, params)).get_trace(s_inputs, CONFIG, s_y)
     assert tr["mu"]["value"].sharding.spec[0] == GEO_AXIS
 
 

@@ -110,7 +110,7 @@ def _media_and_sigma(inputs, data):
     """One prior draw of every non-baseline parameter, and what the model makes of it."""
     y = jnp.asarray(data.target_scaled)
     design = baseline_design(inputs, CONFIG)
-    tr = trace(seed(mmm, 3)).get_trace(inputs, CONFIG, y, baseline=design)
+    tr = trace(seed(mmm, 3)).get_trace(inputs._replace(baseline=design), CONFIG, y)
     latent = {
         k: v["value"]
         for k, v in tr.items()
@@ -145,7 +145,7 @@ def test_conditional_draws_are_the_regression_posterior(inputs, data):
     repeated = {k: jnp.broadcast_to(v, (n, *jnp.shape(v))) for k, v in latent.items()}
     names = [f"baseline/{name}" for name, _, _ in design.sites]
     out = Predictive(mmm, posterior_samples=repeated, return_sites=names, parallel=True)(
-        jax.random.PRNGKey(1), inputs, CONFIG, y=y, baseline=design._replace(draw=True)
+        jax.random.PRNGKey(1), inputs._replace(baseline=design._replace(draw=True)), CONFIG, y=y
     )
     draws = np.concatenate([np.asarray(out[k]).reshape(n, -1) for k in names], axis=1)
     # independent float64 computation
@@ -170,12 +170,13 @@ def test_conditional_draws_are_the_regression_posterior(inputs, data):
 
 def test_marginal_model_has_no_baseline_or_observation_sites(inputs, data):
     y = jnp.asarray(data.target_scaled)
-    tr = trace(seed(mmm, 0)).get_trace(inputs, CONFIG, y, baseline=baseline_design(inputs, CONFIG))
+    marginal = inputs._replace(baseline=baseline_design(inputs, CONFIG))
+    tr = trace(seed(mmm, 0)).get_trace(marginal, CONFIG, y)
     assert "mu" not in tr and "y" not in tr
     assert not [k for k in tr if k.startswith("baseline/") and k != "baseline/marginal"]
     assert "sigma" in tr and "media/roas" in tr
     with pytest.raises(ValueError, match="only given y"):
-        block(seed(mmm, 0))(inputs, CONFIG, None, baseline=baseline_design(inputs, CONFIG))
+        block(seed(mmm, 0))(marginal, CONFIG, None)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 r"""Geo experiments with known truth, and estimators of their lift.
 
 A market of ``G`` regions ("Melbourne", "Sydney", ...) is simulated with
-:func:`mmm_jax.data.simulate` (one geo per region, the same mechanics and
+:func:`mmm_jax.synthetic.simulate` (one geo per region, the same mechanics and
 kernels). During a test window one channel's spend in the test region(s) is
 raised by ``spend_lift`` (+50% by default); the expected revenue of those
 regions rises by
@@ -42,14 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmm_jax.data.simulate import (
-    Simulation,
-    SimulationConfig,
-    _adstock,
-    _media_effect,
-    _saturate,
-    simulate,
-)
+from mmm_jax.synthetic.simulate import Simulation, SimulationConfig, media_revenue, simulate
 
 __all__ = [
     "GeoExperiment",
@@ -193,7 +186,7 @@ def simulate_geo_experiment(config: GeoExperimentConfig, *, seed: int) -> GeoExp
     beta = np.array([sim.truth["channels"][n]["beta_geo"] for n in names]).T[:, None, :]
 
     def response(m):
-        return _media_effect(market, _saturate(market, _adstock(market, m)), beta)
+        return media_revenue(market, m, beta)
 
     if config.shared_plan:
         # Expected revenue moves by exactly the media change; the noise is kept.

@@ -17,11 +17,12 @@ per period at full saturation, :math:`w_t` weekly and :math:`y_t` yearly
 seasonality factors, :math:`o_{gt}` organic traffic and :math:`z_{gt}` standard
 normal noise (so :math:`E[\text{revenue}] = \mu`).
 
-The adstock and saturation curves are the project's own kernels
-(`mmm_jax.transforms.adstock_weights_channels`, `convolve_media` and
-`saturate_channels`), converted with ``np.asarray``, so the data and the model
-share one definition of each curve. They run in JAX's default precision
-(float32 unless ``jax_enable_x64`` is set); everything else is float64 numpy.
+The adstock and saturation curves are the NumPy reference kernels of
+:mod:`mmm_jax.synthetic.kernels`, written from the same formulas as the
+model's :mod:`mmm_jax.transforms` but not sharing its code, so a kernel bug
+cannot hide in the truth and the fit alike (tests check that the two agree).
+Everything is float64 NumPy: JAX, its precision and its backend play no part
+in the data or the truth.
 
 The truth is counterfactual, as a lift test measures it: a channel's
 contribution is :math:`\sum_{gt} \mu_{gt}(\text{all}) - \mu_{gt}(\text{channel
@@ -39,13 +40,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import jax
-import jax.numpy as jnp
-
 from mmm_jax.data.dataset import periods_per_year
-from mmm_jax.transforms.adstock import ADSTOCK_PARAMS, Adstock, adstock_weights_channels
-from mmm_jax.transforms.conv import convolve_media
-from mmm_jax.transforms.saturation import SATURATION_PARAMS, Saturation, saturate_channels
+from mmm_jax.synthetic import kernels
+from mmm_jax.transforms.adstock import ADSTOCK_PARAMS, Adstock
+from mmm_jax.transforms.saturation import SATURATION_PARAMS, Saturation
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -313,36 +311,22 @@ class Simulation:
         return per_geo.sum(axis=-1)
 
 
-def _param_arrays(specs, attr: str, names: Mapping[Any, tuple[str, ...]], kind_attr: str):
-    """Parameter name -> ``(channel,)`` array; entries of other kinds are a filler 1.0."""
-    wanted = dict.fromkeys(n for s in specs for n in names[getattr(s, kind_attr)])
-    return {
-        n: jnp.asarray([getattr(s, attr).get(n, 1.0) for s in specs], dtype=float) for n in wanted
-    }
-
-
 def _adstock(config: SimulationConfig, media: np.ndarray) -> np.ndarray:
-    """Normalised adstock of ``(geo, time, channel)`` spend, via the project's kernels."""
-    specs = config.channels
-    weights = adstock_weights_channels(
-        tuple(s.adstock for s in specs),
-        _param_arrays(specs, "adstock_params", ADSTOCK_PARAMS, "adstock"),
-        config.max_lag,
-        normalize=True,
-    )
-    out = convolve_media(jnp.asarray(media, dtype=weights.dtype), weights)
-    return np.asarray(out, dtype=np.float64)
+    """Normalised adstock of ``(geo, time, channel)`` spend, channel by channel."""
+    out = np.empty(np.shape(media), dtype=np.float64)
+    for c, spec in enumerate(config.channels):
+        weights = kernels.adstock_weights(spec.adstock, spec.adstock_params, config.max_lag)
+        out[..., c] = kernels.adstock(media[..., c], weights)
+    return out
 
 
 def _saturate(config: SimulationConfig, x: np.ndarray) -> np.ndarray:
-    """Saturation of ``(..., channel)`` adstocked spend in currency, via the kernels."""
-    specs = config.channels
-    params = _param_arrays(specs, "saturation_params", SATURATION_PARAMS, "saturation")
-    kinds = tuple(s.saturation for s in specs)
-    flat = jnp.asarray(x, dtype=float).reshape(-1, len(specs))
-    # One (channel,) row at a time: explicit broadcasting under strict rank promotion.
-    out = jax.vmap(lambda row: saturate_channels(kinds, row, params))(flat)
-    return np.asarray(out, dtype=np.float64).reshape(np.shape(x))
+    """Saturation of ``(..., channel)`` adstocked spend in currency, channel by channel."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty(x.shape, dtype=np.float64)
+    for c, spec in enumerate(config.channels):
+        out[..., c] = kernels.saturate(spec.saturation, x[..., c], spec.saturation_params)
+    return out
 
 
 def _media_effect(config: SimulationConfig, saturated: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -358,6 +342,21 @@ def _media_effect(config: SimulationConfig, saturated: np.ndarray, beta: np.ndar
         scale = gamma * np.sqrt(beta[..., i] * beta[..., j])
         effect = effect + scale * saturated[..., i] * saturated[..., j]
     return effect
+
+
+def media_revenue(config: SimulationConfig, media: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    r"""Expected media revenue per geo and period: :math:`\sum_c \beta_{gc} S_c(A_c(x_{gc})_t)` plus synergy.
+
+    Args:
+      config: The data-generating process (kernels, synergy pairs, ``max_lag``).
+      media: Spend in currency, shape ``(geo, time, channel)``.
+      beta: Revenue at full saturation, shape ``(geo, 1, channel)`` (or
+        anything that broadcasts against ``media``).
+
+    Returns:
+      Shape ``(geo, time)``.
+    """
+    return _media_effect(config, _saturate(config, _adstock(config, media)), beta)
 
 
 def _ar1(rng: np.random.Generator, shape: tuple[int, ...], phi: float) -> np.ndarray:
@@ -377,7 +376,7 @@ def simulate(config: SimulationConfig = SimulationConfig(), *, seed: int) -> Sim
     Args:
       config: The data-generating process.
       seed: Seed of the numpy generator; the same seed and config give the
-        same frame (on the same JAX backend and precision).
+        same frame and truth.
 
     Returns:
       The `Simulation`: the frame, the truth and the config.
@@ -418,9 +417,7 @@ def simulate(config: SimulationConfig = SimulationConfig(), *, seed: int) -> Sim
     baseline = size[:, None] * level[None, :] + config.organic_beta * organic  # (geo, time)
 
     def expected(m: np.ndarray) -> np.ndarray:
-        return baseline + _media_effect(
-            config, _saturate(config, _adstock(config, m)), beta[:, None]
-        )
+        return baseline + media_revenue(config, m, beta[:, None])
 
     mu = expected(media)
     noise = np.exp(config.noise_sd * rng.standard_normal((n_geo, n_time)) - config.noise_sd**2 / 2)

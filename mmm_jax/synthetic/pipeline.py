@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from mmm_jax.data.dataset import DataValidationError, MMMData, from_frame
-from mmm_jax.data.simulate import Simulation
+from mmm_jax.synthetic.simulate import Simulation
 
 __all__ = [
     "BronzeDefects",

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmm_jax.data import DataValidationError, SimulationConfig, from_frame, simulate
-from mmm_jax.data.pipeline import (
+from mmm_jax.data import DataValidationError, from_frame
+from mmm_jax.synthetic import SimulationConfig, simulate
+from mmm_jax.synthetic.pipeline import (
     BronzeDefects,
     FixKind,
     injected_defects,

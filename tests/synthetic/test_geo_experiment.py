@@ -5,7 +5,7 @@ import pytest
 
 from mmm_jax.calibration import LiftTests
 from mmm_jax.data import from_frame
-from mmm_jax.data.geo_experiment import (
+from mmm_jax.synthetic.geo_experiment import (
     GeoExperimentConfig,
     did_estimate,
     lift_rows,
