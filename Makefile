@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/recovery_seeds.py
 	$(PY) benchmarks/optimize_speed.py
 	$(PY) benchmarks/optimize_end_to_end.py
+	$(PY) benchmarks/render_readme.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check mmm_jax tests benchmarks experiments

@@ -73,10 +73,9 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
     import jax  # here, not at import: the CLI sets XLA_FLAGS before JAX starts
 
     jax.config.update("jax_compilation_cache_dir", str(folder))
-    # Every program, however small. Setting up an SVI guide runs the model
-    # eagerly, one primitive at a time, and each of its ~600 primitives
-    # compiles for ~30 ms: on beauty_daily that was 15 s of a 25 s SVI fit,
-    # paid again by every new process while only programs compiling for
-    # over 0.5 s were kept. Kept, they cost 3 MB and the fit takes 8 s.
+    # Every program, however small. Setting up an SVI guide (or initialising
+    # NUTS) runs the model eagerly, one primitive at a time, and each of its
+    # hundreds of primitives compiles on its own; keeping only programs that
+    # compile for long would make every new process recompile them all.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return folder

@@ -158,20 +158,15 @@ class MediaPriors:
     from 1): concave like Michaelis-Menten at 1, S-shaped above. A slope below
     1 would make the first dollar's return infinite (:math:`S'(0) = \infty`)
     and let the model claim any ROAS for a channel whose marginal ROAS the
-    data pin. On beauty_daily (NUTS, 4 x 500 + 500, same seed) the bound
-    halved the leapfrog steps per draw (105 to 54), brought the mean absolute
-    ROAS error from 45% to 37% and the baseline share to 0.55 (true 0.56;
-    0.49 before, in a 4 x 1000 + 1000 fit). The cost: the slope mixes more
-    slowly near the bound, so ESS per second did not improve, and google's
-    true ROAS (2.50) fell just above its 90% HDI (upper end 2.39).
+    data pin; the bound also cuts NUTS's leapfrog steps. The cost: the slope
+    mixes more slowly near the bound (CHANGELOG.md has the measurements).
 
     It is also at most 10, where the curve is a step already: the prior puts
     2e-9 of its mass above 10, but the bound changes what NUTS samples, from
     :math:`\log(s - 1)`, which a chain thrown far in early warmup can push
-    to a slope of 1e10 (a flat step curve whose log density float32 no longer
-    resolves: one of 40 chains stuck there in ``benchmarks/recovery_seeds.py``),
-    to a logit that cannot run away.
-    Pass ``slope=LogNormal(0.3, 0.5)`` for the unbounded prior of earlier versions.
+    to a flat step curve whose log density float32 no longer resolves, to a
+    logit that cannot run away.
+    Pass ``slope=LogNormal(0.3, 0.5)`` for an unbounded prior.
     """
 
     effect: Effect | None = None
@@ -234,12 +229,11 @@ class SynergyPriors:
     shared scale shrinks every pair towards zero unless the data insist
     (non-centred).
 
-    Why relative: on beauty_daily (NUTS 4 x 1000 + 1000) the absolute form
-    needed 191 leapfrog steps per draw, the relative one 60 (81 with
-    ``HalfNormal(0.2)``), with as many divergences (41 and 40 in 4000 draws).
-    In the absolute form an interaction can stand in for the main effects
-    along a curved ridge; tying it to them straightens the ridge. The cost:
-    the shrinkage is stronger for pairs of small channels.
+    Why relative: in the absolute form an interaction can stand in for the
+    main effects along a curved ridge; tying it to them straightens the
+    ridge, and NUTS needs a fraction of the leapfrog steps (CHANGELOG.md has
+    the measurements). The cost: the shrinkage is stronger for pairs of small
+    channels.
     """
 
     scale: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(0.1))

@@ -90,7 +90,7 @@ def test_marginal_and_full_nuts_agree(nuts_fit, data):
 
     A coarse check on short chains; the exact algebra is tested in
     tests/models/test_marginal_baseline.py. On this data with 4 x 2000 draws
-    the two posteriors' means agree to 1-3% and sds to 3-10% (benchmarks/README.md).
+    the two posteriors' means agree to 1-3% and sds to 3-10% (CHANGELOG.md, 2026-11-30).
     """
     full = fit_nuts(data, CONFIG, **NUTS_KW, marginalize_baseline=False)
     assert full.info["marginalized_baseline"] is False
@@ -169,7 +169,7 @@ def test_svi_integrates_the_baseline_out(nuts_fit, data):
     far too sure of itself; with the baseline integrated out it has much less
     to misrepresent. Here the full-rank guide's ROAS sds are 27-29% of NUTS's
     over every parameter and 67-70% collapsed; on beauty_daily 32-48% and
-    71-85% (benchmarks/README.md).
+    71-85% (CHANGELOG.md, 2026-11-30).
     """
     kw = dict(key=jax.random.PRNGKey(1), guide="auto_mvn", num_steps=1500, progress_bar=False)
     collapsed = fit_svi(data, CONFIG, num_samples=400, **kw)

@@ -1,0 +1,696 @@
+"""Render benchmarks/README.md's tables from benchmarks/results/*.json.
+
+Every measured figure in benchmarks/README.md sits between a pair of markers
+
+    <!-- table:NAME -->
+    ...generated...
+    <!-- /table -->
+
+and is generated here from the JSON a benchmark script wrote (and, for the
+other libraries' figures, from ``benchmarks/anchors.json``, transcribed from
+``../shared/anchors/README.md``). The prose around the markers says what is
+measured, how to reproduce it and the target; it carries no figures, so a
+rerun of a benchmark followed by ``python benchmarks/render_readme.py`` keeps
+the README true.
+
+Usage::
+
+    python benchmarks/render_readme.py          # rewrite the tables in place
+    python benchmarks/render_readme.py --check  # exit 1 (with a diff) if out of date
+
+Standard library only, so that the check runs in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+README = HERE / "README.md"
+ANCHORS = HERE / "anchors.json"
+
+MARKER = re.compile(
+    r"(?P<open><!-- table:(?P<name>[a-z0-9_]+) -->\n)(?P<body>.*?)(?P<close><!-- /table -->)",
+    re.S,
+)
+
+# --------------------------------------------------------------------------- formatting
+
+
+def num(x: float | None, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant figures (integers whole), thousands separated."""
+    if x is None:
+        return ""
+    if isinstance(x, int):
+        return f"{x:,}"
+    x = float(x)
+    if x == 0:
+        return "0"
+    a = abs(x)
+    if a >= 1:
+        decimals = max(digits - len(str(int(a))), 0)
+    else:
+        zeros = 0  # zeros between the decimal point and the first significant digit
+        while a < 0.1:
+            a *= 10
+            zeros += 1
+        decimals = digits + zeros
+    return f"{x:,.{decimals}f}"
+
+
+def fixed(x: float | None, decimals: int) -> str:
+    return "" if x is None else f"{float(x):,.{decimals}f}"
+
+
+def pct(x: float | None, decimals: int = 0) -> str:
+    return "" if x is None else f"{100 * float(x):.{decimals}f}%"
+
+
+def signed_pct(x: float, decimals: int = 0) -> str:
+    return f"{100 * float(x):+.{decimals}f}%"
+
+
+def table(header: list[str], align: str, rows: list[list[str]]) -> str:
+    """A markdown table; ``align`` holds one of 'l'/'r' per column."""
+    sep = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(sep) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def missing(name: str) -> str:
+    return f"*`results/{name}` is not there yet: the benchmark has not been run.*"
+
+
+# --------------------------------------------------------------------------- kernels
+
+KERNELS = (
+    ("geometric_scan", "geometric adstock, `lax.scan`"),
+    ("geometric_associative", "geometric adstock, `lax.associative_scan`"),
+    ("conv_28", "28-lag window, `convolve_media` (shift-and-add)"),
+    ("conv_28_jnp_convolve", "28-lag window, vmapped `jnp.convolve`"),
+    ("hill", "Hill"),
+    ("michaelis_menten", "Michaelis-Menten"),
+    ("logistic", "logistic"),
+)
+KERNEL_SHAPES = ((1, 100_000), (100, 1_000), (100, 100_000), (1000, 10_000))
+
+
+def kernels(name: str) -> str:
+    d = load(name)
+    if d is None:
+        return missing(name)
+    by = {(r["kernel"], r["G"], r["T"]): r for r in d["results"]}
+    rows = []
+    for key, label in KERNELS:
+        cells = [label]
+        for g, t in KERNEL_SHAPES:
+            r = by.get((key, g, t))
+            cells.append(
+                f"{num(r['elements_per_s'] / 1e6)} M/s ({num(r['gb_per_s'], 2)})" if r else "-"
+            )
+        rows.append(cells)
+    header = ["kernel"] + [f"G={g:,}, T={t:,}" for g, t in KERNEL_SHAPES]
+    compile_s = [r["compile_s"] for r in d["results"]]
+    load_avg = d.get("load_average_at_start") or [None]
+    lines = [
+        f"`results/{name}`: {d['device_kind']} ({d['backend']}, {d['cpu_count']} CPU cores), "
+        f"jax {d['jax_version']}, {d['dtype']}, C = {d['channels']} channels; full grid in "
+        f"{num(d['total_wall_s'])} s, load average {num(load_avg[0], 2)} at the start. "
+        "Elements per second (effective GB/s):",
+        "",
+        table(header, "lrrrr", rows),
+        "",
+        f"Compile times {num(min(compile_s), 2)}-{num(max(compile_s), 2)} s.",
+    ]
+    peak = d.get("peak_bandwidth_bytes_per_s")
+    if peak:
+        best = max(d["results"], key=lambda r: r["bandwidth_share"] or 0)
+        lines[-1] += (
+            f" Peak bandwidth {num(peak / 1e12, 2)} TB/s; the best share of it is "
+            f"{pct(best['bandwidth_share'])} ({best['kernel']}, G={best['G']:,}, T={best['T']:,})."
+        )
+        small = [
+            r["run_s_median"] * 1e3
+            for r in d["results"]
+            if r["elements"] <= 100_000 and r["kernel"] != "geometric_scan"
+        ]
+        lines[-1] += (
+            f" Up to 10^5 elements every kernel but the sequential scan takes "
+            f"{num(min(small), 2)}-{num(max(small), 2)} ms (median)."
+        )
+    for s in d.get("skipped", []):
+        lines[-1] += f" Skipped G={s['G']:,}, T={s['T']:,}: {s['reason']}."
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- optimiser
+
+OPT_LABELS = {
+    "historical allocation": "historical allocation",
+    "mmm_jax optimize_budget": "**mmm_jax `optimize_budget`**",
+    "scipy slsqp_raw_scaled_target": "SLSQP, raw objective (currency spend, scaled-target revenue)",
+    "scipy slsqp_raw_currency": "SLSQP, currency/currency, finite differences",
+    "scipy slsqp_scaled_jax_grad": "SLSQP, budget shares + relative revenue, exact JAX gradients",
+}
+
+
+def optimize_cpu(name: str = "optimize_cpu.json") -> str:
+    d = load(name)
+    if d is None:
+        return missing(name)
+    m, p, ours, pd_ = d["machine"], d["problem"], d["ours"], d["per_draw"]
+    rows = [
+        [
+            OPT_LABELS.get(r["method"], r["method"]),
+            fixed(r["run_seconds"], 4) if r["run_seconds"] is not None else "",
+            fixed(r["mean_media_revenue"], 0),
+            fixed(r["share_of_ours"], 4),
+            r["notes"].replace("|", "/"),
+        ]
+        for r in d["table"]
+    ]
+    ratio = pd_["revenue_ratio_minus_1_vs_slsqp"]
+    return "\n".join(
+        [
+            f"`results/{name}`: {m['cpus']}-core {m['backend']}, jax {m['jax']}, load average "
+            f"{num(m['load_average_1min'], 2)}; {p['draws']} draws x {p['channels']} channels, "
+            f"utility {p['utility']}, bounds {p['bounds']}.",
+            "",
+            table(
+                ["method", "run s", "mean media revenue / period", "share of our uplift", "notes"],
+                "lrrrl",
+                rows,
+            ),
+            "",
+            f"Pooled optimiser: {ours['num_starts']} starts x {ours['num_steps']} steps, compile "
+            f"{num(ours['compile_seconds'], 2)} s, KKT spread {ours['kkt_spread']:.1e}, converged: "
+            f"{ours['converged']}. Per-draw optima (`per_draw=True`, {p['draws']} optima): "
+            f"{num(pd_['run_seconds'], 2)} s against {num(pd_['slsqp_per_draw_seconds_extrapolated'], 2)} s "
+            f"for SLSQP draw by draw (extrapolated from {pd_['slsqp_per_draw_checked_draws']} draws); "
+            f"on those draws our revenue / SLSQP's - 1 is {ratio['min']:.1e} (min), "
+            f"{ratio['median']:.1e} (median), {ratio['max']:.1e} (max).",
+        ]
+    )
+
+
+def optimize_end_to_end(name: str = "optimize_end_to_end_cpu.json") -> str:
+    d = load(name)
+    if d is None:
+        return missing(name)
+    anchors = json.loads(ANCHORS.read_text())["runs"]
+    opt = d["optimizer_s"]
+    rows = [
+        [
+            f"**mmm_jax** (NUTS, {d['fit']['draws']} draws)",
+            f"**{pct(d['share_of_true_attainable_uplift'], 1)}**",
+            f"**{num(opt['run'], 2)}** ({num(opt['first_call_with_compile'], 2)} with compilation); "
+            f"{num(d['per_draw']['seconds'], 2)} for all per-draw optima",
+        ]
+    ]
+    for a in anchors:
+        if a["run"].startswith(("PyMC-Marketing 1.3, numpyro NUTS", "Meridian")):
+            rows.append([f"{a['run']} (anchor)", pct(a["opt_gain"], 1), num(a["optimizer_s"])])
+    ch = [
+        [c, fixed(d["allocation"][c], 0), fixed(d["true_optimum"][c], 0),
+         fixed(d["allocation"][c] - d["true_optimum"][c], 0),
+         pct(d["per_draw"]["prob_more_than_historical"][c], 1)]
+        for c in d["allocation"]
+    ]  # fmt: skip
+    return "\n".join(
+        [
+            f"`results/{name}`: budget {fixed(d['budget'], 0)} per period; the fit took "
+            f"{num(d['fit']['seconds'])} s.",
+            "",
+            table(["", "share of the true attainable uplift", "optimiser s"], "lrl", rows),
+            "",
+            table(
+                ["channel", "recommended", "true optimum", "difference", "P(more than historical)"],
+                "lrrrr",
+                ch,
+            ),
+        ]
+    )
+
+
+# --------------------------------------------------------------------------- fit speed
+
+
+def _nuts_row(label: str, n: dict, *, cold: bool = False) -> list[str]:
+    if cold:
+        return [
+            label,
+            num(n["cold_wall_s"]),
+            num(n["cold_compile_s"]),
+            "",
+            "",
+            num(n["ess_per_s_cold"]),
+            "",
+            "",
+        ]
+    return [
+        label,
+        num(n["wall_s"]),
+        num(n["compile_s"], 2),
+        num(n["leapfrog_steps_per_draw"]),
+        fixed(n["min_bulk_ess_channel"], 0),
+        f"**{num(n['ess_per_s'])}**",
+        fixed(n["max_rhat_channel"], 3),
+        str(n["divergences"]),
+    ]  # fmt: skip
+
+
+FIT_HEADER = [
+    "",
+    "wall s",
+    "compile s",
+    "steps/draw",
+    "min bulk ESS",
+    "ESS/s",
+    "max R-hat",
+    "divergences",
+]
+
+
+def fit_speed(name: str) -> str:
+    d = load(name)
+    if d is None:
+        return missing(name)
+    s, n = d["settings"], d["nuts"]
+    warm = n.get("warm_wall_s_all")
+    rows = [
+        _nuts_row("mmm_jax, warm cache" + (f" (median of {len(warm)})" if warm else ""), n),
+        _nuts_row("mmm_jax, cold cache", n, cold=True),
+    ]
+    for key in ("pymc_marketing", "pymc_marketing_anchor"):
+        p = d.get(key)
+        if p:
+            rows.append(
+                [p["library"] + (" (anchor)" if "anchor" in p.get("note", "") else ""),
+                 num(p["fit_s"]), "", "", fixed(p["min_ess"], 0), num(p["ess_per_s"]),
+                 fixed(p["max_rhat"], 3) if "max_rhat" in p else "",
+                 str(p.get("divergences", ""))]
+            )  # fmt: skip
+    lines = [
+        f"`results/{name}`: {d['data']}, {d['device']} ({d['backend']}, {d['cpu_count']} CPU "
+        f"cores), NUTS {s['chains']} chains ({s['chain_method']}) x {s['warmup']} warmup + "
+        f"{s['draws']} draws"
+        + {True: ", baseline integrated out", False: ", baseline sampled"}.get(
+            s.get("marginalized_baseline"),
+            " (baseline integration not recorded: the run predates that setting)",
+        )
+        + (", synergy term" if d.get("synergy") else "")
+        + ":",
+        "",
+        table(FIT_HEADER, "lrrrrrrr", rows),
+        "",
+    ]
+    notes = []
+    if warm:
+        notes.append("warm wall times " + ", ".join(num(w) for w in warm) + " s")
+    notes.append(f"{num(n['ess_per_s_excluding_compile'])} ESS/s excluding compile")
+    ratios = []
+    if "ratio_ess_per_s_vs_pymc" in d:
+        ratios.append(f"the PyMC-Marketing row: **{num(d['ratio_ess_per_s_vs_pymc'], 2)}x**")
+    if "ratio_ess_per_s_vs_anchor" in d:
+        ratios.append(f"the anchor: {num(d['ratio_ess_per_s_vs_anchor'], 2)}x")
+    lines.append(
+        "; ".join(notes) + "." + (" ESS/s ratio to " + ", to ".join(ratios) + "." if ratios else "")
+    )
+    return "\n".join(lines).rstrip()
+
+
+def fit_speed_target(name: str = "fit_speed_cpu.json") -> str:
+    d = load(name)
+    if d is None or "ratio_ess_per_s_vs_pymc" not in d:
+        return "*No side-by-side PyMC-Marketing figure in `results/fit_speed_cpu.json`.*"
+    r = d["ratio_ess_per_s_vs_pymc"]
+    verdict = "met" if r >= 5 else "**not met**"
+    return (
+        f"Target (#3): at least 5x PyMC-Marketing's ESS/s on the 2-core CPU. Measured "
+        f"{num(r, 2)}x side by side: {verdict}."
+    )
+
+
+def anchors() -> str:
+    a = json.loads(ANCHORS.read_text())
+    rows = [
+        [r["run"], num(r["fit_s"]), fixed(r["min_bulk_ess"], 0), num(r["ess_per_s"]),
+         fixed(r["max_rhat"], 3), str(r["divergences"]), pct(r["roas_mape"], 1),
+         f"{r['roas_covered']}/4", fixed(r["media_share"], 3), pct(r["opt_gain"], 1),
+         num(r["optimizer_s"])]
+        for r in a["runs"]
+    ]  # fmt: skip
+    return "\n".join(
+        [
+            f"`anchors.json` ({a['source']}); {a['data']}, {a['machine']}, {a['settings']}:",
+            "",
+            table(
+                [
+                    "run",
+                    "fit s",
+                    "min bulk ESS",
+                    "ESS/s",
+                    "max R-hat",
+                    "divergences",
+                    "ROAS MAPE",
+                    "90% covers",
+                    "media share",
+                    "opt. gain",
+                    "optimiser s",
+                ],
+                "lrrrrrrrrrr",
+                rows,
+            ),  # fmt: skip
+        ]
+    )
+
+
+def svi() -> str:
+    rows = []
+    for name in ("fit_speed_cpu.json", "fit_speed_gpu.json"):
+        d = load(name)
+        if d is None or "svi" not in d:
+            continue
+        v = d["svi"]
+        rows.append(
+            [f"`{name}`", d["device"], v["guide"], f"{v['steps']:,}",
+             {True: "yes", False: "no"}.get(v.get("marginalized_baseline"), "not recorded"),
+             num(v["wall_s"]), num(v["cold_wall_s"]) if "cold_wall_s" in v else ""]
+        )  # fmt: skip
+    if not rows:
+        return "*No SVI timings in `results/fit_speed_*.json`.*"
+    return table(
+        ["results", "device", "guide", "steps", "baseline integrated out",
+         "wall s (2nd fit in process)", "wall s (1st fit, compiling)"],
+        "lllrlrr",
+        rows,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+def recovery_seeds() -> str:
+    out = []
+    rows = []
+    notes = []
+    for name in ("recovery_seeds.json", "recovery_seeds_noise0.02.json"):
+        d = load(name)
+        if d is None:
+            notes.append(missing(name))
+            continue
+        s, m = d["settings"], d["summary"]
+        noise = "generator default" if s["noise_sd"] is None else pct(s["noise_sd"])
+        per = list(m["per_channel"].items()) + [("**pooled**", m["pooled"])]
+        for ch, v in per:
+            rows.append(
+                [f"`{name}`", noise, ch, pct(v["coverage_90"]), pct(v["coverage_50"]),
+                 signed_pct(v["bias"]), pct(v["mean_abs_error"]), num(v["rel_width_90"], 2)]
+            )  # fmt: skip
+        fit_s = sorted(r["fit_s"] for r in d["runs"])
+        rhat = [r["r_hat_max"] for r in d["runs"]]
+        notes.append(
+            f"`{name}`: {m['n_datasets']} datasets (seeds {s['first_seed']}-"
+            f"{s['first_seed'] + s['seeds'] - 1}), NUTS {s['chains']} x {s['warmup']} + "
+            f"{s['draws']}{', synergy' if s['synergy'] else ''}; all four channels inside their "
+            f"90% HDI on {pct(m['all_four_covered_90'])} of datasets, all four means within 25% "
+            f"on {pct(m['all_within_25pct'])}; max R-hat {fixed(min(rhat), 3)}-"
+            f"{fixed(max(rhat), 3)} ({m['n_r_hat_over_1_01']} at 1.01 or more), "
+            f"{m['n_divergences_over_1pct']} with 1% divergences or more; median fit "
+            f"{num(fit_s[len(fit_s) // 2])} s."
+        )
+    if rows:
+        out.append(
+            table(
+                [
+                    "results",
+                    "noise",
+                    "channel",
+                    "90% HDI covers",
+                    "50% HDI covers",
+                    "mean error (bias)",
+                    "mean abs. error",
+                    "90% HDI width / truth",
+                ],
+                "lllrrrrr",
+                rows,
+            )  # fmt: skip
+        )
+    return "\n\n".join(out + ["\n".join(f"- {n}" for n in notes)])
+
+
+# --------------------------------------------------------------------------- SBC
+
+QUANTITY = {"roas": "ROAS", "marginal_roas": "marginal ROAS", "baseline_share": "baseline share"}
+VARIANT = {"none": "no lift tests", "godark": "one go-dark test per channel"}
+
+
+def _mark(ok: bool, text: str) -> str:
+    return text if ok else f"**{text}** (not met)"
+
+
+def sbc(name: str) -> str:
+    d = load(name)
+    if d is None:
+        return missing(name)
+    summary = d.get("summary")
+    if not summary:
+        return (
+            f"*`results/{name}` has no summary yet ({len(d.get('runs', []))} fits recorded; "
+            "`sbc.py` writes it when every dataset is fitted).*"
+        )
+    variants = list(summary)
+    header = ["", "#17 target"] + [
+        f"{VARIANT.get(v, v)} ({summary[v]['n_fits']} fits)" for v in variants
+    ]
+    rows = []
+
+    def row(label, target, cell):
+        rows.append([label, target] + [cell(summary[v], v) for v in variants])
+
+    for q, qname in QUANTITY.items():
+        for level in ("0.5", "0.8", "0.9"):
+            nominal = float(level)
+
+            def cov(v, _variant, q=q, level=level, nominal=nominal):
+                c = v[q]["coverage"][level]
+                off = round(100 * (c["coverage"] - nominal), 1)
+                return _mark(abs(off) <= 5, f"{pct(c['coverage'], 1)}") + f" (n {c['n']})"
+
+            row(f"{qname}: {pct(nominal)} interval covers", f"{pct(nominal)} +/- 5 points", cov)
+    for q, qname in QUANTITY.items():
+
+        def rank(v, _variant, q=q):
+            r = v[q]["ranks"]
+            return _mark(r["p_value"] >= 0.01, f"p = {num(r['p_value'], 2)}") + (
+                f" (chi2 {num(r['chi2'], 3)}, {r['dof']} dof)"
+            )
+
+        row(f"{qname}: rank histogram chi-square", "p >= 0.01", rank)
+
+    # #17 sets the error and low-ROAS targets on the generator family only.
+    judged = d["settings"]["family"] == "generator"
+
+    def med(v, variant):
+        target = 0.10 if variant == "godark" else 0.25
+        e = v["roas_error"]
+        ok = not judged or e["median_rel_error"] <= target
+        return _mark(ok, pct(e["median_rel_error"], 1)) + (
+            f" ({e['n_channels_true_roas_ge_0_3']} channels with true ROAS >= 0.3)"
+        )
+
+    row(
+        "median relative ROAS error",
+        "<= 25% without tests, <= 10% with" if judged else "- (generator family only)",
+        med,
+    )
+    row(
+        "90th-percentile relative ROAS error",
+        "-",
+        lambda v, _: pct(v["roas_error"]["p90_rel_error"], 1),
+    )
+
+    def low(v, _variant):
+        lr = v["low_roas"]
+        ok = not judged or lr["hdi90_excludes_truth"] <= 0.10
+        return _mark(ok, pct(lr["hdi90_excludes_truth"], 1)) + (
+            f" of {lr['n']}; mean estimate {num(lr['mean_estimate'], 2)}"
+        )
+
+    row(
+        "true ROAS < 0.3: 90% HDI excludes the truth",
+        "<= 10%" if judged else "- (generator family only)",
+        low,
+    )
+
+    def detect(v, _variant):
+        w = v["waste_flags"]
+        return _mark(w["detection_rate"] >= 0.80, pct(w["detection_rate"], 1)) + (
+            f" of {w['n_true_mroas_below_0_8']}"
+        )
+
+    def fp(v, _variant):
+        w = v["waste_flags"]
+        return _mark(w["false_positive_rate"] <= 0.05, pct(w["false_positive_rate"], 1)) + (
+            f" of {w['n_true_mroas_above_1_2']}"
+        )
+
+    row("waste flag when true mROAS < 0.8 (detection)", ">= 80%", detect)
+    row("waste flag when true mROAS > 1.2 (false positive)", "<= 5%", fp)
+
+    def conv(v, _variant):
+        c = v["convergence"]
+        return (
+            f"max R-hat {fixed(c['r_hat_max'], 3)}; {c['n_r_hat_over_1_01']} fits at 1.01 or more, "
+            f"{c['n_divergent_over_1pct']} with 1% divergences or more; median fit "
+            f"{num(c['median_fit_s'])} s"
+        )
+
+    row("convergence", "-", conv)
+    s = d["settings"]
+    first = (
+        f"`results/{name}`: family `{s['family']}`, NUTS {s['chains']} chains x {s['warmup']} "
+        f"warmup + {s['draws']} draws, ranks among {s['rank_draws']} thinned draws, seeds from "
+        f"{s['first_seed']}; {d.get('backend', '')} wall {num(d['wall_s'] / 3600, 2)} h."
+        if "wall_s" in d
+        else f"`results/{name}`: family `{s['family']}`."
+    )
+    return "\n".join([first, "", table(header, "ll" + "l" * len(variants), rows)])
+
+
+# --------------------------------------------------------------------------- scale
+
+
+def scale(name: str) -> str:
+    d = load(name)
+    if d is None:
+        return missing(name)
+    s = d["settings"]
+    rows = []
+    for r in d["results"]:
+        base = [str(r["G"]), r["method"]]
+        if "skipped" in r or "error" in r:
+            why = r.get("skipped") or "error: " + r["error"].strip().splitlines()[-1][:80]
+            rows.append(base + [f"not run: {why}".replace("|", "/")] + [""] * 9)
+            continue
+        rows.append(
+            base
+            + [
+                num(r["wall_s"]),
+                num(r["compile_s"]),
+                num(r["run_s"]),
+                fixed(r["min_ess_bulk"], 0) if "min_ess_bulk" in r else "",
+                num(r["ess_per_s"]) if "ess_per_s" in r else "",
+                fixed(r["steps_per_draw"], 0) if "steps_per_draw" in r else "",
+                str(r["divergences"]) if "divergences" in r else "",
+                f"{r['final_loss']:,.0f}" if "final_loss" in r else "",
+                str(r.get("n_params") or ""),
+                fixed(r["peak_memory_mb"], 0),
+            ]
+        )
+    extrapolated = any(str(r.get("skipped", "")).startswith("predicted") for r in d["results"])
+    note = (
+        '\n\nRows "not run: predicted ..." were skipped on a linear extrapolation from the '
+        "previous G (what `scale.py` did before each G ran under its own time limit), not run."
+        if extrapolated
+        else ""
+    )
+    return (
+        "\n".join(
+            [
+                f"`results/{name}`: {d['device']} ({d['backend']}, {d['cpu_count']} CPU cores); "
+                f"{s['model']}; {s['weeks']} weeks x {s['channels']} channels; NUTS {s['chains']} chains "
+                f"x {s['warmup']} warmup + {s['draws']} draws ({s['chain_method'] or 'default'} chains); "
+                f"SVI {s['svi_steps']:,} steps; limit {num(s['max_seconds'])} s per G and method.",
+                "",
+                table(
+                    [
+                        "G",
+                        "method",
+                        "wall s",
+                        "compile s",
+                        "run s",
+                        "min ESS",
+                        "ESS/s",
+                        "steps/draw",
+                        "divergences",
+                        "final loss",
+                        "params",
+                        "peak MB",
+                    ],
+                    "rlrrrrrrrrrr",
+                    rows,
+                ),  # fmt: skip
+            ]
+        )
+        + note
+    )
+
+
+# --------------------------------------------------------------------------- driver
+
+TABLES: dict[str, Callable[[], str]] = {
+    "kernels_cpu": lambda: kernels("kernels_cpu.json"),
+    "kernels_gpu": lambda: kernels("kernels_gpu.json"),
+    "optimize_cpu": optimize_cpu,
+    "optimize_end_to_end_cpu": optimize_end_to_end,
+    "fit_speed_cpu": lambda: fit_speed("fit_speed_cpu.json"),
+    "fit_speed_target": fit_speed_target,
+    "fit_speed_gpu": lambda: fit_speed("fit_speed_gpu.json"),
+    "anchors": anchors,
+    "svi": svi,
+    "recovery_seeds": recovery_seeds,
+    "sbc_generator": lambda: sbc("sbc_generator.json"),
+    "sbc_prior": lambda: sbc("sbc_prior.json"),
+    "scale_cpu": lambda: scale("scale_cpu.json"),
+    "scale_gpu": lambda: scale("scale_gpu.json"),
+}
+
+
+def render(text: str) -> str:
+    """``text`` with every marked table regenerated."""
+    unknown = sorted({m["name"] for m in MARKER.finditer(text)} - TABLES.keys())
+    if unknown:
+        raise ValueError(f"unknown table markers {unknown}; known: {sorted(TABLES)}")
+    return MARKER.sub(lambda m: m["open"] + TABLES[m["name"]]() + "\n" + m["close"], text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
+    p.add_argument("--readme", type=Path, default=README)
+    args = p.parse_args(argv)
+    old = args.readme.read_text()
+    new = render(old)
+    if args.check:
+        if new == old:
+            return 0
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                old.splitlines(True), new.splitlines(True), str(args.readme), "rendered"
+            )
+        )
+        print(
+            f"{args.readme} is out of date: run python benchmarks/render_readme.py", file=sys.stderr
+        )
+        return 1
+    if new != old:
+        args.readme.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
