@@ -20,6 +20,7 @@ devices are set up (`mmm_jax.runtime`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -139,6 +140,17 @@ def _fit_into(stage, args) -> dict:
     )
 
 
+@contextlib.contextmanager
+def _refusal_as_cli_error():
+    """A decision refused for an unconverged fit, as one line naming ``--force``."""
+    from mmm_jax.workflow.verdicts import NotConvergedError, refusal_message
+
+    try:
+        yield
+    except NotConvergedError as err:
+        raise CLIError(refusal_message(err.failed, err.action, "--force")) from None
+
+
 def run_optimize(args) -> dict:
     """``mmm-jax optimize``: the allocation maximising the posterior utility, as ``alloc.json``.
 
@@ -170,15 +182,19 @@ def run_optimize(args) -> dict:
             raise CLIError(
                 f"--utility must be mean, profit, var:Q or cvar:Q, got {args.utility!r}"
             ) from None
-        alloc = allocate(
-            run.fit,
-            budget=args.budget,
-            bounds=(lo, hi),
-            utility=args.utility,
-            per_geo=args.per_geo,
-            per_draw=args.per_draw,
-            seed=args.seed,
-        )
+        with _refusal_as_cli_error():
+            alloc = allocate(
+                run.fit,
+                budget=args.budget,
+                bounds=(lo, hi),
+                utility=args.utility,
+                per_geo=args.per_geo,
+                per_draw=args.per_draw,
+                seed=args.seed,
+                review=(run.summary or {}).get("review"),
+                force=args.force,
+                hold_unidentified=not args.free_unidentified,
+            )
         alloc["provenance"] = {"fit_checksum": run.fit_checksum}
         print("\n".join(allocation_lines(alloc)))
         return alloc
@@ -206,7 +222,14 @@ def run_simulate(args) -> dict:
             spec = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise CLIError(f"{path} is not valid JSON ({err})") from None
-        result = workflow.simulate(run.fit, spec, where=str(path))
+        with _refusal_as_cli_error():
+            result = workflow.simulate(
+                run.fit,
+                spec,
+                where=str(path),
+                review=(run.summary or {}).get("review"),
+                force=args.force,
+            )
         return {**result, "provenance": {"fit_checksum": run.fit_checksum}}
 
     out, _ = RunFolder(args.run).derive(args.out, compute, command="simulate")
