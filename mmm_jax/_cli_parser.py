@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--quiet",
         action="store_true",
-        help="no progress bars (the default when stderr is not a terminal)",
+        help="no progress bars (the default when stderr is not a terminal) and no "
+        "heartbeat (a line on stderr every 30 s while fitting, when it is not a terminal)",
     )
 
     opt = sub.add_parser("optimize", help="recommend a budget allocation over the posterior")
@@ -224,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--quiet",
         action="store_true",
-        help="no progress bars (the default when stderr is not a terminal)",
+        help="no progress bars (the default when stderr is not a terminal) and no "
+        "heartbeat (a line on stderr every 30 s while fitting, when it is not a terminal)",
     )
     return parser

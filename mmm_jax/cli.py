@@ -34,6 +34,10 @@ from mmm_jax.runtime import configure_devices, enable_compilation_cache
 DEBUG_ENV = "MMM_JAX_DEBUG"
 
 
+#: Seconds between heartbeat lines on a stderr that is not a terminal.
+HEARTBEAT_S = 30.0
+
+
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
@@ -46,6 +50,24 @@ def _show_progress(args) -> bool:
     NUTS fit compiles afresh. Logs and pipelines get no bars and the cached program.
     """
     return not args.quiet and sys.stderr.isatty()
+
+
+def _heartbeat(args, label: str):
+    """A line every 30 s on stderr while a fit runs, when stderr is not a terminal (not ``--quiet``)."""
+    from mmm_jax._heartbeat import Heartbeat
+
+    return Heartbeat(label, every=HEARTBEAT_S, enabled=not args.quiet)
+
+
+def _fit_label(args) -> str:
+    """``fit: nuts, 4 chains x (1000 warmup + 1000 draws)`` or ``fit: svi, 10000 steps``."""
+    if args.method == "nuts":
+        return f"fit: nuts, {args.chains} chains x ({args.warmup} warmup + {args.draws} draws)" + (
+            " and a hold-out refit" if args.holdout is not None else ""
+        )
+    return f"fit: {args.method}, {args.svi_steps} steps" + (
+        " and a hold-out refit" if args.holdout is not None else ""
+    )
 
 
 def _parse_list(text: str | None) -> list[str] | None:
@@ -83,7 +105,10 @@ def run_fit(args) -> dict:
     from mmm_jax.workflow.text import summary_lines
 
     run = RunFolder(args.out)
-    with run.replace(command="fit", hint=" or choose another --out") as stage:
+    with (
+        run.replace(command="fit", hint=" or choose another --out") as stage,
+        _heartbeat(args, _fit_label(args)),
+    ):
         summary = _fit_into(stage, args)
     print("\n".join(summary_lines(summary)))
     written = [run.path / "summary.json", run.path / "fit.npz"]
@@ -250,7 +275,8 @@ def run_demo(args) -> dict:
     """``mmm-jax demo``: synthetic data with known truth, fit, optimise, report."""
     from mmm_jax.demo import run_demo as demo
 
-    return demo(args.out, seed=args.seed, quick=args.quick, progress=_show_progress(args))
+    with _heartbeat(args, "demo: simulate, fit, calibrate, optimise, report"):
+        return demo(args.out, seed=args.seed, quick=args.quick, progress=_show_progress(args))
 
 
 def _error_line(err: BaseException) -> str:
