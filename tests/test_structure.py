@@ -33,7 +33,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("data", ("mmm_jax.data", "mmm_jax.synthetic")),
     (
         "base",
-        ("mmm_jax._typing", "mmm_jax._stats", "mmm_jax._atomic", "mmm_jax._version")
+        (
+            "mmm_jax._typing",
+            "mmm_jax._stats",
+            "mmm_jax._atomic",
+            "mmm_jax._version",
+            "mmm_jax._format",
+        )
         + ("mmm_jax.runtime",),
     ),
 ]
