@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--quiet",
         action="store_true",
-        help="no progress bars (the default when stderr is not a terminal)",
+        help="no progress bars (the default when stderr is not a terminal) and no "
+        "heartbeat (a line on stderr every 30 s while fitting, when it is not a terminal)",
     )
 
     opt = sub.add_parser("optimize", help="recommend a budget allocation over the posterior")
@@ -162,6 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     opt.add_argument("--seed", type=_seed(), default=0, help=f"0 to {MAX_SEED}")
     opt.add_argument(
+        "--force",
+        action="store_true",
+        help="optimise a fit whose review FAILs convergence (R-hat, ESS, divergences, SVI "
+        "loss) instead of refusing it; alloc.json records forced and the failed checks",
+    )
+    opt.add_argument(
+        "--free-unidentified",
+        action="store_true",
+        help="let the optimiser move channels whose ROAS the review calls not identified "
+        "(default: held at historical spend, listed under held in alloc.json)",
+    )
+    opt.add_argument(
         "--out",
         help="allocation JSON (default RUN/alloc.json); it records the checksum of the fit "
         "it comes from",
@@ -177,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON {channel: spend per period} or an alloc.json (of any run with these channels)",
     )
     sim.add_argument("--out", help="also write the result here (atomically)")
+    sim.add_argument(
+        "--force",
+        action="store_true",
+        help="simulate on a fit whose review FAILs convergence instead of refusing it; the "
+        "result records forced and the failed checks",
+    )
 
     rep = sub.add_parser(
         "report",
@@ -206,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--quiet",
         action="store_true",
-        help="no progress bars (the default when stderr is not a terminal)",
+        help="no progress bars (the default when stderr is not a terminal) and no "
+        "heartbeat (a line on stderr every 30 s while fitting, when it is not a terminal)",
     )
     return parser

@@ -20,6 +20,7 @@ devices are set up (`mmm_jax.runtime`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -31,6 +32,10 @@ from mmm_jax.runtime import configure_devices, enable_compilation_cache
 
 #: Set to 1 to see the traceback of an unexpected error instead of its one line.
 DEBUG_ENV = "MMM_JAX_DEBUG"
+
+
+#: Seconds between heartbeat lines on a stderr that is not a terminal.
+HEARTBEAT_S = 30.0
 
 
 class CLIError(Exception):
@@ -45,6 +50,24 @@ def _show_progress(args) -> bool:
     NUTS fit compiles afresh. Logs and pipelines get no bars and the cached program.
     """
     return not args.quiet and sys.stderr.isatty()
+
+
+def _heartbeat(args, label: str):
+    """A line every 30 s on stderr while a fit runs, when stderr is not a terminal (not ``--quiet``)."""
+    from mmm_jax._heartbeat import Heartbeat
+
+    return Heartbeat(label, every=HEARTBEAT_S, enabled=not args.quiet)
+
+
+def _fit_label(args) -> str:
+    """``fit: nuts, 4 chains x (1000 warmup + 1000 draws)`` or ``fit: svi, 10000 steps``."""
+    if args.method == "nuts":
+        return f"fit: nuts, {args.chains} chains x ({args.warmup} warmup + {args.draws} draws)" + (
+            " and a hold-out refit" if args.holdout is not None else ""
+        )
+    return f"fit: {args.method}, {args.svi_steps} steps" + (
+        " and a hold-out refit" if args.holdout is not None else ""
+    )
 
 
 def _parse_list(text: str | None) -> list[str] | None:
@@ -82,7 +105,10 @@ def run_fit(args) -> dict:
     from mmm_jax.workflow.text import summary_lines
 
     run = RunFolder(args.out)
-    with run.replace(command="fit", hint=" or choose another --out") as stage:
+    with (
+        run.replace(command="fit", hint=" or choose another --out") as stage,
+        _heartbeat(args, _fit_label(args)),
+    ):
         summary = _fit_into(stage, args)
     print("\n".join(summary_lines(summary)))
     written = [run.path / "summary.json", run.path / "fit.npz"]
@@ -139,6 +165,17 @@ def _fit_into(stage, args) -> dict:
     )
 
 
+@contextlib.contextmanager
+def _refusal_as_cli_error():
+    """A decision refused for an unconverged fit, as one line naming ``--force``."""
+    from mmm_jax.workflow.verdicts import NotConvergedError, refusal_message
+
+    try:
+        yield
+    except NotConvergedError as err:
+        raise CLIError(refusal_message(err.failed, err.action, "--force")) from None
+
+
 def run_optimize(args) -> dict:
     """``mmm-jax optimize``: the allocation maximising the posterior utility, as ``alloc.json``.
 
@@ -170,15 +207,19 @@ def run_optimize(args) -> dict:
             raise CLIError(
                 f"--utility must be mean, profit, var:Q or cvar:Q, got {args.utility!r}"
             ) from None
-        alloc = allocate(
-            run.fit,
-            budget=args.budget,
-            bounds=(lo, hi),
-            utility=args.utility,
-            per_geo=args.per_geo,
-            per_draw=args.per_draw,
-            seed=args.seed,
-        )
+        with _refusal_as_cli_error():
+            alloc = allocate(
+                run.fit,
+                budget=args.budget,
+                bounds=(lo, hi),
+                utility=args.utility,
+                per_geo=args.per_geo,
+                per_draw=args.per_draw,
+                seed=args.seed,
+                review=(run.summary or {}).get("review"),
+                force=args.force,
+                hold_unidentified=not args.free_unidentified,
+            )
         alloc["provenance"] = {"fit_checksum": run.fit_checksum}
         print("\n".join(allocation_lines(alloc)))
         return alloc
@@ -206,7 +247,14 @@ def run_simulate(args) -> dict:
             spec = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise CLIError(f"{path} is not valid JSON ({err})") from None
-        result = workflow.simulate(run.fit, spec, where=str(path))
+        with _refusal_as_cli_error():
+            result = workflow.simulate(
+                run.fit,
+                spec,
+                where=str(path),
+                review=(run.summary or {}).get("review"),
+                force=args.force,
+            )
         return {**result, "provenance": {"fit_checksum": run.fit_checksum}}
 
     out, _ = RunFolder(args.run).derive(args.out, compute, command="simulate")
@@ -227,7 +275,8 @@ def run_demo(args) -> dict:
     """``mmm-jax demo``: synthetic data with known truth, fit, optimise, report."""
     from mmm_jax.demo import run_demo as demo
 
-    return demo(args.out, seed=args.seed, quick=args.quick, progress=_show_progress(args))
+    with _heartbeat(args, "demo: simulate, fit, calibrate, optimise, report"):
+        return demo(args.out, seed=args.seed, quick=args.quick, progress=_show_progress(args))
 
 
 def _error_line(err: BaseException) -> str:

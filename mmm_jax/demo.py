@@ -667,7 +667,11 @@ def _demo_into(stage, out: Path, *, seed: int, settings: DemoSettings, progress:
     # 6. Optimise the budget from the calibrated fit, as `mmm-jax optimize` does.
     step(6, "optimising the historical budget, 0.5x-2x historical per channel")
     t0 = time.perf_counter()
-    alloc = allocate(analysis, bounds=settings.bounds, seed=seed)
+    # The review decides as for `mmm-jax optimize`; quick mode's tiny chains cannot
+    # converge, and it says its numbers mean nothing, so it optimises anyway (recorded).
+    alloc = allocate(
+        analysis, bounds=settings.bounds, seed=seed, review=items, force=settings.quick
+    )
     alloc["provenance"] = {"fit_checksum": stage.verify(holdout=False, alloc=False).fit_checksum}
     print("\n".join(allocation_lines(alloc)))
     stage.write_json("alloc.json", alloc)

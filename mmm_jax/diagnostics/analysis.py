@@ -34,6 +34,7 @@ from mmm_jax.diagnostics.metrics import (
     marginal_roas,
     response_curves,
     saturation_spend,
+    steady_marginal_roas,
     waste_flags,
 )
 from mmm_jax.models.terms import synergy_pairs
@@ -117,7 +118,10 @@ class Analysis:
       predicted_baseline: Predicted revenue with no media, ``(draw, geo, time)``.
       contributions: Counterfactual `Contributions` over the fit window.
       roas: Counterfactual ROAS draws, ``(draw, channel)``.
-      marginal_roas: Return on a 1% spend increase, ``(draw, channel)``.
+      marginal_roas: Return on a 1% increase of the observed spend over the
+        window, carry-over included as far as the data reach, ``(draw, channel)``.
+      steady_marginal_roas: Slope of the steady-state response at historical
+        spend per period, the marginal return the optimiser sees, ``(draw, channel)``.
       wasteful: Marginal ROAS below 1 with probability >= 0.9, ``(channel,)``.
       saturation_spend: Steady-state spend per period beyond which the marginal
         ROAS stays below 1, ``(draw, channel)``, or ``None``.
@@ -188,6 +192,10 @@ class Analysis:
     @cached_property
     def marginal_roas(self) -> np.ndarray:  # noqa: D102
         return marginal_roas(self.fit)
+
+    @cached_property
+    def steady_marginal_roas(self) -> np.ndarray:  # noqa: D102
+        return steady_marginal_roas(self.response_fn, self.historical_spend.sum(axis=0))
 
     @cached_property
     def wasteful(self) -> np.ndarray:  # noqa: D102

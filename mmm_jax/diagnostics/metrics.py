@@ -39,6 +39,7 @@ __all__ = [
     "fit_metrics",
     "hdi",
     "marginal_roas",
+    "steady_marginal_roas",
     "response_curves",
     "saturation_spend",
     "waste_flags",
@@ -277,6 +278,30 @@ def response_curves(
         values = jax.vmap(response)(jnp.asarray(spends))  # (grid, sample)
         out[:, :, c] = np.asarray(values).T - np.asarray(response(jnp.asarray(zero)))[:, None]
     return {"spend": grid, "revenue": out}
+
+
+def steady_marginal_roas(response: ResponseFunction, spend: np.ndarray) -> np.ndarray:
+    r"""Steady-state marginal ROAS at ``spend``: :math:`\partial r / \partial x_c` per draw.
+
+    The slope of each draw's steady-state response (constant spend every
+    period, carry-over at its limit) at the current spend, the others held
+    there: the marginal return the budget optimiser equalises across channels.
+    It differs from `marginal_roas` (a 1% bump of the observed, varying spend
+    over the window) when spend varies over time (the curve is concave, so the
+    slope at the mean spend is not the mean slope) and because the window cuts
+    off the bump's last carry-over.
+
+    Args:
+      response: A steady-state `ResponseFunction` taking spend per channel.
+      spend: Current spend per period, ``(channel,)``.
+
+    Returns:
+      Shape ``(sample, channel)``, revenue per unit of spend.
+    """
+    marginal = jax.grad(lambda x: jnp.sum(response.aligned(x)))
+    current = np.asarray(spend, dtype=float)
+    probe = np.broadcast_to(current, (response.n_draws, len(current)))
+    return np.asarray(marginal(jnp.asarray(probe, jnp.result_type(float))))
 
 
 def saturation_spend(

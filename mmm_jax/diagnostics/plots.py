@@ -29,6 +29,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import Formatter
 
+from mmm_jax._format import fmt_sig
 from mmm_jax.diagnostics.metrics import HDI_PROB, Contributions, hdi
 
 __all__ = [
@@ -143,7 +144,7 @@ def currency_formatter(symbol: str = "") -> CurrencyFormatter:
 
 
 def _money(x: float, symbol: str = "") -> str:
-    return f"{'-' if x < 0 else ''}{symbol}{abs(x):,.0f}"
+    return f"{'-' if x < 0 else ''}{symbol}{fmt_sig(abs(x))}"
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -509,6 +510,7 @@ def plot_response_curves(
     currency: str = "",
     ncols: int = 3,
     title: str = "Response curves (steady state, per period)",
+    scope: str = "",
 ) -> Figure:
     """One panel per channel: revenue per period against spend per period.
 
@@ -529,6 +531,8 @@ def plot_response_curves(
       currency: Symbol for the money axes.
       ncols: Panels per row.
       title: Figure title.
+      scope: What the per-period amounts cover, added to the title and the
+        axis labels, e.g. ``"national total over 3 geos"``.
 
     Returns:
       The Figure, one Axes per channel.
@@ -593,7 +597,7 @@ def plot_response_curves(
         ax.xaxis.set_major_formatter(fmt)
         ax.yaxis.set_major_formatter(fmt)
         ax.set_title(name, loc="left", fontweight="bold", color=color)
-        ax.set_xlabel("Spend per period")
+        ax.set_xlabel("Spend per period" + (f"\n({scope})" if scope else ""))
         ax.set_ylabel("Revenue per period")
     for ax in axes[n_channel:]:
         ax.set_visible(False)
@@ -609,7 +613,7 @@ def plot_response_curves(
     fig.legend(
         handles, labels, loc="outside lower center", ncols=len(labels), frameon=False, fontsize=9
     )
-    fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
+    fig.suptitle(title + (f": {scope}" if scope else ""), x=0.01, ha="left", fontweight="bold")
     return fig
 
 
@@ -623,6 +627,7 @@ def plot_budget_reallocation(
     currency: str = "",
     title: str = "Budget reallocation (spend per period)",
     ax: Axes | None = None,
+    scope: str = "",
 ) -> Axes:
     """Grouped bars of current and recommended spend per channel, with % change.
 
@@ -635,6 +640,8 @@ def plot_budget_reallocation(
       currency: Symbol for the money axis.
       title: Axes title.
       ax: Axes to draw on.
+      scope: What the per-period amounts cover, added to the y label, e.g.
+        ``"national total over 3 geos"``.
 
     Returns:
       The Axes: ``2 * channel`` bars (current first), one errorbar container
@@ -696,7 +703,7 @@ def plot_budget_reallocation(
     ax.yaxis.set_major_formatter(currency_formatter(currency))
     ax.set_title(title, loc="left", fontweight="bold")
     ax.set_xlabel("Channel")
-    ax.set_ylabel("Spend per period")
+    ax.set_ylabel("Spend per period" + (f"\n({scope})" if scope else ""))
     ax.legend(loc="upper right", frameon=False, fontsize=9)
     return ax
 

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 import jax
 
 from mmm_jax._atomic import write_text
+from mmm_jax._format import fmt_sig
 from mmm_jax.diagnostics import metrics, plots
 from mmm_jax.diagnostics.analysis import Analysis, analyse
 from mmm_jax.models.terms import synergy_pairs
@@ -131,11 +132,11 @@ def _finite(x: Any) -> bool:
 
 
 def _money(x: Any) -> str:
-    return f"{x:,.0f}" if _finite(x) else "—"
+    return fmt_sig(x)
 
 
 def _ratio(x: Any) -> str:
-    return f"{x:,.2f}" if _finite(x) else "—"
+    return fmt_sig(x)
 
 
 def _pct(x: Any, digits: int = 1) -> str:
@@ -230,17 +231,41 @@ def _headline(summary: Mapping[str, Any]) -> str:
     return "<div class='cards'>" + "".join(cards) + "</div>"
 
 
+#: Why the two marginal ROAS differ, in one sentence (report and README).
+MARGINAL_ROAS_NOTE = (
+    "Two marginal ROAS: the 1% bump raises the observed, varying spend of the window and counts "
+    "its carry-over as far as the data reach (what the last units actually returned), while the "
+    "steady-state one is the slope of the response curve at constant historical spend per period "
+    "(what the optimiser and the saturation spend use); they differ when spend varied over time, "
+    "because the curve is concave, and by the carry-over the window cuts off."
+)
+
+
+def _n_geos(summary: Mapping[str, Any]) -> int:
+    n = (summary.get("data") or {}).get("n_geos")
+    return n if isinstance(n, int) and n > 0 else 1
+
+
+def _per_period(summary: Mapping[str, Any]) -> str:
+    """``per period``, with ``national total over N geos`` on a geo panel."""
+    n = _n_geos(summary)
+    return "per period" + (f", national total over {n} geos" if n > 1 else "")
+
+
 def _channel_table(summary: Mapping[str, Any], truth: Mapping[str, Any] | None) -> str:
     channels = summary.get("channels", {})
     colors = plots.channel_colors(list(channels))
     truth_ch = (truth or {}).get("channels", {})
+    n_geos = _n_geos(summary)
+    has_steady = any(c.get("steady_state_marginal_roas") for c in channels.values())
     head = [
         "Channel",
-        "Spend",
+        "Spend (window" + (f", {n_geos} geos" if n_geos > 1 else "") + ")",
         "Contribution",
         "ROAS",
-        "Marginal ROAS",
-        "Saturation spend / period",
+        "Marginal ROAS (1% bump, window)",
+        *(["Marginal ROAS (steady state)"] if has_steady else []),
+        f"Saturation spend ({_per_period(summary)})",
         "Wasteful?",
     ]
     has_true_roas = any("roas" in truth_ch.get(n, {}) for n in channels)
@@ -259,6 +284,7 @@ def _channel_table(summary: Mapping[str, Any], truth: Mapping[str, Any] | None) 
             _est(c.get("contribution"), _money),
             _est(c.get("roas"), _ratio),
             _est(c.get("marginal_roas"), _ratio),
+            *([_est(c.get("steady_state_marginal_roas"), _ratio)] if has_steady else []),
             _est(c.get("saturation_spend"), _money),
             wasteful,
         ]
@@ -275,7 +301,9 @@ def _channel_table(summary: Mapping[str, Any], truth: Mapping[str, Any] | None) 
         "<p class='sub'>Mean with its 90% highest-density interval underneath. Spend and "
         "contribution are totals over the fit window; contribution is counterfactual (revenue "
         "with the channel minus revenue without it). A channel is flagged wasteful when its "
-        "marginal ROAS is below 1 with probability ≥ 90%.</p>"
+        "1% bump marginal ROAS is below 1 with probability ≥ 90%. Saturation spend is "
+        f"steady state, {_esc(_per_period(summary))}.</p>"
+        + (f"<p class='sub'>{_esc(MARGINAL_ROAS_NOTE)}</p>" if has_steady else "")
     )
     return note + _table(head, rows)
 
@@ -391,6 +419,49 @@ def _diagnostics(summary: Mapping[str, Any]) -> str:
     return out
 
 
+def _verdicts(summary: Mapping[str, Any]) -> str:
+    """The review's FAIL and WARN items, fails first, for the top of the page."""
+    review = summary.get("review")
+    if not review:
+        return ""
+    order = {"fail": 0, "warn": 1}
+    flagged = sorted(
+        (i for i in review if str(i.get("status", "")).lower() in order),
+        key=lambda i: order[str(i["status"]).lower()],
+    )
+    if not flagged:
+        return (
+            "<h2>Verdicts</h2><p class='sub'>Every check of the model review passed "
+            f"({len(review)} checks; see Diagnostics).</p>"
+        )
+    fails = sum(str(i["status"]).lower() == "fail" for i in flagged)
+    lead = (
+        f"{fails} check{'s' if fails != 1 else ''} FAILED: read no number below before fixing "
+        "the fit. "
+        if fails
+        else ""
+    )
+    rows = [
+        [
+            f"<span class='badge'>{_esc(str(i['status']).lower())}</span>",
+            _esc(i.get("check", "")),
+            _esc(i.get("message", "")),
+        ]
+        for i in flagged
+    ]
+    return (
+        f"<h2 id='verdicts'>Verdicts</h2><p class='sub'>{_esc(lead)}The model review's "
+        f"warnings and failures ({len(flagged)} of {len(review)} checks); the full review is "
+        "under Diagnostics.</p>"
+        + _table(
+            ["Status", "Check", "Verdict"],
+            rows,
+            [str(i["status"]).lower() for i in flagged],
+            text_cols=(1, 2),
+        )
+    )
+
+
 def _figures(figures: Mapping[str, Figure], captions: Mapping[str, str]) -> str:
     out = []
     for key, fig in figures.items():
@@ -419,7 +490,8 @@ def render_report(
 ) -> str:
     """The HTML of the report: one self-contained page.
 
-    Sections: headline numbers, notes, the per-channel table (with truth
+    Sections: the review's verdicts (its FAIL and WARN items, before any
+    number), headline numbers, notes, the per-channel table (with truth
     columns when ``truth`` is given), baseline and synergy, fit quality,
     diagnostics (and the coloured ``summary["review"]`` verdicts when
     present), then the figures with captions.
@@ -462,6 +534,7 @@ def render_report(
     body = [
         f"<h1>{_esc(title)}</h1>",
         f"<p class='sub'>{_esc(' · '.join(sub))}</p>" if sub else "",
+        _verdicts(summary),
         _headline(summary),
     ]
     if notes:
@@ -584,7 +657,10 @@ def figures_for_fit(
 
     current = a.historical_spend.sum(axis=0)
     sat = a.saturation_spend if with_saturation else None
-    figs["response_curves"] = plots.plot_response_curves(a.curves, current, sat, names=names)
+    scope = f"national total over {data.n_geo} geos" if data.n_geo > 1 else ""
+    figs["response_curves"] = plots.plot_response_curves(
+        a.curves, current, sat, names=names, scope=scope
+    )
 
     if a.synergy and len(names) > 1:
         mean = np.zeros((len(names), len(names)))

@@ -610,8 +610,10 @@ def check_roas_identified(
 
     Returns:
       Item ``roas_identified`` whose value maps channel -> ``{"width_ratio",
-      "prior_hdi", "posterior_hdi"}`` (90% HDIs); ``warn`` naming every channel
-      whose width ratio is at least ``roas_width_ratio``.
+      "prior_hdi", "posterior_hdi", "identified"}`` (90% HDIs; ``identified``
+      false when the width ratio is at least ``roas_width_ratio``: a channel
+      a budget decision should not move); ``warn`` naming every channel not
+      identified.
     """
     roas = contributions(fit).roas if roas is None else np.asarray(roas)
     before = prior_roas(fit, key=key, num_samples=num_samples)
@@ -621,12 +623,14 @@ def check_roas_identified(
     for c, name in enumerate(fit.data.channels):
         prior_width = float(p_hi[c] - p_lo[c])
         ratio = float(hi[c] - lo[c]) / prior_width if prior_width > 0 else float("nan")
+        identified = not (np.isfinite(ratio) and ratio >= thresholds.roas_width_ratio)
         value[name] = {
             "width_ratio": ratio,
             "prior_hdi": [float(p_lo[c]), float(p_hi[c])],
             "posterior_hdi": [float(lo[c]), float(hi[c])],
+            "identified": identified,
         }
-        if np.isfinite(ratio) and ratio >= thresholds.roas_width_ratio:
+        if not identified:
             weak.append((name, ratio))
     if not weak:
         return _item(

@@ -42,7 +42,11 @@ def summarize(fit: FitLike | Analysis, *, with_saturation: bool = True) -> dict[
     Every estimate is ``{"mean", "median", "hdi_low", "hdi_high"}`` with a 90%
     HDI. Per channel, ``spend`` is the total over the fit window,
     ``contribution`` and ``roas`` are counterfactual over that window,
-    ``marginal_roas`` is the return on a 1% increase of the historical spend,
+    ``marginal_roas`` is the return on a 1% increase of the historical spend
+    over the window (its carry-over included as far as the data reach),
+    ``steady_state_marginal_roas`` the slope of the steady-state response at
+    the historical spend per period (what the optimiser and saturation spend
+    use; the two differ when spend varies over time, the curve being concave),
     ``saturation_spend`` is the steady-state spend per period (summed over
     geos) beyond which the marginal ROAS stays below 1, and ``wasteful`` is
     true when the marginal ROAS is below 1 with posterior probability >= 0.9.
@@ -68,6 +72,7 @@ def summarize(fit: FitLike | Analysis, *, with_saturation: bool = True) -> dict[
             "contribution": estimate(contrib.by_channel[:, c]),
             "roas": estimate(roas[:, c]),
             "marginal_roas": estimate(mroas[:, c]),
+            "steady_state_marginal_roas": estimate(a.steady_marginal_roas[:, c]),
             "prob_marginal_roas_below_1": float(np.mean(mroas[:, c] < 1.0)),
             "saturation_spend": estimate(sat[:, c]) if sat is not None else None,
             "wasteful": bool(a.wasteful[c]),
@@ -164,8 +169,10 @@ def validate_summary(summary: Any, *, where: str = "summary.json") -> dict[str, 
     ``wasteful`` bool), ``baseline`` (``contribution``, ``share``), ``fit``
     (``r2``, ``mape``, ``nrmse``) and ``diagnostics`` (``method``). Where
     present, ``synergy``, ``fit.holdout``, the rest of ``diagnostics``,
-    ``data``, ``review`` and ``provenance`` are type-checked too; numbers may
-    be null (not finite). Other fields pass unchecked.
+    ``data``, ``review`` (with the ``roas_identified`` item's per-channel
+    ``width_ratio`` and ``identified``, which decisions read) and
+    ``provenance`` are type-checked too; numbers may be null (not finite).
+    Other fields pass unchecked.
 
     Args:
       summary: The parsed JSON.
@@ -193,7 +200,13 @@ def validate_summary(summary: Any, *, where: str = "summary.json") -> dict[str, 
             if key not in ch:
                 c.fail(f"{p}.{key}", "present", None)
         c.number(ch["spend"], f"{p}.spend")
-        for key in ("contribution", "roas", "marginal_roas", "saturation_spend"):
+        for key in (
+            "contribution",
+            "roas",
+            "marginal_roas",
+            "steady_state_marginal_roas",
+            "saturation_spend",
+        ):
             c.optional(ch, key, p, c.estimate)
         c.flag(ch["wasteful"], f"{p}.wasteful")
         c.optional(ch, "prob_marginal_roas_below_1", p, c.number)
@@ -237,6 +250,12 @@ def validate_summary(summary: Any, *, where: str = "summary.json") -> dict[str, 
             if item.get("status") not in ("pass", "warn", "fail"):
                 c.fail(f"review[{i}].status", '"pass", "warn" or "fail"', item.get("status"))
             c.text(item.get("message"), f"review[{i}].message")
+            if item.get("check") == "roas_identified" and item.get("value") is not None:
+                for name, v in c.obj(item["value"], f"review[{i}].value").items():
+                    p = f"review[{i}].value.{name}"
+                    c.obj(v, p)
+                    c.optional(v, "width_ratio", p, c.number)
+                    c.optional(v, "identified", p, c.flag)
     if "provenance" in top:
         prov = c.obj(top["provenance"], "provenance")
         for key in ("fit_checksum", "data_hash"):

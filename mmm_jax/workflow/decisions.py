@@ -18,6 +18,7 @@ import numpy as np
 
 import jax
 
+from mmm_jax._format import fmt_sig
 from mmm_jax._stats import estimate
 from mmm_jax.diagnostics.analysis import Analysis, analyse
 from mmm_jax.diagnostics.metrics import FitLike
@@ -30,6 +31,7 @@ from mmm_jax.optimize import (
 )
 from mmm_jax.optimize.utility import Utility
 from mmm_jax.run_folder import RunFolder
+from mmm_jax.workflow.verdicts import check_decidable, decision_review, unidentified_channels
 
 __all__ = [
     "allocate",
@@ -70,6 +72,9 @@ def allocate(
     per_geo: bool = False,
     per_draw: bool = False,
     seed: int = 0,
+    review: list[dict[str, Any]] | None = None,
+    force: bool = False,
+    hold_unidentified: bool = True,
 ) -> dict[str, Any]:
     """The allocation maximising a utility of the posterior revenue: ``alloc.json``.
 
@@ -77,6 +82,13 @@ def allocate(
     analysis's steady-state response surface, each channel (or, with
     ``per_geo``, each ``(geo, channel)``) between ``bounds`` times its
     historical spend per period.
+
+    The model review decides what may be optimised
+    (`mmm_jax.workflow.verdicts`): a fit that FAILs convergence is refused
+    unless ``force``, and a channel whose ROAS the data do not identify is
+    held at its historical spend (its bounds pinned there) unless
+    ``hold_unidentified`` is false: on the prior alone the optimiser would
+    push it to a bound.
 
     Args:
       source: A fit or its `Analysis`.
@@ -87,15 +99,26 @@ def allocate(
         (geo panels only); ``allocation`` still sums over geos.
       per_draw: Also optimise each posterior draw (``prob_should_get_more``).
       seed: Seed of the optimiser's random starts.
+      review: The fit's review items (``summary.json``'s ``review``); the
+        convergence checks and ``roas_identified`` are computed from the fit
+        when missing.
+      force: Optimise a fit that FAILs convergence anyway (recorded).
+      hold_unidentified: Hold channels whose ROAS is not identified at
+        historical spend.
 
     Returns:
       The ``alloc.json`` dict (without ``provenance``): ``budget``,
       ``allocation`` and ``historical_allocation`` per channel, estimates of
       ``expected_revenue``, ``historical_revenue``, ``uplift`` and
-      ``media_revenue``, the channels at a bound, the KKT check, and with
-      ``per_geo`` the allocations per geo.
+      ``media_revenue``, the channels at a bound, the KKT check, ``held``
+      (channel -> why it was held at historical spend), ``forced`` (true when
+      a fit that FAILs convergence was optimised anyway, with its
+      ``failed_checks``), ``n_geos``, and with ``per_geo`` the allocations
+      per geo.
 
     Raises:
+      NotConvergedError: The fit FAILs convergence and ``force`` is false
+        (a `ValueError`; its message names the failed checks).
       ValueError: A single-geo fit with ``per_geo``, a budget that is not
         positive or outside what the bounds allow, bad bounds or utility.
     """
@@ -103,6 +126,9 @@ def allocate(
     names = list(a.channels)
     if per_geo and len(a.geos) == 1:
         raise ValueError("per_geo needs a fit on a geo panel; this one has a single geo")
+    items = decision_review(a, review, identification=hold_unidentified)
+    failed = check_decidable(items, force=force, action="optimise")
+    held = unidentified_channels(items) if hold_unidentified else {}
     hist = a.historical_spend.sum(axis=0)
     hist_d = a.historical_spend if per_geo else hist  # the decision's shape
     budget = float(budget) if budget is not None else float(hist.sum())
@@ -112,10 +138,20 @@ def allocate(
     if not 0 <= lo <= hi:
         raise ValueError(f"bounds need 0 <= low <= high, got {lo}, {hi}")
     lower, upper = lo * hist_d, hi * hist_d
+    pinned = np.array([n in held for n in names])  # broadcasts over geos with per_geo
+    lower = np.where(pinned, hist_d, lower)
+    upper = np.where(pinned, hist_d, upper)
     if lower.sum() > budget or upper.sum() < budget:
+        holding = (
+            f"; {', '.join(held)} held at historical spend (not identified; "
+            "hold_unidentified=False or --free-unidentified releases them)"
+            if held
+            else ""
+        )
         raise ValueError(
-            f"budget {budget:,.2f} is outside what the bounds allow: "
-            f"[{lower.sum():,.2f}, {upper.sum():,.2f}] per period ({lo}x-{hi}x historical)"
+            f"budget {fmt_sig(budget)} is outside what the bounds allow: "
+            f"[{fmt_sig(lower.sum())}, {fmt_sig(upper.sum())}] per period "
+            f"({lo}x-{hi}x historical{holding})"
         )
     utility_fn = parse_utility(utility)
     response = a.response_fn_by_geo if per_geo else a.response_fn
@@ -153,8 +189,15 @@ def allocate(
         "utility": utility,
         "kkt": {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.kkt.items()},
         "converged": bool(result.converged),
+        "held": held,
+        "forced": bool(failed),
+        "n_geos": len(a.geos),
         "note": "per period, steady state (constant spend); revenue includes the mean baseline",
     }
+    if failed:
+        alloc["failed_checks"] = _failed_record(failed)
+    if len(a.geos) > 1:
+        alloc["note"] += f"; spend and revenue are national totals over {len(a.geos)} geos"
     if per_geo:
         alloc["allocation_by_geo"] = {
             g: dict(zip(names, map(float, row))) for g, row in zip(a.geos, decision)
@@ -166,6 +209,12 @@ def allocate(
     if result.prob_more is not None:
         alloc["prob_should_get_more"] = dict(zip(cells, map(float, result.prob_more.ravel())))
     return alloc
+
+
+def _failed_record(failed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The failed review items a forced decision records: check, value, message."""
+    keep = ("check", "status", "value", "message")
+    return [{k: i.get(k) for k in keep} for i in failed]
 
 
 def allocation_vector(spec: Any, names: list[str], where: str = "allocation") -> np.ndarray:
@@ -204,25 +253,40 @@ def allocation_vector(spec: Any, names: list[str], where: str = "allocation") ->
 
 
 def simulate(
-    source: FitLike | Analysis, allocation: Any, *, where: str = "allocation"
+    source: FitLike | Analysis,
+    allocation: Any,
+    *,
+    where: str = "allocation",
+    review: list[dict[str, Any]] | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """What-if: revenue and its 90% HDI for spending ``allocation`` every period.
+
+    Refuses a fit whose review FAILs convergence unless ``force``, as
+    `allocate` does: its revenue intervals would not be the posterior's.
 
     Args:
       source: A fit or its `Analysis`.
       allocation: Spend per period per channel: ``{channel: amount}``, an
         ``alloc.json`` dict, or an array in the fit's channel order.
       where: How messages name the allocation.
+      review: The fit's review items (``summary.json``'s ``review``); the
+        convergence checks are computed from the fit when missing.
+      force: Simulate on a fit that FAILs convergence anyway (recorded).
 
     Returns:
       ``allocation``, ``budget``, estimates of ``expected_revenue`` (with the
       mean baseline), ``media_revenue``, ``historical_revenue``, ``uplift``
-      over the historical mix and ``roas`` (media revenue over spend).
+      over the historical mix and ``roas`` (media revenue over spend), and
+      ``forced`` (with ``failed_checks`` when true), as in `allocate`.
 
     Raises:
+      NotConvergedError: The fit FAILs convergence and ``force`` is false.
       ValueError: An allocation that does not fit the channels (see `allocation_vector`).
     """
     a = _analysis(source)
+    items = decision_review(a, review, identification=False)
+    failed = check_decidable(items, force=force, action="simulate")
     names = list(a.channels)
     if not isinstance(allocation, Mapping):
         if np.shape(allocation) != (len(names),):
@@ -234,7 +298,7 @@ def simulate(
     base = a.baseline_per_period
     media = np.asarray(response(x))
     media_hist = np.asarray(response(hist))
-    return {
+    out = {
         "allocation": dict(zip(names, map(float, x))),
         "budget": float(x.sum()),
         "expected_revenue": estimate(base + media),
@@ -242,8 +306,14 @@ def simulate(
         "historical_revenue": estimate(base + media_hist),
         "uplift": estimate(media - media_hist),
         "roas": estimate(media / max(float(x.sum()), 1e-12)),
+        "forced": bool(failed),
         "note": "per period, steady state (constant spend)",
     }
+    if failed:
+        out["failed_checks"] = _failed_record(failed)
+    if len(a.geos) > 1:
+        out["note"] += f"; spend and revenue are national totals over {len(a.geos)} geos"
+    return out
 
 
 def optimize_run(
@@ -255,7 +325,7 @@ def optimize_run(
       run: The run folder.
       out: Where to write (default ``RUN/alloc.json``, written holding the
         run's lock; elsewhere atomically).
-      **options: As `allocate`.
+      **options: As `allocate` (``review`` defaults to the run's ``summary.json`` review).
 
     Returns:
       ``(alloc.json dict, path written)``; ``provenance.fit_checksum`` names the fit.
@@ -263,7 +333,8 @@ def optimize_run(
     out = Path(run) / "alloc.json" if out is None else out
 
     def compute(verified):
-        alloc = allocate(verified.fit, **options)
+        review = (verified.summary or {}).get("review")
+        alloc = allocate(verified.fit, **{"review": review, **options})
         alloc["provenance"] = {"fit_checksum": verified.fit_checksum}
         return alloc
 
@@ -276,6 +347,7 @@ def simulate_run(
     *,
     out: str | os.PathLike | None = None,
     where: str = "allocation",
+    force: bool = False,
 ) -> dict[str, Any]:
     """`simulate` on a verified run folder, with ``provenance.fit_checksum``; written to ``out``.
 
@@ -285,13 +357,15 @@ def simulate_run(
         same channels is fine).
       out: Where to also write the result (atomically), or ``None``.
       where: How messages name the allocation.
+      force: As `simulate`.
 
     Returns:
       The what-if dict.
     """
 
     def compute(verified):
-        result = simulate(verified.fit, allocation, where=where)
+        review = (verified.summary or {}).get("review")
+        result = simulate(verified.fit, allocation, where=where, review=review, force=force)
         result["provenance"] = {"fit_checksum": verified.fit_checksum}
         return result
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mmm_jax._format import fmt_sig
 from mmm_jax.diagnostics.analysis import Analysis
 from mmm_jax.run_folder import RunFolder, RunFolderError, RunMismatchError
 from mmm_jax.workflow.decisions import allocation_vector
@@ -128,18 +129,36 @@ def _budget_note(alloc: dict, analysis: Analysis, names, figures: dict, plot, fi
             f"{files.label}/alloc.json: budget and historical_allocation must hold numbers; "
             f"rerun `mmm-jax optimize {files.label}`"
         ) from None
-    figures["budget"] = plot(names, hist, rec).figure
+    n_geos = len(analysis.geos)
+    scope = f"national total over {n_geos} geos" if n_geos > 1 else ""
+    figures["budget"] = plot(names, hist, rec, scope=scope).figure
+    per = "per period" + (f" ({scope})" if scope else "")
+    notes = []
+    if alloc.get("forced") is True:
+        failed = [
+            str(i.get("check")) for i in alloc.get("failed_checks") or [] if isinstance(i, dict)
+        ]
+        notes.append(
+            f"The allocation was forced on a fit that FAILs convergence ({', '.join(failed)}): "
+            "its numbers are not the posterior's."
+        )
+    held = alloc.get("held")
+    if isinstance(held, dict) and held:
+        notes.append(
+            f"Held at historical spend by the optimiser: {', '.join(map(str, held))} (ROAS not "
+            "identified by the data; a lift test would inform it)."
+        )
     u = alloc.get("uplift") or {}
     if not (
         isinstance(u, dict)
         and all(isinstance(u.get(k), int | float) for k in ("mean", "hdi_low", "hdi_high"))
     ):
-        return []
-    return [
-        f"Budget {budget:,.0f} per period: the recommended "
-        f"allocation ({', '.join(f'{n} {v:,.0f}' for n, v in zip(names, rec))}) is "
-        f"expected to add {u['mean']:,.0f} revenue per period over the historical mix "
-        f"(90% HDI {u['hdi_low']:,.0f} to {u['hdi_high']:,.0f}), steady state."
+        return notes
+    return notes + [
+        f"Budget {fmt_sig(budget)} {per}: the recommended "
+        f"allocation ({', '.join(f'{n} {fmt_sig(v)}' for n, v in zip(names, rec))}) is "
+        f"expected to add {fmt_sig(u['mean'])} revenue {per} over the historical mix "
+        f"(90% HDI {fmt_sig(u['hdi_low'])} to {fmt_sig(u['hdi_high'])}), steady state."
     ]
 
 

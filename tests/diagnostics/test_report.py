@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from mmm_jax._format import fmt_sig
 from mmm_jax.diagnostics.report import CAPTIONS, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -120,6 +121,12 @@ def _table(page, first_header):
     return table
 
 
+def _status_tables(page):
+    """The verdicts table at the top of the page and the full review under Diagnostics."""
+    verdicts, review = [t for t in page.tables if t["head"][0] == "Status"]
+    return verdicts, review
+
+
 def test_report_tables_numbers_and_embedded_figures(tmp_path):
     summary = _summary()
     figures = {"roas": _figure(0), "custom_plot": _figure(1)}
@@ -137,7 +144,7 @@ def test_report_tables_numbers_and_embedded_figures(tmp_path):
     assert search[1] == "1,234,567"
     assert search[2] == "2,500,000 [2,100,000, 2,950,000]"
     assert search[3] == "1.80 [1.50, 2.10]"
-    assert search[4] == "1.20 [0.90, 1.40]"
+    assert search[4] == "1.20 [0.900, 1.40]"  # three significant digits (fmt_sig)
     assert search[5] == "45,000 [38,000, 52,000]"
     assert social[5] == "—"  # no saturation spend
     assert (search[6], social[6]) == ("no", "yes")
@@ -145,20 +152,26 @@ def test_report_tables_numbers_and_embedded_figures(tmp_path):
     baseline = _table(page, "Quantity")
     assert baseline["rows"][1]["cells"][1] == "82.0% [80.0%, 85.0%]"
     synergy = _table(page, "Pair")
-    assert synergy["rows"][0]["cells"] == ["search × social", "0.05 [-0.01, 0.11]"]
+    assert synergy["rows"][0]["cells"] == ["search × social", "0.0500 [-0.0100, 0.110]"]
     fit = _table(page, "Metric")
-    assert [r["cells"][1] for r in fit["rows"]] == ["0.91", "4.1%", "7.1%"]
+    assert [r["cells"][1] for r in fit["rows"]] == ["0.913", "4.1%", "7.1%"]
     diag = _table(page, "Check")
     assert [r["cells"][1] for r in diag["rows"]] == ["NUTS", "83.4 s", "1.004", "612", "0"]
-    review = _table(page, "Status")
+    verdicts, review = _status_tables(page)
     assert [r["cls"] for r in review["rows"]] == ["pass", "warn", "fail"]
+    # verdicts first: the fail, then the warning, above the headline cards
+    fails_then_warns = [r["cells"] for r in review["rows"] if r["cls"] == "fail"]
+    fails_then_warns += [r["cells"] for r in review["rows"] if r["cls"] == "warn"]
+    assert [r["cells"] for r in verdicts["rows"]] == fails_then_warns
+    assert [r["cls"] for r in verdicts["rows"]] == ["fail", "warn"]
+    assert raw.index("Verdicts") < raw.index("Media spend")
     assert review["rows"][1]["cells"] == ["warn", "fit", "MAPE above 4% & rising"]
     assert "MAPE above 4% &amp; rising" in raw
 
     # headline cards: total spend, media ROAS = sum of contribution means / total spend
     text = " ".join(page.text)
     assert "3,703,701" in text
-    assert f"{(2 * 2_500_000.0 + 1) / (3 * 1_234_567.0):,.2f}" in text
+    assert fmt_sig((2 * 2_500_000.0 + 1) / (3 * 1_234_567.0)) in text
 
     # figures: embedded PNGs, known caption for a standard key, a readable one for others
     assert len(page.imgs) == 2
@@ -196,7 +209,7 @@ def test_report_truth_columns_say_whether_truth_is_inside_hdi(tmp_path):
     ]
     assert [r["cells"][-4:] for r in channels["rows"]] == [
         ["1.70", "yes", "2.00", "no"],
-        ["2.00", "no", "0.50", "yes"],
+        ["2.00", "no", "0.500", "yes"],
     ]
     baseline = _table(page, "Quantity")
     assert baseline["rows"][1]["cells"][2:] == ["79.0%", "no"]
@@ -216,7 +229,8 @@ def test_report_escapes_every_string(tmp_path):
     assert not [t for t, _ in page.tags if t in ("script", "b")]
     channels = _table(page, "Channel")
     assert [r["cells"][0] for r in channels["rows"]] == [EVIL, "tv & radio"]
-    review = _table(page, "Status")
+    verdicts, review = _status_tables(page)
+    assert EVIL not in [r["cells"][1] for r in verdicts["rows"]]  # not a known warn or fail
     assert review["rows"][-1]["cls"] == "warn"  # unknown status shown as a warning
     assert review["rows"][-1]["cells"][1:] == [EVIL, EVIL]
 
