@@ -46,6 +46,17 @@ def _count(text: str) -> int:
     return value
 
 
+def _probability(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
+    return value
+
+
 def one_line(text: str) -> str:
     """A message on one line: a list of problems becomes ``a; b; c``."""
     lines = [line.strip().removeprefix("- ") for line in str(text).splitlines()]
@@ -65,7 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     fit = sub.add_parser("fit", help="fit the MMM to a CSV and write RUN/summary.json")
-    fit.add_argument("data", help="CSV with a date column, the target and spend_* columns")
+    fit.add_argument(
+        "data",
+        help="CSV, one row per period (and geo): a date column, the target, one spend column "
+        "per channel in currency, optional controls",
+    )
     fit.add_argument(
         "--out",
         required=True,
@@ -73,10 +88,47 @@ def build_parser() -> argparse.ArgumentParser:
         "swapped in only when complete, so an earlier run there survives any failure; an "
         "existing folder must be empty or a run folder, and is replaced whole",
     )
-    fit.add_argument("--date", default="date")
-    fit.add_argument("--target", default="revenue")
-    fit.add_argument("--channels", help="comma-separated channels (default: every spend_* column)")
-    fit.add_argument("--controls", help="comma-separated control columns, e.g. organic_traffic")
+    fit.add_argument(
+        "--date",
+        default="date",
+        metavar="COLUMN",
+        help="column of period start dates, evenly spaced (daily, weekly, ...; default 'date')",
+    )
+    fit.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="column the model explains, in currency: contributions and ROAS are in its units "
+        "per unit of spend (default 'revenue'; see --kpi for conversions and the like)",
+    )
+    fit.add_argument(
+        "--kpi",
+        metavar="COLUMN",
+        help="a KPI column to fit instead of revenue (e.g. conversions), with "
+        "--revenue-per-kpi: the model is fitted to revenue = KPI x revenue per KPI, so ROAS is "
+        "in currency; summary.json's data.target reads 'revenue (KPI x VALUE)'",
+    )
+    fit.add_argument(
+        "--revenue-per-kpi",
+        metavar="VALUE|COLUMN",
+        help="revenue one unit of --kpi brings: a number, or a column holding it per period "
+        "(each period's KPI then weighted by its value)",
+    )
+    fit.add_argument(
+        "--channels",
+        help="comma-separated channels: names (meta for column spend_meta) or whole column "
+        "names (tv_S) (default: every column starting with --spend-prefix)",
+    )
+    fit.add_argument(
+        "--spend-prefix",
+        default="spend_",
+        metavar="PREFIX",
+        help="spend columns start with it; it is stripped from channel names (default 'spend_')",
+    )
+    fit.add_argument(
+        "--controls",
+        help="comma-separated control columns, e.g. organic_traffic; a text column (events: "
+        "'na', 'black_friday') becomes one 0/1 control per value, its most frequent left out",
+    )
     fit.add_argument("--geo", help="geo column for panel data")
     fit.add_argument(
         "--geo-pooling",
@@ -105,25 +157,69 @@ def build_parser() -> argparse.ArgumentParser:
         help="spread each test's spend_delta over its window in proportion to the channel's "
         "spend there (default: a '+x%% of plan' or go-dark test), or evenly (a flat top-up)",
     )
-    fit.add_argument("--method", choices=["nuts", "svi", "map"], default="nuts")
+    fit.add_argument(
+        "--method",
+        choices=["nuts", "svi", "map"],
+        default="nuts",
+        help="posterior by NUTS sampling (default), SVI (an approximation, faster) or MAP "
+        "(a point estimate)",
+    )
     fit.add_argument(
         "--adstock",
         choices=["geometric", "weibull_cdf", "weibull_pdf", "delayed"],
-        default="weibull_pdf",
+        help="carryover kernel (default weibull_pdf, or --prior-config's)",
     )
     fit.add_argument(
-        "--saturation", choices=["hill", "michaelis_menten", "logistic"], default="hill"
+        "--saturation",
+        choices=["hill", "michaelis_menten", "logistic"],
+        help="response curve (default hill, or --prior-config's)",
     )
     fit.add_argument(
-        "--max-lag", type=int, default=None, help="adstock window (default by frequency)"
+        "--max-lag",
+        type=int,
+        default=None,
+        help="adstock window (default by frequency, or --prior-config's)",
     )
-    fit.add_argument("--likelihood", choices=["normal", "student_t", "lognormal"], default="normal")
+    fit.add_argument(
+        "--likelihood",
+        choices=["normal", "student_t", "lognormal"],
+        help="noise of the target (default normal, or --prior-config's)",
+    )
     fit.add_argument("--synergy", action="store_true", help="add pairwise channel interactions")
+    fit.add_argument(
+        "--roas-prior",
+        metavar="MEAN,SD",
+        help="prior of each channel's ROAS in the data's revenue per unit of spend, a Gamma "
+        "of that mean and sd: 'MEAN,SD' for every channel, or 'meta=1.5,0.5;google=3,2' for "
+        "some (the others keep the default, unit-free relative-ROAS prior); quote it in a shell",
+    )
+    fit.add_argument(
+        "--prior-config",
+        metavar="FILE",
+        help="JSON of model settings and priors to change, in the form of "
+        'mmm_jax.models.config.config_to_dict (e.g. {"media": {"relative_roas": '
+        '{"dist": "Gamma", "params": {"concentration": 2, "rate": 4}}}}); '
+        "fields it leaves out keep their defaults, and the flags above override it",
+    )
+    fit.add_argument(
+        "--target-accept",
+        type=_probability,
+        default=None,
+        metavar="P",
+        help="NUTS's target acceptance probability in (0, 1) (default 0.85); raise it "
+        "(e.g. 0.95) when the review reports divergences: smaller steps, slower fit",
+    )
     fit.add_argument("--seed", type=_seed(), default=0, help=f"0 to {MAX_SEED}")
-    fit.add_argument("--chains", type=_count, default=4)
-    fit.add_argument("--draws", type=_count, default=1000)
-    fit.add_argument("--warmup", type=_count, default=1000)
-    fit.add_argument("--svi-steps", type=_count, default=10_000)
+    fit.add_argument("--chains", type=_count, default=4, help="NUTS chains (default 4)")
+    fit.add_argument(
+        "--draws", type=_count, default=1000, help="NUTS draws kept per chain (default 1000)"
+    )
+    fit.add_argument(
+        "--warmup", type=_count, default=1000, help="NUTS warmup steps per chain (default 1000)"
+    )
+    fit.add_argument(
+        "--svi-steps", type=_count, default=10_000, help="SVI or MAP steps (default 10000)"
+    )
     fit.add_argument(
         "--holdout",
         type=float,
@@ -133,7 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
         "sample (e.g. 0.1): summary.json's fit.holdout, RUN/fit_holdout.npz; twice the time",
     )
     fit.add_argument(
-        "--guide", choices=["auto_normal", "auto_mvn", "auto_lowrank"], default="auto_mvn"
+        "--guide",
+        choices=["auto_normal", "auto_mvn", "auto_lowrank"],
+        default="auto_mvn",
+        help="SVI's approximating family (default auto_mvn, a full-covariance normal)",
     )
     fit.add_argument(
         "--quiet",

@@ -21,6 +21,7 @@ devices are set up (`mmm_jax.runtime`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -75,7 +76,13 @@ def _parse_list(text: str | None) -> list[str] | None:
     return items or None
 
 
-def _model_config(args):
+def _model_config(args, data=None):
+    """The model the ``fit`` flags ask for.
+
+    ``--prior-config`` (if given) is the base, else ``ModelConfig()``; each
+    model flag given on the command line replaces its field; ``--roas-prior``
+    (which needs ``data``: channels and units) comes last.
+    """
     from mmm_jax.models import (
         Adstock,
         GeoPooling,
@@ -84,19 +91,61 @@ def _model_config(args):
         Saturation,
         SynergyPriors,
     )
+    from mmm_jax.workflow.fitting import load_prior_config, parse_roas_prior, roas_prior_config
 
+    config = ModelConfig()
+    if getattr(args, "prior_config", None):
+        try:
+            config = load_prior_config(args.prior_config)
+        except ValueError as err:
+            raise CLIError(f"--prior-config {err}") from None
+    changes = {}
     try:
-        adstock, saturation = Adstock(args.adstock), Saturation(args.saturation)
+        if args.adstock is not None:
+            changes["adstock"] = Adstock(args.adstock)
+        if args.saturation is not None:
+            changes["saturation"] = Saturation(args.saturation)
     except ValueError as err:
         raise CLIError(str(err)) from None
-    return ModelConfig(
-        adstock=adstock,
-        saturation=saturation,
-        max_lag=args.max_lag,
-        synergy=SynergyPriors() if args.synergy else None,
-        likelihood=Likelihood(args.likelihood),
-        geo_pooling=GeoPooling(centred=args.geo_pooling == "centred") if args.geo_pooling else None,
-    )
+    if args.max_lag is not None:
+        changes["max_lag"] = args.max_lag
+    if args.likelihood is not None:
+        changes["likelihood"] = Likelihood(args.likelihood)
+    if args.synergy:
+        changes["synergy"] = config.synergy or SynergyPriors()
+    if args.geo_pooling:
+        changes["geo_pooling"] = GeoPooling(centred=args.geo_pooling == "centred")
+    config = dataclasses.replace(config, **changes)
+    if getattr(args, "roas_prior", None) and data is not None:
+        try:
+            known = parse_roas_prior(args.roas_prior, data.channels)
+            config = roas_prior_config(data, config, known)
+        except ValueError as err:
+            raise CLIError(f"--roas-prior: {err}") from None
+    return config
+
+
+def _target(args) -> tuple[str, float | str | None]:
+    """The target column and the revenue per unit of it (``--kpi``/``--revenue-per-kpi``)."""
+    if args.kpi is None:
+        if args.revenue_per_kpi is not None:
+            raise CLIError("--revenue-per-kpi needs --kpi COLUMN, the KPI it values")
+        return args.target or "revenue", None
+    if args.target is not None:
+        raise CLIError(
+            "--kpi and --target both name the column to fit; give one "
+            "(--kpi with --revenue-per-kpi fits the KPI's revenue)"
+        )
+    if args.revenue_per_kpi is None:
+        raise CLIError(
+            "--kpi needs --revenue-per-kpi VALUE|COLUMN, so that ROAS is in currency; "
+            "to fit the KPI itself (effects in KPI per unit of spend) use --target COLUMN"
+        )
+    try:
+        value: float | str = float(args.revenue_per_kpi)
+    except ValueError:
+        value = args.revenue_per_kpi  # a column
+    return args.kpi, value
 
 
 # ------------------------------------------------------------------ commands
@@ -123,15 +172,22 @@ def _fit_into(stage, args) -> dict:
     from mmm_jax.workflow import fit_run
     from mmm_jax.workflow.fitting import check_holdout
 
+    if args.target_accept is not None and args.method != "nuts":
+        raise CLIError(f"--target-accept is a NUTS setting; --method {args.method} has none")
+    if not args.spend_prefix and not args.channels:
+        raise CLIError("--spend-prefix is empty: name the spend columns with --channels")
+    target, revenue_per_kpi = _target(args)
     data = load_csv(
         args.data,
         date=args.date,
-        target=args.target,
+        target=target,
         channels=_parse_list(args.channels),
         controls=tuple(_parse_list(args.controls) or ()),
         geo=args.geo,
+        spend_prefix=args.spend_prefix,
+        revenue_per_kpi=revenue_per_kpi,
     )
-    config = _model_config(args)
+    config = _model_config(args, data)
     lift = None
     if args.lift_tests:
         if not Path(args.lift_tests).is_file():
@@ -152,6 +208,8 @@ def _fit_into(stage, args) -> dict:
             raise CLIError(f"--holdout {args.holdout}: {err}") from None
     options = dict(num_warmup=args.warmup, num_samples=args.draws, num_chains=args.chains)
     options.update(num_steps=args.svi_steps, guide=args.guide, progress_bar=_show_progress(args))
+    if args.target_accept is not None:
+        options["target_accept"] = args.target_accept
     return fit_run(
         stage,
         data,

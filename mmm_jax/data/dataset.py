@@ -1047,6 +1047,7 @@ def from_frame(
     geo: str | None = None,
     min_periods: int = 1,
     spend_prefix: str = "spend_",
+    revenue_per_kpi: float | str | None = None,
 ) -> MMMData:
     """Validates a long DataFrame and converts it into `MMMData`.
 
@@ -1072,6 +1073,14 @@ def from_frame(
         surrounding spaces.
       min_periods: Fewest periods accepted, e.g. the adstock window.
       spend_prefix: Prefix of spend columns, stripped from channel names.
+      revenue_per_kpi: With a KPI as ``target`` (e.g. conversions), the revenue
+        one unit of it brings: a number, or the name of a column holding it
+        per period. The model is then fitted to revenue, ``target x
+        revenue_per_kpi`` per row, named ``"revenue (TARGET x VALUE)"``, so
+        contributions and ROAS are in currency. With a constant value this is
+        the KPI's own fit, every number times the value; with a column the
+        periods' KPI are weighted by their value. ``None``: the target is
+        fitted as it is.
 
     Returns:
       The validated `MMMData`, its `Scaler` computed from all geos and periods.
@@ -1081,7 +1090,8 @@ def from_frame(
       DataValidationError: The message names each column and the offending
         rows (row position in ``df``, date, geo; the first 5 and the count)
         for: a column name that occurs twice, missing columns, no channels,
-        a column used twice, missing or unparseable dates, missing geos or
+        a column used twice, missing or unparseable dates, a
+        ``revenue_per_kpi`` that is missing, not > 0 or not finite, missing geos or
         geo labels that differ only in surrounding spaces, non-numeric,
         True/False (in spend or the target), NaN or infinite values, negative
         spend, duplicate or unsorted dates (per geo), an unbalanced geo
@@ -1103,6 +1113,14 @@ def from_frame(
     wanted = {"date": [date], "target": [target], "control": controls}
     if geo is not None:
         wanted["geo"] = [geo]
+    value_column = None
+    if isinstance(revenue_per_kpi, str):
+        value_column = revenue_per_kpi
+        wanted["revenue-per-KPI"] = [value_column]
+    elif revenue_per_kpi is not None:
+        value = float(revenue_per_kpi)
+        if not (np.isfinite(value) and value > 0):
+            raise DataValidationError(f"revenue_per_kpi must be finite and > 0, got {value:g}")
     missing = [
         f"{kind} column {c!r}" for kind, names in wanted.items() for c in names if c not in cols
     ]
@@ -1110,6 +1128,7 @@ def from_frame(
         raise DataValidationError(f"missing {', '.join(missing)}; available columns: {cols}")
     channel_cols, channel_names = _resolve_channels(df, channels, spend_prefix)
     used = [date, target, *channel_cols, *controls] + ([geo] if geo is not None else [])
+    used += [value_column] if value_column is not None else []
     twice = [k for k, v in collections.Counter(used).items() if v > 1]
     if twice:
         raise DataValidationError(f"column(s) used for more than one role: {twice}")
@@ -1125,6 +1144,18 @@ def from_frame(
     rows = _Rows(dates, geo_col)
     problems: list[str] = []
     values = {c: _numeric(frame[c], c, rows, problems) for c in [*channel_cols, target]}
+    if value_column is not None:
+        per_kpi = _numeric(frame[value_column], value_column, rows, problems)
+        if per_kpi is not None:
+            bad = np.flatnonzero(~(per_kpi > 0))
+            if bad.size:
+                problems.append(
+                    f"column {value_column!r}: " + rows(bad, "revenue-per-KPI value(s) not > 0")
+                )
+            elif values[target] is not None:
+                values[target] = values[target] * per_kpi
+    elif revenue_per_kpi is not None and values[target] is not None:
+        values[target] = values[target] * float(revenue_per_kpi)
     expanded = []
     for c in controls:
         if _is_categorical(frame[c]):
@@ -1225,10 +1256,16 @@ def from_frame(
         geos=tuple(str(g) for g in geo_names),
         channels=tuple(channel_names),
         control_names=tuple(controls),
-        target_name=target,
+        target_name=target if revenue_per_kpi is None else _kpi_name(target, revenue_per_kpi),
         freq=freq,
         scaler=scaler,
     )
+
+
+def _kpi_name(kpi: str, revenue_per_kpi: float | str) -> str:
+    """The target's name when a KPI is fitted as revenue: ``revenue (KPI x VALUE)``."""
+    value = revenue_per_kpi if isinstance(revenue_per_kpi, str) else f"{revenue_per_kpi:g}"
+    return f"revenue ({kpi} x {value})"
 
 
 def load_csv(path: str | os.PathLike, **kwargs: Any) -> MMMData:
@@ -1243,7 +1280,8 @@ def load_csv(path: str | os.PathLike, **kwargs: Any) -> MMMData:
     Args:
       path: Path of the CSV file.
       **kwargs: Keyword arguments of `from_frame` (``date``, ``target``,
-        ``channels``, ``controls``, ``geo``, ``min_periods``, ``spend_prefix``).
+        ``channels``, ``controls``, ``geo``, ``min_periods``, ``spend_prefix``,
+        ``revenue_per_kpi``).
 
     Returns:
       The validated `MMMData`.

@@ -64,6 +64,7 @@ __all__ = [
     "distribution_from_dict",
     "distribution_to_dict",
     "roas_prior",
+    "update_config",
 ]
 
 
@@ -610,3 +611,177 @@ def config_from_dict(spec: dict[str, Any]) -> ModelConfig:
             centred=bool(pooling.get("centred", False)),  # absent in files before 0.1.1
         ),
     )
+
+
+# ------------------------------------------------------------------ a config written by hand
+
+
+def _field_names(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _spec_distribution(value: Any, path: str, *, optional: bool = False):
+    """A distribution from its JSON description, every error naming ``path``."""
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(f"{path}: a distribution is needed here, got null")
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f'{path}: must be a distribution such as {{"dist": "Gamma", "params": '
+            f'{{"concentration": 2, "rate": 1}}}}, got {value!r}'
+        )
+    kind = value.get("dist")
+    if kind in ("Expanded", "Truncated"):
+        if "base" not in value:
+            raise ValueError(f"{path}: a {kind} distribution needs a 'base' distribution")
+        _spec_distribution(value["base"], f"{path}.base")
+    else:
+        cls = getattr(dist, kind, None) if isinstance(kind, str) else None
+        if cls is None or not isinstance(cls, type) or not issubclass(cls, dist.Distribution):
+            raise ValueError(f"{path}: unknown distribution {kind!r} (a numpyro distribution name)")
+        params = value.get("params")
+        if not isinstance(params, Mapping):
+            raise ValueError(f"{path}: 'params' must be an object of {kind}'s arguments")
+        try:  # once with checks, so a negative scale is refused here and named
+            cls(**{k: np.asarray(v, dtype=float) for k, v in params.items()}, validate_args=True)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: {kind}{dict(params)} is not valid: {err}") from None
+    try:
+        return distribution_from_dict(dict(value))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: not a valid distribution ({err})") from None
+
+
+def _spec_enum(value: Any, enum_type: type[enum.Enum], path: str, *, tuples: bool = False):
+    choices = ", ".join(e.value for e in enum_type)
+    if tuples and isinstance(value, list):
+        return tuple(_spec_enum(v, enum_type, f"{path}[{i}]") for i, v in enumerate(value))
+    try:
+        return enum_type(value)
+    except ValueError:
+        raise ValueError(f"{path}: must be one of {choices}, got {value!r}") from None
+
+
+def _spec_int(value: Any, path: str, *, nullable: bool = False) -> int | None:
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(
+            f"{path}: must be a whole number{' or null' if nullable else ''}, got {value!r}"
+        )
+    return value
+
+
+def _spec_object(value: Any, cls, path: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{path}: must be an object of {cls.__name__} fields, got {value!r}")
+    unknown = sorted(set(value) - set(_field_names(cls)))
+    if unknown:
+        raise ValueError(
+            f"{path}.{unknown[0]}: unknown field of {cls.__name__}; fields are "
+            f"{', '.join(_field_names(cls))}"
+        )
+    return dict(value)
+
+
+def _spec_flag(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{path}: must be true or false, got {value!r}")
+    return value
+
+
+def update_config(config: ModelConfig, spec: Mapping[str, Any]) -> ModelConfig:
+    r"""``config`` with the fields a (partial) JSON dict gives replaced, each one checked.
+
+    ``spec`` has the form :func:`config_to_dict` writes, and may name only the
+    fields to change (a prior written by hand, or a whole saved config)::
+
+        {"media": {"relative_roas": {"dist": "Gamma",
+                                     "params": {"concentration": 2, "rate": 4}}},
+         "adstock": "geometric", "max_lag": 6}
+
+    Priors are ``{"dist": NAME, "params": {...}}`` (a numpyro distribution and
+    its arguments; a list gives one value per channel), or
+    ``{"dist": "Truncated", "base": ..., "low": ..., "high": ...}``. Batch
+    shapes are checked against the data when the model is built
+    (:func:`check_config`).
+
+    Args:
+      config: The configuration the fields not in ``spec`` come from.
+      spec: The fields to replace; nested objects (``media``, ``baseline``,
+        ``synergy``, ``geo_pooling``) replace only the fields they name.
+
+    Returns:
+      The new `ModelConfig`.
+
+    Raises:
+      ValueError: An unknown field, a value of the wrong kind, an unknown
+        distribution or invalid parameters; the message starts with the
+        field's dotted path (``media.relative_roas: ...``).
+    """
+    spec = _spec_object(spec, ModelConfig, "config")
+    changes: dict[str, Any] = {}
+    for name, value in spec.items():
+        if name in ("adstock", "saturation"):
+            kind = Adstock if name == "adstock" else Saturation
+            changes[name] = _spec_enum(value, kind, name, tuples=True)
+        elif name == "max_lag":
+            changes[name] = _spec_int(value, name, nullable=True)
+        elif name in ("yearly_order", "weekly_order", "n_changepoints"):
+            changes[name] = _spec_int(value, name)
+        elif name == "likelihood":
+            changes[name] = _spec_enum(value, Likelihood, name)
+        elif name in ("noise", "nu"):
+            changes[name] = _spec_distribution(value, name)
+        elif name == "media":
+            media = {}
+            for key, v in _spec_object(value, MediaPriors, "media").items():
+                if key == "effect":
+                    media[key] = None if v is None else _spec_enum(v, Effect, "media.effect")
+                else:
+                    optional = key in ("roas_level", "roas", "saturation_at_mean")
+                    media[key] = _spec_distribution(v, f"media.{key}", optional=optional)
+            changes[name] = _replace(config.media, media, "media")
+        elif name == "baseline":
+            base = {
+                key: _spec_distribution(v, f"baseline.{key}")
+                for key, v in _spec_object(value, BaselinePriors, "baseline").items()
+            }
+            changes[name] = _replace(config.baseline, base, "baseline")
+        elif name == "synergy":
+            if value is None:
+                changes[name] = None
+                continue
+            syn = {}
+            for key, v in _spec_object(value, SynergyPriors, "synergy").items():
+                syn[key] = (
+                    _spec_flag(v, "synergy.relative")
+                    if key == "relative"
+                    else _spec_distribution(v, f"synergy.{key}")
+                )
+            changes[name] = _replace(config.synergy or SynergyPriors(), syn, "synergy")
+        elif name == "geo_pooling":
+            if value is None:
+                changes[name] = None
+                continue
+            pool = {}
+            for key, v in _spec_object(value, GeoPooling, "geo_pooling").items():
+                path = f"geo_pooling.{key}"
+                if key == "shapes":
+                    pool[key] = _spec_enum(v, GeoShapes, path)
+                elif key == "centred":
+                    pool[key] = _spec_flag(v, path)
+                else:
+                    optional = key == "seasonality_spread"
+                    pool[key] = _spec_distribution(v, path, optional=optional)
+            changes[name] = _replace(config.geo_pooling or GeoPooling(), pool, "geo_pooling")
+    return _replace(config, changes, "config")
+
+
+def _replace(obj, changes: dict[str, Any], path: str):
+    """``dataclasses.replace`` whose errors (from ``__post_init__``) name ``path``."""
+    try:
+        return dataclasses.replace(obj, **changes)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None
