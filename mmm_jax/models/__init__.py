@@ -6,6 +6,7 @@ from mmm_jax.models.config import (
     Effect,
     GeoPooling,
     GeoShapes,
+    GeoSize,
     Likelihood,
     MediaPriors,
     ModelConfig,
@@ -16,27 +17,37 @@ from mmm_jax.models.config import (
     config_to_dict,
     roas_prior,
 )
-from mmm_jax.models.geo import GeoEffects, geo_term
+from mmm_jax.models.geo import GeoEffects, GeoInputs, describe_geo_inputs, geo_inputs, geo_term
 from mmm_jax.models.lift import LiftInputs
 from mmm_jax.models.mmm import (
     ModelInputs,
     TimeFrame,
     baseline_design,
     build_inputs,
+    geo_baseline_design,
     marginal_baseline_blocker,
     mmm,
     time_frame,
 )
-from mmm_jax.models.terms import BaselineDesign, media_response, synergy_pairs
+from mmm_jax.models.terms import (
+    BaselineDesign,
+    GeoBaselineDesign,
+    geo_synergy,
+    media_response,
+    synergy_pairs,
+)
 
 __all__ = [
     "Adstock",
     "BaselineDesign",
     "BaselinePriors",
     "Effect",
+    "GeoBaselineDesign",
     "GeoEffects",
+    "GeoInputs",
     "GeoPooling",
     "GeoShapes",
+    "GeoSize",
     "Likelihood",
     "LiftInputs",
     "MediaPriors",
@@ -48,6 +59,10 @@ __all__ = [
     "baseline_design",
     "build_inputs",
     "check_config",
+    "describe_geo_inputs",
+    "geo_baseline_design",
+    "geo_inputs",
+    "geo_synergy",
     "geo_term",
     "marginal_baseline_blocker",
     "config_from_dict",
