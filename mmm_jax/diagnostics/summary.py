@@ -104,6 +104,12 @@ def summarize(fit: FitLike, *, with_saturation: bool = True) -> dict[str, Any]:
             "n_geos": int(data.n_geo),
             "channels": list(data.channels),
             "controls": list(data.control_names),
+            # geo panels with geo pooling: what set each geo's size, and why
+            **(
+                {"geo_size": (getattr(fit, "info", None) or {})["geo"]}
+                if "geo" in (getattr(fit, "info", None) or {})
+                else {}
+            ),
         },
     }
 

@@ -14,36 +14,35 @@ from numpyro.infer import Predictive
 
 from mmm_jax.models import (
     BaselineDesign,
+    GeoBaselineDesign,
     ModelConfig,
     ModelInputs,
     baseline_design,
+    geo_baseline_design,
     marginal_baseline_blocker,
     mmm,
 )
 
-# With marginalize_baseline=None the baseline is integrated out when it has at
-# most this many coefficients: two (geo * time) x coef matrix-vector products
-# per gradient stay cheap next to the media term, and the design and its
-# rotated copy ((geo * time) x coef floats each) stay small (a panel of ~190
-# geos over two years: about 110 MB each).
-AUTO_MARGINAL_MAX_COEFFICIENTS = 200
-
 
 def pick_baseline_design(
-    inputs: ModelInputs, config: ModelConfig, marginalize: bool | None, geo_sharding
-) -> BaselineDesign | None:
-    """The baseline design to integrate out, or ``None`` to sample the baseline."""
+    inputs: ModelInputs, config: ModelConfig, marginalize: bool | None, geo_sharding=False
+) -> BaselineDesign | GeoBaselineDesign | None:
+    """The baseline design to integrate out, or ``None`` to sample the baseline.
+
+    A national series gets the dense :func:`~mmm_jax.models.baseline_design`;
+    a panel (several geos) the structured
+    :func:`~mmm_jax.models.geo_baseline_design`, which integrates the per-geo
+    intercepts out geo by geo: its cost and memory grow linearly with the
+    number of geos (no limit on it) and its geo-indexed arrays split over
+    devices with ``geo_sharding``.
+    """
     if marginalize is False:
         return None
-    if geo_sharding is not False:
-        if marginalize:
-            raise ValueError(
-                "marginalize_baseline=True does not work with geo_sharding; "
-                "pass marginalize_baseline=None or False"
-            )
-        return None
-    limit = None if marginalize else AUTO_MARGINAL_MAX_COEFFICIENTS
-    reason = marginal_baseline_blocker(inputs, config, max_coefficients=limit)
+    reason = marginal_baseline_blocker(inputs, config)
+    if reason is None and inputs.lagged.shape[0] > 1:
+        return geo_baseline_design(inputs, config)
+    if reason is None and geo_sharding is not False:
+        reason = "the dense design of a single geo flattens time, so it cannot be split over geos"
     if reason is None:
         return baseline_design(inputs, config)
     if marginalize:
