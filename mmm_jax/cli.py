@@ -133,8 +133,12 @@ def _model_config(args):
         max_lag=args.max_lag,
         synergy=SynergyPriors() if args.synergy else None,
         likelihood=Likelihood(args.likelihood),
-        geo_pooling=GeoPooling(centred=args.geo_pooling == "centred") if args.geo_pooling else None,
+        geo_pooling=GeoPooling(centred=_CENTRING[args.geo_pooling]) if args.geo_pooling else None,
     )
+
+
+# --geo-pooling FORM -> GeoPooling(centred=...)
+_CENTRING = {"auto": None, "centred": True, "noncentred": False}
 
 
 def run_fit(args) -> dict:
@@ -171,6 +175,7 @@ def _fit_into(stage, args) -> dict:
         channels=_parse_list(args.channels),
         controls=tuple(_parse_list(args.controls) or ()),
         geo=args.geo,
+        population=args.population,
     )
     config = _model_config(args)
     lift = None
@@ -848,11 +853,18 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--geo-pooling",
         nargs="?",
-        const="noncentred",
-        choices=("noncentred", "centred"),
-        help="per-geo media effects and seasonality amplitude, partially pooled across geos "
-        "(default: one media effect shared by every geo); 'centred' samples the per-geo "
-        "log effects themselves, better when each geo has long data",
+        const="auto",
+        choices=tuple(_CENTRING),
+        help="per-geo media effects tied to each geo's size (its population with --population, "
+        "else its mean revenue), partially pooled across geos: the recommended model for a "
+        "panel (default without it: one media effect shared by every geo). The form says how "
+        "the per-geo offsets are sampled: 'auto' (default) centres each as far as its geo's "
+        "own data pin it, 'centred' or 'noncentred' forces one form",
+    )
+    fit.add_argument(
+        "--population",
+        help="column with each geo's population (or households, stores: any measure of its "
+        "size), constant within a geo; with --geo-pooling it sets the geo sizes",
     )
     fit.add_argument(
         "--lift-tests",
