@@ -133,11 +133,14 @@ def _model_config(args):
         max_lag=args.max_lag,
         synergy=SynergyPriors() if args.synergy else None,
         likelihood=Likelihood(args.likelihood),
-        geo_pooling=GeoPooling(centred=_CENTRING[args.geo_pooling]) if args.geo_pooling else None,
+        geo_pooling=None
+        if args.geo_pooling == "none"
+        else GeoPooling(centred=_CENTRING[args.geo_pooling]),
     )
 
 
-# --geo-pooling FORM -> GeoPooling(centred=...)
+# --geo-pooling FORM -> GeoPooling(centred=...); "none": no geo pooling. With one
+# geo GeoPooling leaves its terms out (the national model), so it is the default.
 _CENTRING = {"auto": None, "centred": True, "noncentred": False}
 
 
@@ -854,17 +857,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--geo-pooling",
         nargs="?",
         const="auto",
-        choices=tuple(_CENTRING),
-        help="per-geo media effects tied to each geo's size (its population with --population, "
-        "else its mean revenue), partially pooled across geos: the recommended model for a "
-        "panel (default without it: one media effect shared by every geo). The form says how "
-        "the per-geo offsets are sampled: 'auto' (default) centres each as far as its geo's "
-        "own data pin it, 'centred' or 'noncentred' forces one form",
+        default="auto",
+        choices=(*_CENTRING, "none"),
+        help="on a panel, per-geo media effects tied to each geo's size (its population with "
+        "--population, else its mean revenue), partially pooled across geos (the default; no "
+        "effect on a single series). The form says how the per-geo offsets are sampled: "
+        "'auto' (default) centres each as far as its geo's own data pin it, 'centred' or "
+        "'noncentred' forces one form; 'none' fits one media effect shared by every geo",
     )
     fit.add_argument(
         "--population",
         help="column with each geo's population (or households, stores: any measure of its "
-        "size), constant within a geo; with --geo-pooling it sets the geo sizes",
+        "size), constant within a geo; it sets the geo sizes of the geo-pooled model",
     )
     fit.add_argument(
         "--lift-tests",
