@@ -71,6 +71,8 @@ def conditional_baseline(
     if inputs.baseline is None:
         raise ValueError("conditional_baseline needs inputs whose baseline is integrated out")
     names = [f"baseline/{name}" for name, _, _ in inputs.baseline.sites]
+    if isinstance(inputs.baseline, GeoBaselineDesign):  # its intercepts are not in `sites`
+        names = ["baseline/intercept", *names]
     drawing = inputs._replace(baseline=inputs.baseline._replace(draw=True))
     n_chain, n_draw = next(iter(samples.values())).shape[:2]
     # Host copies: NUTS left the chains spread over devices (parallel chains).

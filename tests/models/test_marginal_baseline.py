@@ -367,3 +367,27 @@ def test_panels_integrate_out_by_geo_without_a_coefficient_limit():
     )
     inputs = build_inputs(national, CONFIG)
     assert type(pick_baseline_design(inputs, CONFIG, None)).__name__ == "BaselineDesign"
+
+
+def test_conditional_baseline_returns_every_baseline_site_of_a_panel():
+    """Fits keep every baseline site, per-geo intercepts included, so predictions need no prior."""
+    from mmm_jax.inference._baseline import conditional_baseline
+
+    data = _sized_panel()
+    inputs = build_inputs(data, GEO_CONFIG)
+    design, _, latent, _ = _geo_media_and_sigma(inputs, data)
+    samples = {k: jnp.broadcast_to(v, (2, 3, *jnp.shape(v))) for k, v in latent.items()}
+    out = conditional_baseline(
+        samples,
+        inputs._replace(baseline=design),
+        GEO_CONFIG,
+        jnp.asarray(data.target_scaled),
+        jax.random.PRNGKey(0),
+    )
+    sampled = trace(seed(mmm, 0)).get_trace(inputs, GEO_CONFIG)  # the baseline sampled
+    expected = {
+        k for k, s in sampled.items() if k.startswith("baseline/") and s["type"] == "sample"
+    }
+    assert set(out) == expected
+    assert out["baseline/intercept"].shape == (2, 3, data.n_geo)
+    assert all(np.all(np.isfinite(np.asarray(v))) for v in out.values())
