@@ -584,59 +584,65 @@ def scale(name: str) -> str:
         base = [str(r["G"]), r["method"]]
         if "skipped" in r or "error" in r:
             why = r.get("skipped") or "error: " + r["error"].strip().splitlines()[-1][:80]
-            rows.append(base + [f"not run: {why}".replace("|", "/")] + [""] * 9)
+            rows.append(base + [f"not run: {why}".replace("|", "/")] + [""] * 10)
             continue
+        roas = r.get("roas") or {}
+        inside = sum(bool(v.get("in_hdi")) for v in roas.values())
+        div = ""
+        if "divergences" in r:
+            rate = r.get("divergence_rate")
+            div = f"{r['divergences']}" + (f" ({100 * rate:.1f}%)" if rate else "")
         rows.append(
             base
             + [
-                num(r["wall_s"]),
-                num(r["compile_s"]),
                 num(r["run_s"]),
+                num(r["compile_s"]),
+                fixed(r["r_hat_max"], 3) if r.get("r_hat_max") is not None else "",
                 fixed(r["min_ess_bulk"], 0) if "min_ess_bulk" in r else "",
                 num(r["ess_per_s"]) if "ess_per_s" in r else "",
                 fixed(r["steps_per_draw"], 0) if "steps_per_draw" in r else "",
-                str(r["divergences"]) if "divergences" in r else "",
+                div,
+                f"{inside}/{len(roas)}" if roas else "",
                 f"{r['final_loss']:,.0f}" if "final_loss" in r else "",
                 str(r.get("n_params") or ""),
                 fixed(r["peak_memory_mb"], 0),
             ]
         )
-    extrapolated = any(str(r.get("skipped", "")).startswith("predicted") for r in d["results"])
-    note = (
-        '\n\nRows "not run: predicted ..." were skipped on a linear extrapolation from the '
-        "previous G (what `scale.py` did before each G ran under its own time limit), not run."
-        if extrapolated
-        else ""
-    )
-    return (
-        "\n".join(
-            [
-                f"`results/{name}`: {d['device']} ({d['backend']}, {d['cpu_count']} CPU cores); "
-                f"{s['model']}; {s['weeks']} weeks x {s['channels']} channels; NUTS {s['chains']} chains "
-                f"x {s['warmup']} warmup + {s['draws']} draws ({s['chain_method'] or 'default'} chains); "
-                f"SVI {s['svi_steps']:,} steps; limit {num(s['max_seconds'])} s per G and method.",
-                "",
-                table(
-                    [
-                        "G",
-                        "method",
-                        "wall s",
-                        "compile s",
-                        "run s",
-                        "min ESS",
-                        "ESS/s",
-                        "steps/draw",
-                        "divergences",
-                        "final loss",
-                        "params",
-                        "peak MB",
-                    ],
-                    "rlrrrrrrrrrr",
-                    rows,
-                ),  # fmt: skip
-            ]
-        )
-        + note
+    growth = [
+        f"{k} ~ G^{v['exponent']:.2f} over G = {v['G'][0]}-{v['G'][-1]}"
+        for k, v in (d.get("growth") or {}).items()
+        if v
+    ]
+    data = d.get("data") or f"{s.get('weeks', '?')} weeks x {s.get('channels', '?')} channels"
+    return "\n".join(
+        [
+            f"`results/{name}`: {d['device']} ({d['backend']}, {d['cpu_count']} CPU cores); "
+            f"{s['model']}; data: {data}; NUTS {s['chains']} chains x {s['warmup']} warmup + "
+            f"{s['draws']} draws; SVI {s['svi_steps']:,} steps; limit {num(s['max_seconds'])} s "
+            "per G and method. R-hat and ESS over every latent parameter; true ROAS in the 90% "
+            "HDI (for SVI the guide's interval)."
+            + (f" Cost growth: {'; '.join(growth)}." if growth else ""),
+            "",
+            table(
+                [
+                    "G",
+                    "method",
+                    "run s",
+                    "compile s",
+                    "max R-hat",
+                    "min ESS",
+                    "ESS/s",
+                    "steps/draw",
+                    "divergences",
+                    "true ROAS in HDI",
+                    "final loss",
+                    "params",
+                    "peak MB",
+                ],
+                "rlrrrrrrrrrrr",
+                rows,
+            ),  # fmt: skip
+        ]
     )
 
 
@@ -656,6 +662,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "sbc_generator": lambda: sbc("sbc_generator.json"),
     "sbc_prior": lambda: sbc("sbc_prior.json"),
     "scale_cpu": lambda: scale("scale_cpu.json"),
+    "scale_cpu_svi": lambda: scale("scale_cpu_svi.json"),
     "scale_gpu": lambda: scale("scale_gpu.json"),
 }
 

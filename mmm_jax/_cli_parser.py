@@ -20,6 +20,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {one_line(message)} (see {self.prog} --help)\n")
 
 
+#: ``--geo-pooling FORM`` -> ``GeoPooling(centred=...)``; ``none``: one effect for every geo.
+GEO_POOLING_CENTRING = {"auto": None, "centred": True, "noncentred": False}
+
+
 def _seed(top: int = MAX_SEED):
     """An argparse type: a whole number from 0 to ``top``."""
 
@@ -133,11 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--geo-pooling",
         nargs="?",
-        const="noncentred",
-        choices=("noncentred", "centred"),
-        help="per-geo media effects and seasonality amplitude, partially pooled across geos "
-        "(default: one media effect shared by every geo); 'centred' samples the per-geo "
-        "log effects themselves, better when each geo has long data",
+        const="auto",
+        default=None,
+        choices=(*GEO_POOLING_CENTRING, "none"),
+        help="on a panel, per-geo media effects tied to each geo's size (its population with "
+        "--population, else its mean revenue), partially pooled across geos (the default; no "
+        "effect on a single series). The form says how the per-geo offsets are sampled: "
+        "'auto' (default) centres each as far as its geo's own data pin it, 'centred' or "
+        "'noncentred' forces one form; 'none' fits one media effect shared by every geo",
+    )
+    fit.add_argument(
+        "--population",
+        help="column with each geo's population (or households, stores: any measure of its "
+        "size), constant within a geo; it sets the geo sizes of the geo-pooled model",
     )
     fit.add_argument(
         "--lift-tests",

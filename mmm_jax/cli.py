@@ -27,7 +27,7 @@ import os
 import sys
 from pathlib import Path
 
-from mmm_jax._cli_parser import build_parser, one_line
+from mmm_jax._cli_parser import GEO_POOLING_CENTRING, build_parser, one_line
 from mmm_jax.run_folder import RunFolder, to_json
 from mmm_jax.runtime import configure_devices, enable_compilation_cache
 
@@ -113,8 +113,13 @@ def _model_config(args, data=None):
         changes["likelihood"] = Likelihood(args.likelihood)
     if args.synergy:
         changes["synergy"] = config.synergy or SynergyPriors()
-    if args.geo_pooling:
-        changes["geo_pooling"] = GeoPooling(centred=args.geo_pooling == "centred")
+    pooling = args.geo_pooling
+    if pooling is None and not getattr(args, "prior_config", None):
+        pooling = "auto"  # with one geo GeoPooling leaves its terms out: the national model
+    if pooling is not None:
+        changes["geo_pooling"] = (
+            None if pooling == "none" else GeoPooling(centred=GEO_POOLING_CENTRING[pooling])
+        )
     config = dataclasses.replace(config, **changes)
     if getattr(args, "roas_prior", None) and data is not None:
         try:
@@ -186,6 +191,7 @@ def _fit_into(stage, args) -> dict:
         geo=args.geo,
         spend_prefix=args.spend_prefix,
         revenue_per_kpi=revenue_per_kpi,
+        population=args.population,
     )
     config = _model_config(args, data)
     lift = None

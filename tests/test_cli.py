@@ -320,14 +320,20 @@ def test_error_report_missing_run(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "flags, centred",
-    [([], None), (["--geo-pooling"], False), (["--geo-pooling", "centred"], True)],
+    [
+        ([], None),  # geo pooling by default, offsets centred as each geo's data warrant
+        (["--geo-pooling"], None),
+        (["--geo-pooling", "centred"], True),
+        (["--geo-pooling", "noncentred"], False),
+        (["--geo-pooling", "none"], "off"),
+    ],
 )
 def test_geo_pooling_flag_builds_the_config(flags, centred):
     from mmm_jax.cli import _model_config, build_parser
 
     args = build_parser().parse_args(["fit", "panel.csv", "--out", "run", "--geo", "geo", *flags])
     pooling = _model_config(args).geo_pooling
-    assert (pooling is None) if centred is None else (pooling.centred is centred)
+    assert (pooling is None) if centred == "off" else (pooling.centred is centred)
 
 
 def test_geo_pooling_flag_refuses_unknown_form(capsys):

@@ -359,6 +359,11 @@ class MMMData:
       target_name: Name of the target column.
       freq: pandas offset alias of the dates, e.g. ``"D"`` or ``"W-MON"``.
       scaler: The scales used by ``*_scaled``.
+      population: Each geo's population (or any other measure of its size,
+        such as households or stores), shape ``(geo,)``, finite and > 0, or
+        ``None`` when the data have none. A geo model scales each geo's media
+        effects and baseline by it (`mmm_jax.models.GeoPooling`); without it
+        the geo's mean revenue sets its size.
     """
 
     media: np.ndarray
@@ -371,6 +376,7 @@ class MMMData:
     target_name: str
     freq: str
     scaler: Scaler
+    population: np.ndarray | None = None
 
     def __post_init__(self):
         media = _readonly(self.media, 3, "media")
@@ -409,6 +415,18 @@ class MMMData:
                 f"scaler.control_scale has shape {self.scaler.control_scale.shape}, "
                 f"expected ({controls.shape[-1]},)"
             )
+        population = None
+        if self.population is not None:
+            population = _readonly(self.population, 1, "population")
+            if population.shape != (n_geo,):
+                problems.append(f"population has shape {population.shape}, expected ({n_geo},)")
+            elif not (np.all(np.isfinite(population)) and np.all(population > 0)):
+                bad = [
+                    geos[g] for g in np.flatnonzero(~(np.isfinite(population) & (population > 0)))
+                ]
+                problems.append(
+                    f"population must be finite and > 0; it is not for geo(s) {_fmt_list(bad)}"
+                )
         if problems:
             raise DataValidationError(problems)
         dates = pd.DatetimeIndex(self.dates)
@@ -433,6 +451,7 @@ class MMMData:
         object.__setattr__(self, "control_names", control_names)
         object.__setattr__(self, "target_name", str(self.target_name))
         object.__setattr__(self, "freq", freq)
+        object.__setattr__(self, "population", population)
         self._check_values()
 
     def _check_values(self) -> None:
@@ -639,21 +658,28 @@ class MMMData:
 
     # ---------------------------------------------------------------- conversion
 
-    def to_frame(self, *, spend_prefix: str = "spend_", geo_column: str = "geo") -> pd.DataFrame:
+    def to_frame(
+        self,
+        *,
+        spend_prefix: str = "spend_",
+        geo_column: str = "geo",
+        population_column: str = "population",
+    ) -> pd.DataFrame:
         """A long DataFrame in the `from_frame` layout.
 
         Columns are ``date``, ``geo`` (left out when the only geo is
-        ``"national"``), ``<spend_prefix><channel>`` per channel, the controls
-        and the target; rows are date-major (every geo of the first date, then
-        the second, ...).
+        ``"national"``), ``<spend_prefix><channel>`` per channel, the controls,
+        the population (when the data have one) and the target; rows are
+        date-major (every geo of the first date, then the second, ...).
 
         Args:
           spend_prefix: Prefix of the spend columns.
           geo_column: Name of the geo column.
+          population_column: Name of the population column.
 
         Returns:
-          A new DataFrame; ``from_frame(data.to_frame(), geo=...)`` rebuilds
-          ``data`` with the same arrays and scaler.
+          A new DataFrame; ``from_frame(data.to_frame(), geo=...,
+          population=...)`` rebuilds ``data`` with the same arrays and scaler.
         """
         n_geo, n_time = self.n_geo, self.n_time
         out: dict[str, Any] = {"date": np.repeat(self.dates.values, n_geo)}
@@ -665,6 +691,8 @@ class MMMData:
         controls = self.controls.transpose(1, 0, 2).reshape(n_time * n_geo, self.n_control)
         for c, name in enumerate(self.control_names):
             out[name] = controls[:, c]
+        if self.population is not None:
+            out[population_column] = np.tile(self.population, n_time)
         out[self.target_name] = self.target.T.reshape(-1)
         return pd.DataFrame(out)
 
@@ -672,8 +700,8 @@ class MMMData:
         """A SHA-256 fingerprint of the data's content (hex).
 
         Covers the media, target and control values (float64 bytes), the
-        dates, geo, channel and control names, the target name and the
-        frequency; not the scaler, which follows from the values. Two
+        dates, geo, channel and control names, the target name, the
+        frequency and the population (when there is one); not the scaler, which follows from the values. Two
         `MMMData` with the same digest hold the same numbers, so a run folder
         records it (``summary.json``'s ``provenance.data_hash``) to say which
         data a fit describes: ``load_csv(...)`` with the same arguments gives
@@ -683,11 +711,10 @@ class MMMData:
           64 hex characters.
         """
         h = hashlib.sha256()
-        for name, a in (
-            ("media", self.media),
-            ("target", self.target),
-            ("controls", self.controls),
-        ):
+        arrays = [("media", self.media), ("target", self.target), ("controls", self.controls)]
+        if self.population is not None:  # data without one keep their digest
+            arrays.append(("population", self.population))
+        for name, a in arrays:
             a = np.ascontiguousarray(a, dtype=np.float64)
             h.update(f"{name}{a.shape}".encode())
             h.update(a.tobytes())
@@ -719,6 +746,7 @@ class MMMData:
             "target_name": self.target_name,
             "freq": self.freq,
             "scaler": self.scaler.to_dict(),
+            "population": None if self.population is None else self.population.tolist(),
         }
 
     @classmethod
@@ -733,6 +761,7 @@ class MMMData:
         """
         geos, dates = tuple(d["geos"]), pd.DatetimeIndex(pd.to_datetime(d["dates"]))
         control_names = tuple(d["control_names"])
+        population = d.get("population")  # absent in files written before it existed
         return cls(
             media=np.asarray(d["media"], dtype=np.float64),
             target=np.asarray(d["target"], dtype=np.float64),
@@ -746,6 +775,7 @@ class MMMData:
             target_name=d["target_name"],
             freq=d["freq"],
             scaler=Scaler.from_dict(d["scaler"]),
+            population=None if population is None else np.asarray(population, dtype=np.float64),
         )
 
     def __eq__(self, other: object) -> bool:
@@ -762,6 +792,14 @@ class MMMData:
             and self.target_name == other.target_name
             and self.freq == other.freq
             and self.scaler == other.scaler
+            and (
+                (self.population is None and other.population is None)
+                or (
+                    self.population is not None
+                    and other.population is not None
+                    and np.array_equal(self.population, other.population)
+                )
+            )
         )
 
     def __repr__(self) -> str:
@@ -1045,6 +1083,7 @@ def from_frame(
     channels: Sequence[str] | None = None,
     controls: Sequence[str] = (),
     geo: str | None = None,
+    population: str | None = None,
     min_periods: int = 1,
     spend_prefix: str = "spend_",
     revenue_per_kpi: float | str | None = None,
@@ -1071,6 +1110,10 @@ def from_frame(
       geo: Name of the geo column; ``None`` for a national data set, whose
         single geo is named ``"national"``. Labels are stripped of
         surrounding spaces.
+      population: Name of a column holding each geo's population (or another
+        measure of its size: households, stores), positive and the same in
+        every row of a geo; ``None`` for none. A geo model scales each geo's
+        effects by it (`mmm_jax.models.GeoPooling`); it is not a control.
       min_periods: Fewest periods accepted, e.g. the adstock window.
       spend_prefix: Prefix of spend columns, stripped from channel names.
       revenue_per_kpi: With a KPI as ``target`` (e.g. conversions), the revenue
@@ -1096,8 +1139,9 @@ def from_frame(
         True/False (in spend or the target), NaN or infinite values, negative
         spend, duplicate or unsorted dates (per geo), an unbalanced geo
         panel, fewer than ``max(2, min_periods)`` periods, an irregular
-        frequency, an all-zero channel, a constant target or control, or a
-        target whose mean is not positive.
+        frequency, an all-zero channel, a constant target or control, a
+        target whose mean is not positive, or a population that is not
+        positive or differs between the rows of a geo.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
@@ -1121,13 +1165,15 @@ def from_frame(
         value = float(revenue_per_kpi)
         if not (np.isfinite(value) and value > 0):
             raise DataValidationError(f"revenue_per_kpi must be finite and > 0, got {value:g}")
+    if population is not None:
+        wanted["population"] = [population]
     missing = [
         f"{kind} column {c!r}" for kind, names in wanted.items() for c in names if c not in cols
     ]
     if missing:
         raise DataValidationError(f"missing {', '.join(missing)}; available columns: {cols}")
     channel_cols, channel_names = _resolve_channels(df, channels, spend_prefix)
-    used = [date, target, *channel_cols, *controls] + ([geo] if geo is not None else [])
+    used = [date, target, *channel_cols, *controls] + [c for c in (geo, population) if c]
     used += [value_column] if value_column is not None else []
     twice = [k for k, v in collections.Counter(used).items() if v > 1]
     if twice:
@@ -1143,7 +1189,8 @@ def from_frame(
     dates = _parse_dates(frame[date], date, _Rows(None, geo_col))
     rows = _Rows(dates, geo_col)
     problems: list[str] = []
-    values = {c: _numeric(frame[c], c, rows, problems) for c in [*channel_cols, target]}
+    numeric = [*channel_cols, target] + ([population] if population is not None else [])
+    values = {c: _numeric(frame[c], c, rows, problems) for c in numeric}
     if value_column is not None:
         per_kpi = _numeric(frame[value_column], value_column, rows, problems)
         if per_kpi is not None:
@@ -1229,6 +1276,23 @@ def from_frame(
     ctrl = np.stack([values[c][order] for c in controls], axis=-1) if controls else None
     if ctrl is None:
         ctrl = np.zeros((len(geo_names), n_time, 0))
+    pop = None
+    if population is not None:
+        per_row = values[population][order]  # (geo, time)
+        bad = np.flatnonzero(~(per_row > 0).all(axis=1))
+        if bad.size:
+            problems.append(
+                f"population column {population!r} must be > 0; it is not for geo(s) "
+                f"{_fmt_list([str(geo_names[g]) for g in bad], bad.size)}"
+            )
+        varies = np.flatnonzero(np.ptp(per_row, axis=1) > 0)
+        if varies.size:
+            problems.append(
+                f"population column {population!r} changes over time within geo(s) "
+                f"{_fmt_list([str(geo_names[g]) for g in varies], varies.size)}; "
+                "give each geo one population (e.g. its mean over the data)"
+            )
+        pop = per_row[:, 0]
 
     # 5. Content: information in every column.
     zero = [c for c, name in zip(channel_cols, channel_names) if not np.any(values[c] > 0)]
@@ -1259,6 +1323,7 @@ def from_frame(
         target_name=target if revenue_per_kpi is None else _kpi_name(target, revenue_per_kpi),
         freq=freq,
         scaler=scaler,
+        population=pop,
     )
 
 
@@ -1280,8 +1345,8 @@ def load_csv(path: str | os.PathLike, **kwargs: Any) -> MMMData:
     Args:
       path: Path of the CSV file.
       **kwargs: Keyword arguments of `from_frame` (``date``, ``target``,
-        ``channels``, ``controls``, ``geo``, ``min_periods``, ``spend_prefix``,
-        ``revenue_per_kpi``).
+        ``channels``, ``controls``, ``geo``, ``population``, ``min_periods``,
+        ``spend_prefix``, ``revenue_per_kpi``).
 
     Returns:
       The validated `MMMData`.

@@ -103,6 +103,12 @@ def summarize(fit: FitLike | Analysis, *, with_saturation: bool = True) -> dict[
             "n_geos": int(data.n_geo),
             "channels": list(data.channels),
             "controls": list(data.control_names),
+            # geo panels with geo pooling: what set each geo's size, and why
+            **(
+                {"geo_size": (getattr(fit, "info", None) or {})["geo"]}
+                if "geo" in (getattr(fit, "info", None) or {})
+                else {}
+            ),
         },
     }
 

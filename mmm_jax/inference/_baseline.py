@@ -13,32 +13,34 @@ import jax
 from numpyro.infer import Predictive
 
 from mmm_jax.models import ModelConfig, mmm
-from mmm_jax.models.mmm import ModelInputs, baseline_design, marginal_baseline_blocker
-from mmm_jax.models.terms import BaselineDesign
-
-# With marginalize_baseline=None the baseline is integrated out when it has at
-# most this many coefficients: two (geo * time) x coef matrix-vector products
-# per gradient stay cheap next to the media term, and the design and its
-# rotated copy ((geo * time) x coef floats each) stay small (a panel of ~190
-# geos over two years: about 110 MB each).
-AUTO_MARGINAL_MAX_COEFFICIENTS = 200
+from mmm_jax.models.mmm import (
+    ModelInputs,
+    baseline_design,
+    geo_baseline_design,
+    marginal_baseline_blocker,
+)
+from mmm_jax.models.terms import BaselineDesign, GeoBaselineDesign
 
 
 def pick_baseline_design(
-    inputs: ModelInputs, config: ModelConfig, marginalize: bool | None, geo_sharding
-) -> BaselineDesign | None:
-    """The baseline design to integrate out, or ``None`` to sample the baseline."""
+    inputs: ModelInputs, config: ModelConfig, marginalize: bool | None, geo_sharding=False
+) -> BaselineDesign | GeoBaselineDesign | None:
+    """The baseline design to integrate out, or ``None`` to sample the baseline.
+
+    A national series gets the dense :func:`~mmm_jax.models.baseline_design`;
+    a panel (several geos) the structured
+    :func:`~mmm_jax.models.geo_baseline_design`, which integrates the per-geo
+    intercepts out geo by geo: its cost and memory grow linearly with the
+    number of geos (no limit on it) and its geo-indexed arrays split over
+    devices with ``geo_sharding``.
+    """
     if marginalize is False:
         return None
-    if geo_sharding is not False:
-        if marginalize:
-            raise ValueError(
-                "marginalize_baseline=True does not work with geo_sharding; "
-                "pass marginalize_baseline=None or False"
-            )
-        return None
-    limit = None if marginalize else AUTO_MARGINAL_MAX_COEFFICIENTS
-    reason = marginal_baseline_blocker(inputs, config, max_coefficients=limit)
+    reason = marginal_baseline_blocker(inputs, config)
+    if reason is None and inputs.lagged.shape[0] > 1:
+        return geo_baseline_design(inputs, config)
+    if reason is None and geo_sharding is not False:
+        reason = "the dense design of a single geo flattens time, so it cannot be split over geos"
     if reason is None:
         return baseline_design(inputs, config)
     if marginalize:
@@ -67,6 +69,8 @@ def conditional_baseline(
     if inputs.baseline is None:
         raise ValueError("conditional_baseline needs inputs whose baseline is integrated out")
     names = [f"baseline/{name}" for name, _, _ in inputs.baseline.sites]
+    if isinstance(inputs.baseline, GeoBaselineDesign):  # its intercepts are not in `sites`
+        names = ["baseline/intercept", *names]
     drawing = inputs._replace(baseline=inputs.baseline._replace(draw=True))
     n_chain, n_draw = next(iter(samples.values())).shape[:2]
     # Host copies: NUTS left the chains spread over devices (parallel chains).

@@ -55,3 +55,29 @@ def compile_clock() -> Iterator[Callable[[], float]]:
         unregister = getattr(jax.monitoring, "unregister_event_duration_listener", None)
         if unregister is not None:
             unregister(listener)
+
+
+def geo_info(data, config, inputs) -> dict:
+    """``Fit.info`` entries recording a geo panel's sizes and centring, or ``{}``.
+
+    ``geo`` is the account of :func:`mmm_jax.models.describe_geo_inputs`
+    (what set the sizes and why); ``geo_inputs`` the arrays themselves, which
+    :meth:`mmm_jax.inference.Fit.inputs` passes back to the model so that
+    every prediction uses exactly what the fit used.
+    """
+    from mmm_jax.models.geo import describe_geo_inputs
+
+    if inputs.geo is None:
+        return {}
+    arrays = {k: np.asarray(v, dtype=float).tolist() for k, v in inputs.geo._asdict().items()}
+    return {"geo": describe_geo_inputs(data, config, inputs.geo), "geo_inputs": arrays}
+
+
+def geo_from_info(info: dict):
+    """The :class:`mmm_jax.models.GeoInputs` recorded by :func:`geo_info`, or ``None``."""
+    from mmm_jax.models.geo import GeoInputs
+
+    arrays = info.get("geo_inputs")
+    if arrays is None:
+        return None
+    return GeoInputs(**{k: np.asarray(arrays[k], dtype=float) for k in GeoInputs._fields})

@@ -26,6 +26,7 @@ from numpyro.infer.util import log_likelihood
 from mmm_jax._atomic import write_bytes
 from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
+from mmm_jax.inference._common import geo_from_info
 from mmm_jax.models import ModelConfig, build_inputs, mmm
 from mmm_jax.models.config import config_from_dict, config_to_dict
 from mmm_jax.models.mmm import ModelInputs, TimeFrame
@@ -108,7 +109,11 @@ class Fit:
                 "pass data.with_scaler(fit.data.scaler)"
             )
         return build_inputs(
-            self.data if data is None else data, self.config, self.frame, reference=self.data
+            self.data if data is None else data,
+            self.config,
+            self.frame,
+            reference=self.data,
+            geo=geo_from_info(self.info),  # the geo sizes and centring the fit used
         )
 
     def predict(

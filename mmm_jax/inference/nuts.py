@@ -13,7 +13,7 @@ from numpyro.infer import MCMC, NUTS, init_to_median
 from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
 from mmm_jax.inference._baseline import conditional_baseline, pick_baseline_design
-from mmm_jax.inference._common import ChainMethod, compile_clock, keep_parameter_sites
+from mmm_jax.inference._common import ChainMethod, compile_clock, geo_info, keep_parameter_sites
 from mmm_jax.inference.fit import Fit
 from mmm_jax.inference.sharding import geo_mesh, shard_inputs
 from mmm_jax.models import ModelConfig, build_inputs, mmm
@@ -30,6 +30,29 @@ def _pick_chain_method(chain_method, num_chains: int, sharded: bool = False) -> 
     if jax.default_backend() == "cpu":
         return ChainMethod.SEQUENTIAL
     return ChainMethod.VECTORIZED
+
+
+def per_geo_sites(inputs, config: ModelConfig, y) -> tuple[list[str], list[str]]:
+    """The model's latent sites split into ``(global, per_geo)``.
+
+    Per-geo sites are the geo term's offsets and amplitudes (``geo/*`` with a
+    geo axis) and, when the baseline is sampled, the per-geo intercepts.
+    """
+    from numpyro.handlers import seed, trace
+
+    tr = trace(seed(mmm, 0)).get_trace(inputs, config, y)
+    n_geo = inputs.lagged.shape[0]
+    per_geo, shared = [], []
+    for name, site in tr.items():
+        if site["type"] != "sample" or site["is_observed"]:
+            continue
+        shape = np.shape(site["value"])
+        geo_indexed = n_geo > 1 and len(shape) >= 1 and shape[0] == n_geo
+        if geo_indexed and (name.startswith("geo/") or name == "baseline/intercept"):
+            per_geo.append(name)
+        else:
+            shared.append(name)
+    return shared, per_geo
 
 
 def fit_nuts(
@@ -64,7 +87,11 @@ def fit_nuts(
         posterior has strong linear correlations (ROAS against half-saturation
         and slope, intercept against every channel's level); a diagonal mass
         matrix leaves NUTS taking hundreds of leapfrog steps per draw, a dense
-        one a few dozen, at negligible cost for a few dozen parameters.
+        one a few dozen, at negligible cost for a few dozen parameters. On a
+        geo panel with ``geo_pooling``, ``True`` means dense over the global
+        parameters and diagonal over the per-geo ones (:func:`per_geo_sites`),
+        whose number grows with the geos; pass NumPyro's structured form (a
+        list of tuples of site names) for any other layout.
       chain_method: ``parallel`` (one chain per device: needs ``num_chains``
         JAX devices, e.g. ``XLA_FLAGS=--xla_force_host_platform_device_count=4``
         on CPU, set before JAX starts), ``vectorized`` (chains batched with
@@ -135,11 +162,15 @@ def fit_nuts(
             )
         mesh = geo_sharding if isinstance(geo_sharding, Mesh) else geo_mesh(data.n_geo)
         inputs, y = shard_inputs(inputs, y, mesh)
+    mass = dense_mass
+    if dense_mass is True and inputs.geo is not None:
+        shared, per_geo = per_geo_sites(inputs, config, y)
+        mass = [tuple(shared)] if per_geo else True
     kernel = NUTS(
         mmm,
         target_accept_prob=target_accept,
         max_tree_depth=max_tree_depth,
-        dense_mass=dense_mass,
+        dense_mass=mass,
         init_strategy=init_to_median(num_samples=15),
     )
     mcmc = MCMC(
@@ -180,12 +211,14 @@ def fit_nuts(
             "num_chains": num_chains,
             "target_accept": target_accept,
             "max_tree_depth": max_tree_depth,
-            "dense_mass": dense_mass,
+            # True, False, or the dense blocks (the rest of the sites diagonal)
+            "dense_mass": mass if isinstance(mass, bool) else [list(b) for b in mass],
             "chain_method": chain_method.value,
             "divergences": int(stats["diverging"].sum()),
             "backend": jax.default_backend(),
             "geo_shards": 1 if inputs.mesh is None else int(inputs.mesh.size),
             "marginalized_baseline": design is not None,
+            **geo_info(data, config, inputs),
         },
         stats=stats,
         lift_tests=lift_tests,

@@ -10,6 +10,12 @@ over a one-axis device mesh named ``geo``:
 * **replicated**: the parameters (a few dozen global ones plus the per-geo
   offsets, small next to the data), the time features and the sampler state.
 
+The integrated-out baseline of a panel (:class:`mmm_jax.models.GeoBaselineDesign`)
+is split the same way: its per-geo arrays (column means, centred columns,
+prior means, sizes) follow the geos, and what is left after summing over geos
+(a ``k x k`` system, ``k`` the number of shared baseline coefficients) is
+computed replicated on every device.
+
 The joint log density is a sum over geos, so each device adds up its own geos
 and XLA inserts one all-reduce for the total (and one for the gradient of the
 replicated parameters). Nothing in the model changes: :func:`mmm_jax.models.mmm`
@@ -25,6 +31,7 @@ import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from mmm_jax.models.mmm import ModelInputs
+from mmm_jax.models.terms import GeoBaselineDesign
 
 __all__ = ["GEO_AXIS", "geo_mesh", "shard_inputs"]
 
@@ -81,7 +88,9 @@ def shard_inputs(inputs: ModelInputs, y, mesh: Mesh) -> tuple[ModelInputs, jax.A
     Raises:
       ValueError: The number of geos is not a multiple of the mesh's ``geo`` size,
         lift tests are present (their arrays are not geo-indexed), or the
-        baseline is integrated out (its design flattens geo and time).
+        baseline is integrated out in the dense form of a national series
+        (:class:`mmm_jax.models.BaselineDesign` flattens geo and time; a
+        panel's :class:`mmm_jax.models.GeoBaselineDesign` is split).
     """
     n_geo = inputs.lagged.shape[0]
     size = mesh.shape[GEO_AXIS]
@@ -89,15 +98,30 @@ def shard_inputs(inputs: ModelInputs, y, mesh: Mesh) -> tuple[ModelInputs, jax.A
         raise ValueError(f"{n_geo} geos cannot be split evenly over {size} devices")
     if inputs.lift is not None:
         raise ValueError("geo sharding does not support lift tests yet; fit them unsharded")
-    if inputs.baseline is not None:
+    if inputs.baseline is not None and not isinstance(inputs.baseline, GeoBaselineDesign):
         raise ValueError(
-            "geo sharding does not support an integrated-out baseline; sample it "
-            "(marginalize_baseline=False)"
+            "geo sharding does not support the dense integrated-out baseline of a national "
+            "series; sample it (marginalize_baseline=False)"
         )
     geo_fields = {"lagged", "controls", "reference"}
     placed = {
         name: _put(value, mesh, name in geo_fields)
         for name, value in inputs._asdict().items()
-        if name not in {"lift", "baseline", "mesh"}
+        if name not in {"lift", "baseline", "mesh", "geo"}
     }
-    return ModelInputs(**placed, mesh=mesh), _put(y, mesh, True)
+    baseline = inputs.baseline
+    if baseline is not None:
+        split = {"height", "noise_scale", "centred", "mean", "prior_mean"}
+        baseline = baseline._replace(
+            **{
+                name: _put(getattr(baseline, name), mesh, name in split)
+                for name in baseline._fields
+                if name not in {"sites", "draw"}
+            }
+        )
+    geo = inputs.geo
+    if geo is not None:  # per geo, except control_size (per control)
+        geo = geo._replace(
+            **{name: _put(getattr(geo, name), mesh, name != "control_size") for name in geo._fields}
+        )
+    return ModelInputs(**placed, baseline=baseline, mesh=mesh, geo=geo), _put(y, mesh, True)

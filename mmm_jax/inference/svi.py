@@ -23,7 +23,7 @@ from numpyro.infer.autoguide import (
 from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
 from mmm_jax.inference._baseline import conditional_baseline, pick_baseline_design
-from mmm_jax.inference._common import TIME_SITES, compile_clock, keep_parameter_sites
+from mmm_jax.inference._common import TIME_SITES, compile_clock, geo_info, keep_parameter_sites
 from mmm_jax.inference.fit import Fit
 from mmm_jax.inference.sharding import geo_mesh, shard_inputs
 from mmm_jax.models import ModelConfig, build_inputs, mmm
@@ -249,6 +249,7 @@ def fit_svi(
         "num_particles": num_particles,
         "learning_rate": learning_rate,
         "marginalized_baseline": design is not None,
+        **geo_info(data, config, inputs),
     }
     return _fit_result(
         "svi", latent, inputs, data, config, k_det, timings, losses, info, lift_tests
@@ -300,5 +301,9 @@ def fit_map(
         progress_bar=progress_bar,
     )
     point = {k: jnp.expand_dims(v, 0) for k, v in g.median(params).items()}
-    info = {"num_steps": num_steps, "learning_rate": learning_rate}
+    info = {
+        "num_steps": num_steps,
+        "learning_rate": learning_rate,
+        **geo_info(data, config, inputs),
+    }
     return _fit_result("map", point, inputs, data, config, k_det, timings, losses, info, lift_tests)

@@ -53,6 +53,7 @@ __all__ = [
     "BaselinePriors",
     "GeoPooling",
     "GeoShapes",
+    "GeoSize",
     "Likelihood",
     "MediaPriors",
     "ModelConfig",
@@ -259,52 +260,100 @@ class GeoShapes(enum.Enum):
     PER_GEO = "per_geo"
 
 
+class GeoSize(enum.Enum):
+    """What sets each geo's size :math:`n_g` in :class:`GeoPooling` (mean one over geos).
+
+    ``AUTO`` (default): the data's population when it has one
+    (``from_frame(..., population=COLUMN)``, ``mmm-jax fit --population``),
+    else the geo's mean revenue. ``POPULATION``: the population (an error
+    without one). ``REVENUE``: the geo's mean revenue over the fit window
+    divided by the mean over geos. ``EQUAL``: every geo size one (each geo's
+    multipliers then carry its size themselves, as before geo sizes existed).
+
+    Revenue needs no extra column and measures what the model scales (revenue
+    and, through spend that follows it, media effects); it is the data's own
+    summary, used only to centre each geo's effects and noise, which the
+    multipliers and intercepts then adjust. A population, when given, is
+    outside the revenue the model explains, and is what Meridian scales by.
+    """
+
+    AUTO = "auto"
+    POPULATION = "population"
+    REVENUE = "revenue"
+    EQUAL = "equal"
+
+
 @dataclass(frozen=True, kw_only=True)
 class GeoPooling:
-    r"""Per-geo media effects and seasonality scale, partially pooled across geos.
+    r"""Per-geo media effects tied to geo size, partially pooled across geos.
 
-    The media coefficient of geo :math:`g` and channel :math:`c` is the
-    national one (fixed by the ROAS prior on the whole fit window) times a
-    mean-one log-normal multiplier, written **non-centred** so NUTS sees a
-    well-conditioned geometry even when the spread is small:
+    Geo :math:`g` has a **size** :math:`n_g` (mean one over geos; by default
+    its population when the data have one, else its mean revenue:
+    :class:`GeoSize`). Its baseline and media effects scale with it, and its
+    media coefficients deviate from that by a log-normal multiplier pooled
+    across geos:
 
     .. math::
-        \beta_{gc} = \beta_c \exp\big(\tau_c z_{gc} - \tau_c^2 / 2\big), \quad
-        z_{gc} \sim N(0, 1), \quad \tau_c \sim \text{media\_spread}
+        \beta_{gc} = \beta_c\, n_g\, e^{u_{gc} - \bar u_c}, \quad
+        u_{gc} \sim N(0, \tau_c), \quad \tau_c \sim \text{media\_spread},
 
-    Each geo also has its own intercept (always) and, unless
-    ``seasonality_spread`` is ``None``, its own amplitude of the shared
-    seasonal pattern, :math:`s_g = \exp(\omega z_g - \omega^2/2)`.
+    :math:`\bar u_c` the mean over geos, so the deviations have geometric mean
+    one and :math:`\beta_c` is the coefficient of a geo of size one. The
+    baseline is :math:`n_g (\alpha_g + \text{trend}_t + \text{season}_t)` plus
+    the controls (:func:`mmm_jax.models.terms.baseline_term`), linear in its
+    coefficients, so fits integrate it out; the noise scale is
+    :math:`\sigma n_g` with ``noise_by_size`` (the default), as when each
+    geo's revenue is divided by its size, the scaling Meridian applies with
+    population. The prior on ROAS stays a prior on the **national** ROAS: its
+    normaliser sums :math:`\beta_{gc} S_c` over every geo and period.
+
+    The offsets are sampled **partially centred**, per geo and channel
+    (Papaspiliopoulos, Roberts and Sköld, 2007): the site ``geo/media_offset``
+    is :math:`v_{gc} \sim N(0, \tau_c^{w_{gc}})` and
+    :math:`u_{gc} = \tau_c^{1 - w_{gc}} v_{gc}`, so :math:`w = 1` is the
+    centred form (best when a geo's own data pin its effect) and :math:`w = 0`
+    the non-centred one (best when they say little). With ``centred=None``
+    (default) :math:`w_{gc} = \hat\tau^2 / (\hat\tau^2 + s_{gc}^2)`, the weight
+    that makes the offset's conditional spread independent of :math:`\tau` in
+    a normal model, with :math:`s_{gc}` the standard error of geo
+    :math:`g`'s own least-squares estimate of channel :math:`c`'s effect
+    relative to the effect (:func:`mmm_jax.models.geo.geo_inputs`) and
+    :math:`\hat\tau` the mean of ``media_spread``.
 
     Attributes:
       media_spread: Prior of :math:`\tau_c`, the log-scale sd of the per-geo
-        coefficients around the national one; batch shape ``()`` or ``(channel,)``.
-      seasonality_spread: Prior of :math:`\omega`; ``None`` keeps one
-        seasonality amplitude for every geo.
+        deviations; batch shape ``()`` or ``(channel,)``.
+      seasonality_spread: Prior of :math:`\omega`, the spread of a per-geo
+        amplitude of the seasonal pattern, :math:`s_g = e^{\omega z_g -
+        \omega^2/2}`; ``None`` (default) keeps one relative amplitude in
+        every geo. Set, it makes the baseline non-linear, so it is sampled.
       shapes: Adstock and saturation shapes shared by every geo (default) or
         sampled per geo.
-      centred: Sample the log multipliers themselves,
-        :math:`\log m_{gc} \sim N(-\tau_c^2/2, \tau_c)` (and likewise the
-        seasonality amplitudes), instead of the standard-normal offsets. The
-        non-centred form suits geos whose data say little about their own
-        effect; with years of data per geo each :math:`m_{gc}` is pinned
-        by its own data, the offsets then have to move in lock-step with
-        :math:`\tau_c`, and the centred form is the better-conditioned one
-        (Betancourt and Girolami, 2015).
+      centred: ``None`` (default) centres each offset as its geo's data
+        warrant; ``True`` samples every offset centred (:math:`w = 1`),
+        ``False`` non-centred (:math:`w = 0`).
+      size: What sets each geo's size (:class:`GeoSize`).
+      noise_by_size: Noise scale :math:`\sigma n_g` in geo :math:`g` (revenue
+        noise grows with the geo); ``False`` gives every geo the same
+        :math:`\sigma`.
     """
 
     media_spread: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(0.3))
-    seasonality_spread: dist.Distribution | None = field(
-        default_factory=lambda: dist.HalfNormal(0.3)
-    )
+    seasonality_spread: dist.Distribution | None = None
     shapes: GeoShapes = GeoShapes.SHARED
-    centred: bool = False
+    centred: bool | None = None
+    size: GeoSize = GeoSize.AUTO
+    noise_by_size: bool = True
 
     def __post_init__(self):
         if not isinstance(self.shapes, GeoShapes):
             raise TypeError(f"shapes must be a GeoShapes, got {self.shapes!r}")
-        if not isinstance(self.centred, bool):
-            raise TypeError(f"centred must be a bool, got {self.centred!r}")
+        if self.centred is not None and not isinstance(self.centred, bool):
+            raise TypeError(f"centred must be a bool or None, got {self.centred!r}")
+        if not isinstance(self.size, GeoSize):
+            raise TypeError(f"size must be a GeoSize, got {self.size!r}")
+        if not isinstance(self.noise_by_size, bool):
+            raise TypeError(f"noise_by_size must be a bool, got {self.noise_by_size!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -325,11 +374,12 @@ class ModelConfig:
       synergy: Pairwise channel interactions; ``None`` switches them off.
       noise: Prior of the noise scale on the scaled target.
       nu: Prior of the Student-t degrees of freedom.
-      geo_pooling: Per-geo media effects and seasonality amplitude, partially
-        pooled across geos (:class:`GeoPooling`). ``None`` (default) keeps one
-        set of media effects for every geo, which is the national model when
-        there is one geo; for a geo panel ``GeoPooling()`` is the recommended
-        setting (shared curve shapes, per-geo effects with a HalfNormal(0.3)
+      geo_pooling: Per-geo media effects tied to geo size, partially pooled
+        across geos (:class:`GeoPooling`). ``None`` (default) keeps one set of
+        media effects for every geo, which is the national model when there
+        is one geo; for a geo panel ``GeoPooling()`` is the recommended
+        setting (each geo's baseline, effects and noise scaled by its size,
+        shared curve shapes, per-geo deviations with a HalfNormal(0.3)
         log-scale spread). With one geo the pooled terms are left out, so
         ``GeoPooling()`` on national data is the national model.
     """
@@ -568,6 +618,12 @@ def config_from_dict(spec: dict[str, Any]) -> ModelConfig:
     pooling = spec.get("geo_pooling")
     if pooling is not None:
         _check_fields(GeoPooling, pooling, "geo pooling")
+        if "size" not in pooling:
+            raise ValueError(
+                "the saved geo pooling was written by an earlier version of mmm_jax, whose "
+                "geo model had no geo sizes (its parameters mean other things); "
+                "refit with this version"
+            )
 
     def kinds(value, enum_type):
         if isinstance(value, list):
@@ -608,7 +664,9 @@ def config_from_dict(spec: dict[str, Any]) -> ModelConfig:
             if pooling["seasonality_spread"] is None
             else distribution_from_dict(pooling["seasonality_spread"]),
             shapes=GeoShapes(pooling["shapes"]),
-            centred=bool(pooling.get("centred", False)),  # absent in files before 0.1.1
+            centred=None if pooling["centred"] is None else bool(pooling["centred"]),
+            size=GeoSize(pooling["size"]),
+            noise_by_size=bool(pooling["noise_by_size"]),
         ),
     )
 

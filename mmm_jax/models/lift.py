@@ -147,6 +147,7 @@ def predicted_lift(
     saturated: Array,
     config: ModelConfig,
     gamma: Array | None = None,
+    geo_multiplier: Array | None = None,
 ) -> Array:
     r"""The model's own lift of each test on the scaled target (no sampling).
 
@@ -167,6 +168,11 @@ def predicted_lift(
       config: Model configuration (saturation kinds).
       gamma: Synergy coefficients in :func:`mmm_jax.models.synergy_pairs`
         order, ``(pair,)``, or ``None`` without synergy.
+      geo_multiplier: Per-geo multipliers of the coefficients,
+        ``(geo, channel)`` (geo pooling), or ``None``: a test in geo
+        :math:`g` then predicts through geo :math:`g`'s own coefficient
+        :math:`\beta_c m_{gc}` and interactions
+        :math:`\gamma_{ij}\sqrt{m_{gi} m_{gj}}`.
 
     Returns:
       Predicted lift per test, ``(test,)``, on the scaled target.
@@ -187,7 +193,10 @@ def predicted_lift(
 
     s_old = own_curve(a)
     s_new = own_curve(a + da)
-    coef = jnp.sum(onehot * jnp.reshape(params["coef"], (1, n_channel)), axis=-1)  # (test,)
+    coef = jnp.reshape(params["coef"], (1, n_channel))
+    if geo_multiplier is not None:
+        coef = coef * geo_multiplier[g]  # (test, channel): each test's own geo
+    coef = jnp.sum(onehot * coef, axis=-1)  # (test,)
     delta = coef * jnp.sum(s_new - s_old, axis=-1)
     if gamma is not None and n_channel > 1:
         i, j = np.triu_indices(n_channel, k=1)
@@ -195,7 +204,12 @@ def predicted_lift(
         old = others + s_old[:, :, None] * onehot[:, None, :]
         new = others + s_new[:, :, None] * onehot[:, None, :]
         change = new[..., i] * new[..., j] - old[..., i] * old[..., j]  # (test, time, pair)
-        delta = delta + jnp.einsum("ktp,p->k", change, gamma.astype(dtype))
+        gamma = gamma.astype(dtype)
+        if geo_multiplier is not None:
+            root = jnp.sqrt(geo_multiplier[g][:, i] * geo_multiplier[g][:, j])  # (test, pair)
+            delta = delta + jnp.einsum("ktp,kp->k", change, gamma[None, :] * root)
+        else:
+            delta = delta + jnp.einsum("ktp,p->k", change, gamma)
     return lift.share * delta
 
 
@@ -207,6 +221,7 @@ def lift_term(
     saturated: Array,
     config: ModelConfig,
     gamma: Array | None = None,
+    geo_multiplier: Array | None = None,
 ) -> Array:
     r"""Adds each lift test's likelihood to the model.
 
@@ -226,12 +241,15 @@ def lift_term(
       saturated: The model's saturation values, ``(geo, time, channel)``.
       config: Model configuration.
       gamma: Synergy coefficients ``(pair,)`` or ``None``.
+      geo_multiplier: Per-geo coefficient multipliers ``(geo, channel)``
+        (geo pooling) or ``None``.
 
     Returns:
       The predicted lift per test, ``(test,)``, on the scaled target.
     """
     pred = numpyro.deterministic(
-        "predicted", predicted_lift(lift, lagged, params, weights, saturated, config, gamma)
+        "predicted",
+        predicted_lift(lift, lagged, params, weights, saturated, config, gamma, geo_multiplier),
     )
     sd = lift.std_err
     if lift.heterogeneity is not None:

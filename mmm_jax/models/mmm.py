@@ -14,12 +14,14 @@ from numpyro.handlers import scope
 from mmm_jax._typing import Array
 from mmm_jax.calibration.lift import LiftTests
 from mmm_jax.models.config import Likelihood, ModelConfig, check_config
-from mmm_jax.models.geo import geo_term
+from mmm_jax.models.geo import GeoInputs, geo_inputs, geo_term
 from mmm_jax.models.lift import LiftInputs, lift_inputs, lift_term
 from mmm_jax.models.terms import (
     BaselineDesign,
+    GeoBaselineDesign,
     baseline_marginal_term,
     baseline_term,
+    geo_baseline_marginal_term,
     media_term,
     synergy_term,
 )
@@ -31,6 +33,7 @@ __all__ = [
     "baseline_design",
     "build_inputs",
     "fourier_features",
+    "geo_baseline_design",
     "marginal_baseline_blocker",
     "mmm",
     "time_frame",
@@ -69,8 +72,8 @@ class ModelInputs(NamedTuple):
       lift: Lift tests (:class:`mmm_jax.models.lift.LiftInputs`) adding their
         likelihood, or ``None``.
       baseline: The organic baseline as a linear model
-        (:func:`baseline_design`) to integrate it out of the likelihood, or
-        ``None`` to sample it. Integrated out, the posterior over every other
+        (:func:`baseline_design`, or :func:`geo_baseline_design` for a geo
+        panel) to integrate it out of the likelihood, or ``None`` to sample it. Integrated out, the posterior over every other
         parameter is the same, with no ``baseline/*`` sample sites and no
         ``mu`` or ``y`` site (:func:`mmm_jax.models.terms.baseline_marginal_term`
         adds the factor ``baseline/marginal`` instead); the baseline's draws
@@ -80,6 +83,9 @@ class ModelInputs(NamedTuple):
         split over (:func:`mmm_jax.inference.sharding.shard_inputs` sets it),
         so the model keeps everything computed from them split too; ``None``
         leaves placement to JAX.
+      geo: Geo sizes, noise scales and centring weights
+        (:func:`mmm_jax.models.geo.geo_inputs`) when ``config.geo_pooling``
+        is set on a panel, else ``None``.
     """
 
     lagged: Array
@@ -90,8 +96,9 @@ class ModelInputs(NamedTuple):
     spend_ratio: Array
     reference: Array | None
     lift: LiftInputs | None = None
-    baseline: BaselineDesign | None = None
+    baseline: BaselineDesign | GeoBaselineDesign | None = None
     mesh: jax.sharding.Mesh | None = None
+    geo: GeoInputs | None = None
 
 
 def fourier_features(dates: pd.DatetimeIndex, period_days: float, order: int) -> np.ndarray:
@@ -121,6 +128,7 @@ def build_inputs(
     frame: TimeFrame | None = None,
     reference=None,
     lift: LiftTests | None = None,
+    geo: GeoInputs | None = None,
 ) -> ModelInputs:
     """Builds :class:`ModelInputs` from an :class:`~mmm_jax.data.MMMData`.
 
@@ -134,6 +142,9 @@ def build_inputs(
         fit window. ``None`` (or ``data`` itself) when fitting.
       lift: Lift tests on ``data`` whose likelihood the model adds (fitting
         only); ``None`` for none.
+      geo: The geo sizes and centring weights the fit used, for a geo panel
+        with ``config.geo_pooling``; ``None`` computes them from the fit data
+        (``reference``, else ``data``) with :func:`mmm_jax.models.geo.geo_inputs`.
 
     Returns:
       A :class:`ModelInputs` of float32 (or float64 under x64) arrays.
@@ -161,6 +172,12 @@ def build_inputs(
         ref = None
     else:
         ref = lag_stack(jnp.asarray(reference.media_scaled, dtype), max_lag)
+    if config.geo_pooling is not None and data.n_geo > 1:
+        if geo is None:
+            geo = _fit_geo_inputs(data if reference is None else reference, config, frame)
+        geo = GeoInputs(*(jnp.asarray(np.asarray(a), dtype) for a in geo))
+    else:
+        geo = None
     return ModelInputs(
         lagged=lag_stack(jnp.asarray(data.media_scaled, dtype), max_lag),
         controls=jnp.asarray(data.controls_scaled, dtype),
@@ -170,7 +187,30 @@ def build_inputs(
         spend_ratio=jnp.asarray(ratio, dtype),
         reference=ref,
         lift=None if lift is None else lift_inputs(lift, data, max_lag),
+        geo=geo,
     )
+
+
+def _fit_geo_inputs(fit_data, config: ModelConfig, frame: TimeFrame) -> GeoInputs:
+    """:func:`geo_inputs` on the fit data, gauging each geo's information with its baseline columns."""
+    days = (fit_data.dates - pd.Timestamp(frame.origin)) / pd.Timedelta(days=1)
+    parts = [
+        np.ones((fit_data.n_time, 1)),
+        np.asarray(days, dtype=float)[:, None] / frame.span_days,
+    ]
+    if config.yearly_order:
+        parts.append(fourier_features(fit_data.dates, 365.25, config.yearly_order))
+    if config.weekly_order and fit_data.periods_per_year > 300:
+        parts.append(fourier_features(fit_data.dates, 7.0, config.weekly_order))
+    per_time = np.concatenate(parts, axis=1)
+    columns = np.concatenate(
+        [
+            np.broadcast_to(per_time[None], (fit_data.n_geo, *per_time.shape)),
+            np.asarray(fit_data.controls_scaled),
+        ],
+        axis=-1,
+    )
+    return geo_inputs(fit_data, config, baseline=columns)
 
 
 def _normal_params(prior) -> tuple[Array, Array] | None:
@@ -189,14 +229,25 @@ def marginal_baseline_blocker(
 
     It can when the likelihood is Normal, every baseline coefficient present
     has a Normal prior, and the baseline is linear in them (no per-geo
-    seasonality scale, which ``geo_pooling`` adds on a panel). With
-    ``max_coefficients``, also when there are at most that many coefficients.
+    seasonality scale, which ``GeoPooling(seasonality_spread=...)`` adds on a
+    panel). With ``max_coefficients``, also when there are at most that many
+    coefficients in the dense design of :func:`baseline_design` (a panel's
+    :func:`geo_baseline_design` has no such limit).
     """
     if config.likelihood is not Likelihood.NORMAL:
         return f"the likelihood is {config.likelihood.value}, not normal"
     n_geo = inputs.lagged.shape[0]
-    if config.geo_pooling is not None and n_geo > 1:
-        return "geo_pooling scales the seasonality per geo, so the baseline is not linear"
+    pooling = config.geo_pooling
+    if (
+        pooling is not None
+        and n_geo > 1
+        and pooling.seasonality_spread is not None
+        and inputs.fourier.shape[-1] > 0
+    ):
+        return (
+            "GeoPooling(seasonality_spread=...) scales the seasonality per geo, "
+            "so the baseline is not linear"
+        )
     priors = config.baseline
     present = {
         "intercept": True,
@@ -235,6 +286,10 @@ def baseline_design(inputs: ModelInputs, config: ModelConfig) -> BaselineDesign:
     reason = marginal_baseline_blocker(inputs, config)
     if reason is not None:
         raise ValueError(f"cannot integrate the baseline out: {reason}")
+    if inputs.geo is not None:
+        raise ValueError(
+            "a geo-pooled panel's baseline scales with geo size: use geo_baseline_design"
+        )
     n_geo, n_time = inputs.controls.shape[:2]
     tt = inputs.trend_time
     per_time = [tt[:, None]]
@@ -289,6 +344,87 @@ def baseline_design(inputs: ModelInputs, config: ModelConfig) -> BaselineDesign:
     )
 
 
+def geo_baseline_design(inputs: ModelInputs, config: ModelConfig) -> GeoBaselineDesign:
+    r"""The organic baseline of a geo panel in the structured form that integrates it out per geo.
+
+    The same baseline as :func:`baseline_term`: geo :math:`g`'s rows are
+    divided by its noise scale :math:`v_g` (:class:`GeoInputs`; 1 without
+    geo pooling); the intercept column has height :math:`n_g / v_g`; the
+    shared columns, in order, are the trend, one hinge per changepoint and
+    the Fourier features, each times :math:`n_g / v_g`, then the controls
+    (times :math:`n_g^{e_j} / v_g`). Column means, the within-geo scatter and
+    the prior mean are computed in float64 on the host.
+
+    Raises:
+      ValueError: The baseline cannot be integrated out
+        (:func:`marginal_baseline_blocker` says why).
+    """
+    reason = marginal_baseline_blocker(inputs, config)
+    if reason is not None:
+        raise ValueError(f"cannot integrate the baseline out: {reason}")
+    n_geo, n_time = inputs.controls.shape[:2]
+    dtype = inputs.trend_time.dtype
+    tt = np.asarray(inputs.trend_time, np.float64)
+    per_time = [tt[:, None]]
+    if inputs.changepoints.shape[0]:
+        knots = np.asarray(inputs.changepoints, np.float64)
+        per_time.append(np.maximum(tt[:, None] - knots[None, :], 0.0))
+    per_time.append(np.asarray(inputs.fourier, np.float64))
+    per_time = np.concatenate(per_time, axis=-1)  # (time, k_time)
+    controls = np.asarray(inputs.controls, np.float64)
+    if inputs.geo is None:
+        size = np.ones(n_geo)
+        noise = np.ones(n_geo)
+        factor = np.ones((n_geo, controls.shape[-1]))
+    else:
+        size = np.asarray(inputs.geo.size, np.float64)
+        noise = np.asarray(inputs.geo.noise_scale, np.float64)
+        flags = np.asarray(inputs.geo.control_size, np.float64)
+        factor = np.where(flags[None, :] > 0, size[:, None], 1.0)
+    shared = (
+        np.concatenate(
+            [size[:, None, None] * per_time[None], controls * factor[:, None, :]], axis=-1
+        )
+        / noise[:, None, None]
+    )  # (geo, time, k)
+    mean = shared.mean(axis=1)
+    centred = shared - mean[:, None, :]
+    priors = config.baseline
+    blocks = [
+        ("trend", ()),
+        ("changepoint", (inputs.changepoints.shape[0],)),
+        ("seasonality", (inputs.fourier.shape[-1],)),
+        ("controls", (controls.shape[-1],)),
+    ]
+    loc, scale, sites, start = [], [], [], 0
+    for name, shape in blocks:
+        size_k = int(np.prod(shape, dtype=int))
+        if name != "trend" and size_k == 0:
+            continue
+        m, sd = _normal_params(getattr(priors, name))
+        loc.append(np.broadcast_to(np.asarray(m, np.float64), shape).reshape(-1))
+        scale.append(np.broadcast_to(np.asarray(sd, np.float64), shape).reshape(-1))
+        sites.append((name, start, shape))
+        start += size_k
+    loc, scale = np.concatenate(loc), np.concatenate(scale)
+    m_a, s_a = (float(np.asarray(v)) for v in _normal_params(priors.intercept))
+    height = size / noise
+    prior_mean = height[:, None] * m_a + shared @ loc
+    return GeoBaselineDesign(
+        height=jnp.asarray(height, dtype),
+        noise_scale=jnp.asarray(noise, dtype),
+        centred=jnp.asarray(centred, dtype),
+        mean=jnp.asarray(mean, dtype),
+        within=jnp.asarray(np.einsum("gtk,gtl->kl", centred, centred), dtype),
+        prior_mean=jnp.asarray(prior_mean, dtype),
+        intercept_loc=jnp.asarray(m_a, dtype),
+        intercept_scale=jnp.asarray(s_a, dtype),
+        loc=jnp.asarray(loc, dtype),
+        scale=jnp.asarray(scale, dtype),
+        sites=tuple(sites),
+    )
+
+
 def _geo_sharded(x: Array | None, mesh) -> Array | None:
     """Constrains the leading (geo) axis of ``x`` to be split over the mesh axis ``geo``."""
     if x is None or mesh is None:
@@ -297,19 +433,31 @@ def _geo_sharded(x: Array | None, mesh) -> Array | None:
     return jax.lax.with_sharding_constraint(x, jax.sharding.NamedSharding(mesh, spec))
 
 
-def _observe(total: Array, y: Array | None, config: ModelConfig, n_geo: int, n_time: int) -> None:
-    """Sites ``mu``, ``sigma`` (and ``nu``) and the observed ``y``."""
+def _observe(
+    total: Array,
+    y: Array | None,
+    config: ModelConfig,
+    n_geo: int,
+    n_time: int,
+    noise_scale: Array | None = None,
+) -> None:
+    """Sites ``mu``, ``sigma`` (and ``nu``) and the observed ``y``.
+
+    ``noise_scale`` ``(geo,)`` multiplies the additive noise's ``sigma`` per
+    geo (geo sizes); log-normal noise is relative already and ignores it.
+    """
     mu = numpyro.deterministic("mu", total)
     sigma = numpyro.sample("sigma", config.noise)
+    additive = sigma if noise_scale is None else sigma * noise_scale[:, None]
     if config.likelihood is Likelihood.STUDENT_T:
         nu = numpyro.sample("nu", config.nu)
-        noise = dist.StudentT(nu, mu, sigma)
+        noise = dist.StudentT(nu, mu, additive)
     elif config.likelihood is Likelihood.LOGNORMAL:
         # A mean below 1e-3 of the average revenue is not a revenue model any
         # more; the floor keeps the log finite while NUTS explores such corners.
         noise = dist.LogNormal(jnp.log(jnp.maximum(mu, 1e-3)) - 0.5 * sigma**2, sigma)
     else:
-        noise = dist.Normal(mu, sigma)
+        noise = dist.Normal(mu, additive)
     with numpyro.plate("geo", n_geo, dim=-2), numpyro.plate("time", n_time, dim=-1):
         numpyro.sample("y", noise, obs=y)
 
@@ -319,11 +467,14 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
 
     .. math::
         y_{gt} \sim \mathcal{N}\Big(b_{gt} + \sum_c \beta_{gc} S_c(A_c(x_{gc})_t)
-            + \sum_{i<j} \gamma_{ij} S_{gti} S_{gtj},\; \sigma\Big)
+            + \sum_{i<j} \gamma_{gij} S_{gti} S_{gtj},\; \sigma v_g\Big)
 
-    with :math:`\beta_{gc} = \beta_c` unless ``config.geo_pooling`` is set and
-    there are several geos: then :math:`\beta_{gc} = \beta_c m_{gc}` and the
-    seasonal part of :math:`b_{gt}` is scaled per geo
+    with :math:`\beta_{gc} = \beta_c`, :math:`\gamma_{gij} = \gamma_{ij}` and
+    :math:`v_g = 1` unless ``config.geo_pooling`` is set and there are several
+    geos: then geo :math:`g` of size :math:`n_g` has
+    :math:`\beta_{gc} = \beta_c m_{gc}`, :math:`m_{gc} = n_g e^{u_{gc} - \bar u_c}`,
+    :math:`\gamma_{gij} = \gamma_{ij}\sqrt{m_{gi} m_{gj}}`, a baseline
+    proportional to :math:`n_g` and (``noise_by_size``) :math:`v_g = n_g`
     (:func:`mmm_jax.models.geo.geo_term`, sites ``geo/*``). By default a
     synergy :math:`\gamma_{ij}` is a shrunk fraction of
     :math:`\sqrt{\beta_i \beta_j}` (:class:`mmm_jax.models.SynergyPriors`).
@@ -343,33 +494,38 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
       y: Scaled target ``(geo, time)``; ``None`` samples the prior predictive.
 
     Raises:
-      ValueError: Lift tests together with ``config.geo_pooling`` on a geo
-        panel; ``inputs.baseline`` without ``y`` or with ``inputs.mesh``.
+      ValueError: ``inputs.baseline`` without ``y``, or the dense
+        :class:`BaselineDesign` with ``inputs.mesh`` (a panel's
+        :class:`GeoBaselineDesign` can be split over geos).
     """
     baseline, geo_mesh = inputs.baseline, inputs.mesh
-    if baseline is not None and (y is None or geo_mesh is not None):
-        raise ValueError("the baseline can be integrated out only given y and without a geo mesh")
+    if baseline is not None and y is None:
+        raise ValueError("the baseline can be integrated out only given y")
+    if isinstance(baseline, BaselineDesign) and geo_mesh is not None:
+        raise ValueError(
+            "the dense baseline design flattens geo and time: integrate the baseline out "
+            "with geo_baseline_design to split geos over devices"
+        )
     n_geo, n_time, n_channel, _ = inputs.lagged.shape
     lagged = _geo_sharded(inputs.lagged, geo_mesh)
     controls = _geo_sharded(inputs.controls, geo_mesh)
     reference = _geo_sharded(inputs.reference, geo_mesh)
     y = _geo_sharded(y, geo_mesh)
-    effects = None
+    effects, geo = None, inputs.geo
     if config.geo_pooling is not None and n_geo > 1:
-        if inputs.lift is not None:
-            raise ValueError(
-                "lift tests with geo_pooling are not supported yet: "
-                "use geo_pooling=None to calibrate with lift tests"
-            )
-        effects = scope(geo_term, "geo", divider="/")(
-            n_geo, n_channel, config.geo_pooling, inputs.fourier.shape[-1] > 0
+        if geo is None:
+            raise ValueError("geo_pooling on a panel needs inputs.geo (build_inputs sets it)")
+        geo = geo._replace(
+            size=_geo_sharded(geo.size, geo_mesh),
+            noise_scale=_geo_sharded(geo.noise_scale, geo_mesh),
+            centring=_geo_sharded(geo.centring, geo_mesh),
         )
+        effects = scope(geo_term, "geo", divider="/")(
+            geo, config.geo_pooling, inputs.fourier.shape[-1] > 0
+        )
+    multiplier = None if effects is None else effects.media_multiplier
     media = scope(media_term, "media", divider="/")(
-        lagged,
-        config,
-        inputs.spend_ratio,
-        reference,
-        None if effects is None else effects.media_multiplier,
+        lagged, config, inputs.spend_ratio, reference, multiplier
     )
     total = media.contribution.sum(-1)
     if baseline is None:
@@ -381,20 +537,32 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
             controls,
             config.baseline,
             None if effects is None else effects.seasonality_scale,
+            None if effects is None else geo.size,
+            None if effects is None else geo.control_size,
         )
     gamma = None
     if config.synergy is not None and n_channel > 1:
         with numpyro.handlers.trace() as synergy_sites:
             synergy = scope(synergy_term, "synergy", divider="/")(
-                media.saturated, config.synergy, media.params["coef"]
+                media.saturated, config.synergy, media.params["coef"], multiplier
             )
         total = total + synergy
         gamma = synergy_sites["synergy/gamma"]["value"]
-    if baseline is not None:
+    noise_scale = None if effects is None else geo.noise_scale
+    if isinstance(baseline, GeoBaselineDesign):
+        sigma = numpyro.sample("sigma", config.noise)
+        design = baseline._replace(
+            **{
+                name: _geo_sharded(getattr(baseline, name), geo_mesh)
+                for name in ("height", "noise_scale", "centred", "mean", "prior_mean")
+            }
+        )
+        scope(geo_baseline_marginal_term, "baseline", divider="/")(y - total, sigma, design)
+    elif baseline is not None:
         sigma = numpyro.sample("sigma", config.noise)
         scope(baseline_marginal_term, "baseline", divider="/")(y - total, sigma, baseline)
     else:
-        _observe(total, y, config, n_geo, n_time)
+        _observe(total, y, config, n_geo, n_time, noise_scale)
     if inputs.lift is not None:
         scope(lift_term, "lift", divider="/")(
             inputs.lift,
@@ -404,4 +572,5 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
             media.saturated,
             config,
             gamma,
+            multiplier,
         )

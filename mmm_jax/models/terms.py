@@ -145,7 +145,13 @@ def media_term(
     counterfactual (other media) keeps the fitted coefficients. With a
     ``geo_multiplier`` :math:`m_{gc}` (:func:`mmm_jax.models.geo.geo_term`) geo
     :math:`g` gets :math:`\beta_{gc} = \beta_c m_{gc}`, :math:`\beta_c` staying
-    the national coefficient (site ``coef``).
+    the coefficient of a geo of multiplier one (site ``coef``), and the
+    normaliser weights each geo by it,
+
+    .. math::
+        \beta_c = \rho_c\, \frac{m_c \sum_{gt} x_{gtc}}{s \sum_{gt} m_{gc} S_c(A_c(x_{gc}))_t},
+
+    so :math:`\rho_c` stays the national ROAS over every geo.
 
     Args:
       lagged: Lagged scaled spend (:func:`mmm_jax.transforms.conv.lag_stack`),
@@ -194,7 +200,10 @@ def media_term(
     if effect is not Effect.COEF:
         ref = lagged if reference is None else reference
         ref_saturated = saturated if reference is None else media_saturation(ref, params, config)[0]
-        sat_sum = jnp.maximum(ref_saturated.sum(axis=(0, 1)), jnp.finfo(saturated.dtype).tiny)
+        per_geo_sum = ref_saturated.sum(axis=1)  # (geo, channel)
+        if geo_multiplier is not None:
+            per_geo_sum = per_geo_sum * geo_multiplier
+        sat_sum = jnp.maximum(per_geo_sum.sum(axis=0), jnp.finfo(saturated.dtype).tiny)
         spend = ref[..., 0].sum(axis=(0, 1))  # lag 0 is the spend itself
         params["coef"] = numpyro.deterministic("coef", roas * spend * spend_ratio / sat_sum)
     coef = jnp.reshape(params["coef"], (1, n_channel))
@@ -212,14 +221,19 @@ def baseline_term(
     controls: Array,
     priors: BaselinePriors,
     seasonality_scale: Array | None = None,
+    size: Array | None = None,
+    control_size: Array | None = None,
 ) -> Array:
     r"""Organic baseline: intercept, (piecewise-)linear trend, Fourier seasonality, controls.
 
     .. math::
-        b_{gt} = \mu_g + \delta\, \tau_t + \sum_k \kappa_k (\tau_t - s_k)_+
-                 + s_g \sum_f \phi_f F_{tf} + \sum_j \eta_j z_{gtj}
+        b_{gt} = n_g \Big(\mu_g + \delta\, \tau_t + \sum_k \kappa_k (\tau_t - s_k)_+
+                 + s_g \sum_f \phi_f F_{tf}\Big) + \sum_j \eta_j\, n_g^{e_j} z_{gtj}
 
-    with :math:`s_g = 1` unless a per-geo ``seasonality_scale`` is given.
+    with :math:`n_g = 1` (and :math:`e_j = 0`) unless geo sizes are given
+    (:func:`mmm_jax.models.geo.geo_inputs`), and :math:`s_g = 1` unless a
+    per-geo ``seasonality_scale`` is given. With sizes, :math:`\mu_g` is the
+    geo's intercept per unit of size, so one prior fits every geo.
 
     Args:
       n_geo: Number of geos (one intercept each).
@@ -232,6 +246,9 @@ def baseline_term(
       seasonality_scale: Per-geo amplitude :math:`s_g` of the seasonal part,
         shape ``(geo,)`` (:func:`mmm_jax.models.geo.geo_term`), or ``None``
         for one amplitude everywhere.
+      size: Geo sizes :math:`n_g`, ``(geo,)``, or ``None`` for all one.
+      control_size: :math:`e_j \in \{0, 1\}` per control, ``(control,)``:
+        1 where the control's effect scales with geo size. Needs ``size``.
 
     Returns:
       Baseline on the scaled target, shape ``(geo, time)``.
@@ -255,11 +272,20 @@ def baseline_term(
     base = intercept[:, None] + time_part[None, :]
     if season is not None and seasonality_scale is not None:
         base = base + seasonality_scale[:, None] * season[None, :]
+    if size is not None:
+        base = size[:, None] * base
     if controls.shape[-1]:
         with numpyro.plate("control", controls.shape[-1]):
             eta = numpyro.sample("controls", priors.controls)
+        if size is not None and control_size is not None:
+            controls = controls * _control_factor(size, control_size)[:, None, :]
         base = base + jnp.einsum("gtj,j->gt", controls, eta)
     return base
+
+
+def _control_factor(size: Array, control_size: Array) -> Array:
+    """:math:`n_g^{e_j}`, ``(geo, control)``: size for controls scaled by it, else 1."""
+    return jnp.where(control_size[None, :] > 0, size[:, None], 1.0)
 
 
 class BaselineDesign(NamedTuple):
@@ -359,23 +385,164 @@ def baseline_marginal_term(residual: Array, sigma: Array, design: BaselineDesign
             numpyro.deterministic(name, beta[start : start + size].reshape(shape))
 
 
+class GeoBaselineDesign(NamedTuple):
+    r"""The organic baseline of a geo panel as a linear model, integrated out geo by geo.
+
+    Geo :math:`g`'s rows, divided by its noise scale :math:`v_g` so every row
+    has noise :math:`\sigma`, are :math:`\tilde b_{gt} = e_g \alpha_g +
+    \tilde x_{gt}^\top \beta`: one intercept per geo with column height
+    :math:`e_g = n_g / v_g` and prior :math:`\alpha_g \sim N(m_\alpha,
+    s_\alpha)`, and :math:`k` shared coefficients :math:`\beta \sim N(m, S)`
+    (trend, changepoints and seasonality times :math:`n_g`, and the controls;
+    :func:`mmm_jax.models.geo_baseline_design`). The intercepts touch one
+    geo each, so they are integrated out in closed form per geo and only a
+    :math:`k \times k` system remains, whatever the number of geos: no dense
+    ``(geo * time, geo + k)`` design, no limit on the number of geos, and
+    every geo-indexed array can be split over devices.
+
+    Attributes:
+      height: :math:`e_g`, ``(geo,)``.
+      noise_scale: :math:`v_g`, ``(geo,)``.
+      centred: :math:`\tilde x_{gt} - \bar x_g`, ``(geo, time, k)``.
+      mean: :math:`\bar x_g`, each geo's column means, ``(geo, k)``.
+      within: :math:`W = \sum_{gt} (\tilde x_{gt} - \bar x_g)(\tilde x_{gt}
+        - \bar x_g)^\top`, ``(k, k)`` (computed in float64).
+      prior_mean: :math:`e_g m_\alpha + \tilde x_{gt}^\top m`, ``(geo, time)``.
+      intercept_loc: :math:`m_\alpha`, ``()``.
+      intercept_scale: :math:`s_\alpha`, ``()``.
+      loc: :math:`m`, ``(k,)``.
+      scale: Prior sds of :math:`\beta`, ``(k,)``.
+      sites: ``(site, first column, shape)`` of each shared baseline site of
+        :func:`baseline_term` in the column order of ``centred`` (static).
+      draw: Also sample the coefficients from their conditional posterior and
+        record them as the sites of :func:`baseline_term` (static).
+    """
+
+    height: Array
+    noise_scale: Array
+    centred: Array
+    mean: Array
+    within: Array
+    prior_mean: Array
+    intercept_loc: Array
+    intercept_scale: Array
+    loc: Array
+    scale: Array
+    sites: tuple[tuple[str, int, tuple[int, ...]], ...]
+    draw: bool = False
+
+
+def geo_baseline_marginal_term(residual: Array, sigma: Array, design: GeoBaselineDesign) -> None:
+    r"""The Normal likelihood of a geo panel with the organic baseline integrated out.
+
+    In weighted rows (:class:`GeoBaselineDesign`), with
+    :math:`u_{gt} = r_{gt} / v_g - e_g m_\alpha - \tilde x_{gt}^\top m` and
+    :math:`\bar u_g` its mean over the :math:`T` periods of geo :math:`g`,
+    the intercepts integrate out geo by geo (their precision is
+    :math:`1/s_\alpha^2 + T e_g^2/\sigma^2`), leaving for :math:`\beta` the
+    Schur complement and right-hand side
+
+    .. math::
+        B = S^{-1} + \frac{W}{\sigma^2} + \sum_g c_g \bar x_g \bar x_g^\top, \quad
+        h = \frac{1}{\sigma^2}\sum_{gt} (\tilde x_{gt} - \bar x_g) u_{gt}
+            + \sum_g c_g \bar u_g \bar x_g, \quad
+        c_g = \frac{T}{\sigma^2 + T e_g^2 s_\alpha^2}.
+
+    With :math:`\hat\delta = B^{-1} h` and
+    :math:`\hat\alpha_g - m_\alpha = e_g s_\alpha^2 c_g (\bar u_g - \bar x_g^\top \hat\delta)`,
+
+    .. math::
+        \log p(r) = -\tfrac12\Big[\frac{\lVert u - \hat b\rVert^2}{\sigma^2}
+            + \sum_g \frac{(\hat\alpha_g - m_\alpha)^2}{s_\alpha^2}
+            + \hat\delta^\top S^{-1} \hat\delta + n \log \sigma^2
+            + \sum_g \log\Big(1 + \frac{T e_g^2 s_\alpha^2}{\sigma^2}\Big)
+            + \log |S B| + n \log 2\pi\Big] - T \sum_g \log v_g,
+
+    :math:`\hat b` the fitted baseline: the same multivariate normal as
+    :func:`baseline_marginal_term` on the dense design, evaluated with one
+    :math:`k \times k` Cholesky factor (of :math:`B` scaled to unit
+    diagonal) per gradient and work linear in the number of geos. The last
+    term is the Jacobian of dividing geo :math:`g`'s rows by :math:`v_g`.
+    With ``design.draw``, :math:`\beta` is drawn from
+    :math:`N(m + \hat\delta, B^{-1})` and then each :math:`\alpha_g` from its
+    normal conditional given :math:`\beta` (sites ``coefficients_z`` and
+    ``intercept_z``, standard normal), recorded under the names of
+    :func:`baseline_term`.
+
+    Args:
+      residual: :math:`r = y - (\text{media} + \text{synergy})`, ``(geo, time)``.
+      sigma: Noise scale :math:`\sigma`, ``()``.
+      design: The baseline's structured design and priors.
+    """
+    n_geo, n_time = residual.shape
+    v, e, xbar = design.noise_scale, design.height, design.mean
+    u = residual / v[:, None] - design.prior_mean
+    ubar = jnp.mean(u, axis=1)
+    s2 = sigma**2
+    sa2 = design.intercept_scale**2
+    c = n_time / (s2 + n_time * e**2 * sa2)  # (geo,)
+    prec = jnp.diag(1.0 / design.scale**2)
+    b = prec + design.within / s2 + jnp.einsum("gk,g,gl->kl", xbar, c, xbar)
+    h = jnp.einsum("gtk,gt->k", design.centred, u) / s2 + jnp.einsum("gk,g->k", xbar, c * ubar)
+    d = jnp.sqrt(jnp.diagonal(b))
+    chol = jnp.linalg.cholesky(b / (d[:, None] * d[None, :]))
+    delta = jax.scipy.linalg.cho_solve((chol, True), h / d) / d  # (k,)
+    gap = ubar - xbar @ delta  # (geo,)
+    alpha = e * sa2 * c * gap  # alpha-hat minus its prior mean
+    fitted = (u - ubar[:, None]) - jnp.einsum("gtk,k->gt", design.centred, delta)
+    fitted = fitted + (gap * s2 * c / n_time)[:, None]
+    quad = jnp.sum(fitted**2) / s2 + jnp.sum(alpha**2) / sa2 + jnp.sum(delta**2 / design.scale**2)
+    n = n_geo * n_time
+    logdet = (
+        n * jnp.log(s2)
+        + jnp.sum(jnp.log1p(n_time * e**2 * sa2 / s2))
+        + jnp.sum(jnp.log(design.scale**2))
+        + 2.0 * jnp.sum(jnp.log(d))
+        + 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))
+    )
+    jacobian = n_time * jnp.sum(jnp.log(v))
+    numpyro.factor("marginal", -0.5 * (quad + logdet + n * jnp.log(2.0 * jnp.pi)) - jacobian)
+    if design.draw:
+        k = design.loc.shape[0]
+        z = numpyro.sample("coefficients_z", dist.Normal(0.0, 1.0).expand([k]).to_event(1))
+        noise = jax.scipy.linalg.solve_triangular(chol.T, z, lower=False) / d
+        beta = design.loc + delta + noise
+        z_a = numpyro.sample("intercept_z", dist.Normal(0.0, 1.0).expand([n_geo]).to_event(1))
+        cond = e * sa2 * c * (ubar - xbar @ (beta - design.loc))
+        intercept = design.intercept_loc + cond + z_a * jnp.sqrt(sa2 * s2 * c / n_time)
+        numpyro.deterministic("intercept", intercept)
+        for name, start, shape in design.sites:
+            size = int(np.prod(shape, dtype=int))
+            numpyro.deterministic(name, beta[start : start + size].reshape(shape))
+
+
 def synergy_pairs(n_channel: int) -> tuple[tuple[int, int], ...]:
     """Channel index pairs ``(i, j)``, ``i < j``, in the order of the ``pair`` plate."""
     return tuple((i, j) for i in range(n_channel) for j in range(i + 1, n_channel))
 
 
-def synergy_term(saturated: Array, priors: SynergyPriors, coef: Array | None = None) -> Array:
+def synergy_term(
+    saturated: Array,
+    priors: SynergyPriors,
+    coef: Array | None = None,
+    geo_multiplier: Array | None = None,
+) -> Array:
     r"""Pairwise interactions :math:`\sum_{i<j} \gamma_{ij}\, s_{gti}\, s_{gtj}`.
 
     :math:`\gamma_{ij} = \tau z_{ij} \sqrt{\beta_i \beta_j}` when
     ``priors.relative`` (default), :math:`\tau z_{ij}` otherwise; the site
-    ``gamma`` is :math:`\gamma` in scaled-revenue units either way.
+    ``gamma`` is :math:`\gamma` in scaled-revenue units either way. With
+    per-geo multipliers :math:`m_{gc}` of the coefficients, geo :math:`g`'s
+    interaction is :math:`\gamma_{ij} \sqrt{m_{gi} m_{gj}}`, the same
+    fraction of its own two effects (:func:`geo_synergy`).
 
     Args:
       saturated: Saturation values, shape ``(geo, time, channel)``.
       priors: Synergy priors (shared shrinkage scale, relative or absolute).
       coef: The channels' (national) coefficients :math:`\beta`, shape
         ``(channel,)``; required when ``priors.relative``.
+      geo_multiplier: Per-geo multipliers :math:`m_{gc}`, ``(geo, channel)``,
+        or ``None``.
 
     Returns:
       Shape ``(geo, time)``.
@@ -396,4 +563,23 @@ def synergy_term(saturated: Array, priors: SynergyPriors, coef: Array | None = N
     else:
         gamma = numpyro.deterministic("gamma", tau * z)
     products = saturated[..., i] * saturated[..., j]
+    if geo_multiplier is not None:
+        return jnp.einsum("gtp,gp->gt", products, geo_synergy(gamma, geo_multiplier))
     return jnp.einsum("gtp,p->gt", products, gamma)
+
+
+def geo_synergy(gamma: Array, geo_multiplier: Array) -> Array:
+    r"""Each geo's interactions :math:`\gamma_{ij} \sqrt{m_{gi} m_{gj}}`.
+
+    Args:
+      gamma: National interactions, ``(..., pair)``.
+      geo_multiplier: :math:`m_{gc}`, ``(..., geo, channel)``.
+
+    Returns:
+      ``(..., geo, pair)``.
+    """
+    pairs = synergy_pairs(geo_multiplier.shape[-1])
+    i = np.asarray([p[0] for p in pairs], dtype=np.int32)
+    j = np.asarray([p[1] for p in pairs], dtype=np.int32)
+    root = jnp.sqrt(geo_multiplier[..., i] * geo_multiplier[..., j])
+    return jnp.expand_dims(gamma, -2) * root

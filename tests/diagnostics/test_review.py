@@ -14,7 +14,6 @@ from numpyro.infer import Predictive
 from mmm_jax.data import from_frame
 from mmm_jax.diagnostics import hdi
 from mmm_jax.diagnostics.metrics import contributions
-from mmm_jax.diagnostics.summary import convergence
 from mmm_jax.diagnostics.review import (
     ReviewThresholds,
     add_review,

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import jax
+import numpyro.distributions as dist
 
 from mmm_jax.data import from_frame
 from mmm_jax.diagnostics.metrics import contributions
@@ -126,7 +127,7 @@ def test_marginalize_baseline_when_it_cannot(data):
     fit = fit_nuts(data, student, key=jax.random.PRNGKey(0), **kw)
     assert fit.info["marginalized_baseline"] is False
     assert fit.draws["baseline/intercept"].shape == (1, 10, 1)
-    with pytest.raises(ValueError, match="does not work with geo_sharding"):
+    with pytest.raises(ValueError, match="cannot be split over geos"):
         fit_nuts(
             data, CONFIG, key=jax.random.PRNGKey(0), geo_sharding=True, marginalize_baseline=True
         )
@@ -318,7 +319,9 @@ def test_to_arviz_labels_per_geo_curve_sites(centred):
         yearly_order=1,
         weekly_order=0,
         max_lag=7,
-        geo_pooling=GeoPooling(shapes=GeoShapes.PER_GEO, centred=centred),
+        geo_pooling=GeoPooling(
+            shapes=GeoShapes.PER_GEO, centred=centred, seasonality_spread=dist.HalfNormal(0.3)
+        ),
     )
     inputs = build_inputs(data, config)
     prior = Predictive(mmm, num_samples=4)(jax.random.PRNGKey(0), inputs, config)
@@ -330,9 +333,9 @@ def test_to_arviz_labels_per_geo_curve_sites(centred):
     for k in shaped:
         assert post[k].dims == ("chain", "draw", "geo", "channel")
     assert list(post.coords["geo"].values) == ["north", "south", "west"]
-    offsets = ("geo/media_log_multiplier", "geo/seasonality_log_scale")
+    offsets = ("geo/media_offset", "geo/seasonality_log_scale")
     if not centred:
-        offsets = ("geo/media_z", "geo/seasonality_z")
+        offsets = ("geo/media_offset", "geo/seasonality_z")
     assert post["geo/media_spread"].dims == ("chain", "draw", "channel")
     for k in ("geo/media_multiplier", offsets[0]):
         assert post[k].dims == ("chain", "draw", "geo", "channel")

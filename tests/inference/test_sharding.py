@@ -14,7 +14,7 @@ from mmm_jax.data import from_frame
 from mmm_jax.inference import fit_nuts, fit_svi
 from mmm_jax.inference.sharding import GEO_AXIS, geo_mesh, shard_inputs
 from mmm_jax.models import GeoPooling, ModelConfig, build_inputs, mmm
-from mmm_jax.models.mmm import baseline_design
+from mmm_jax.models.mmm import baseline_design, geo_baseline_design
 
 N_GEO = 8
 
@@ -80,7 +80,7 @@ def test_a_mesh_excludes_an_integrated_out_baseline(data):
     mesh = geo_mesh(data.n_geo)
     with pytest.raises(ValueError, match="integrated-out baseline"):
         shard_inputs(marginal, data.target_scaled, mesh)
-    with pytest.raises(ValueError, match="without a geo mesh"):
+    with pytest.raises(ValueError, match="dense baseline design flattens geo and time"):
         seed(mmm, 0)(marginal._replace(mesh=mesh), config, jnp.asarray(data.target_scaled))
 
 
@@ -90,12 +90,16 @@ def _params(data):
     return {k: v["value"] for k, v in tr.items() if v["type"] == "sample" and not v["is_observed"]}
 
 
-def test_sharded_log_density_and_gradient_match(data):
+@pytest.mark.parametrize("marginal", [False, True], ids=["sampled", "integrated"])
+def test_sharded_log_density_and_gradient_match(data, marginal):
     inputs = build_inputs(data, CONFIG)
+    params = _params(data)
+    if marginal:  # the baseline integrated out geo by geo, as fits do by default
+        inputs = inputs._replace(baseline=geo_baseline_design(inputs, CONFIG))
+        params = {k: v for k, v in params.items() if not k.startswith("baseline/")}
     y = jnp.asarray(data.target_scaled)
     mesh = geo_mesh(data.n_geo)
     s_inputs, s_y = shard_inputs(inputs, data.target_scaled, mesh)
-    params = _params(data)
 
     assert s_inputs.mesh is mesh and inputs.mesh is None
 
@@ -117,6 +121,9 @@ def test_sharded_log_density_and_gradient_match(data):
     # the compiled program really is split: XLA had to sum partial results across devices
     hlo = sharded_fn.lower(params).compile().as_text()
     assert "all-reduce" in hlo
+    if marginal:
+        assert s_inputs.baseline.centred.sharding.spec[0] == GEO_AXIS
+        return
     # the observed site's per-geo log-likelihood stays split over the geo axis
     tr = trace(substitute(mmm, params)).get_trace(s_inputs, CONFIG, s_y)
     assert tr["mu"]["value"].sharding.spec[0] == GEO_AXIS
@@ -136,7 +143,7 @@ def test_sharded_nuts_runs(data, key):
     )
     assert fit.info["chain_method"] == "sequential"
     assert fit.info["geo_shards"] == 4
-    assert fit.draws["geo/media_z"].shape == (1, 5, N_GEO, 2)
+    assert fit.draws["geo/media_offset"].shape == (1, 5, N_GEO, 2)
     assert all(np.all(np.isfinite(v)) for v in fit.draws.values())
     with pytest.raises(ValueError, match="parallel"):
         fit_nuts(data, CONFIG, key=key, num_chains=2, chain_method="parallel", geo_sharding=True)

@@ -1,5 +1,6 @@
 """Geo-hierarchical model: structure (fast) and ROAS recovery on beauty_geo_weekly (slow)."""
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 import jax
 import jax.numpy as jnp
+import numpyro.distributions as dist
 from numpyro.handlers import seed, trace
 from numpyro.infer import Predictive
 
@@ -20,12 +22,52 @@ from mmm_jax.models.terms import media_response
 from tests.models.test_model import small_frame
 
 GEOS = ["a", "b", "c", "d"]  # 4 geos, 3 channels: shapes cannot be confused
+SIZES = [0.5, 1.0, 1.5, 2.5]
 BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchdata" / "beauty_geo_weekly"
+
+
+def sized_frame(n=120, sizes=SIZES, seed_=0, noise=20.0):
+    """Geos whose spend, revenue and traffic follow their size; a price that does not."""
+    rng = np.random.default_rng(seed_)
+    dates = pd.date_range("2024-01-01", periods=n, freq="D")
+    price = rng.normal(10.0, 1.0, n)  # the same in every geo: intensive
+    rows = []
+    for g, size in enumerate(sizes):
+        a = size * rng.gamma(4.0, 25.0, n)
+        b = size * rng.gamma(4.0, 40.0, n)
+        c = size * rng.gamma(2.0, 20.0, n)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "date": dates,
+                    "geo": f"g{g}",
+                    "spend_a": a,
+                    "spend_b": b,
+                    "spend_c": c,
+                    "traffic": size * rng.normal(100.0, 10.0, n),
+                    "price": price,
+                    "population": 1000.0 * size * np.exp(rng.normal(0.0, 0.05)),
+                    "revenue": size * (800.0 - 10 * price)
+                    + 2.0 * a
+                    + 1.5 * b
+                    + c
+                    + size * rng.normal(0.0, noise, n),
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
 
 
 @pytest.fixture(scope="module")
 def geo_data():
     return from_frame(small_frame(geos=GEOS), geo="geo", controls=("traffic",))
+
+
+@pytest.fixture(scope="module")
+def sized_data():
+    return from_frame(
+        sized_frame(), geo="geo", controls=("traffic", "price"), population="population"
+    )
 
 
 def _shapes(tr):
@@ -40,45 +82,136 @@ def test_geo_sites_shapes_and_prior_predictive(geo_data, shapes):
     s = _shapes(tr)
     g, c = 4, 3
     assert s["geo/media_spread"] == (c,)
-    assert s["geo/media_z"] == (g, c)  # the non-centred offsets are the sampled sites
-    assert tr["geo/media_z"]["type"] == "sample"
+    assert s["geo/media_offset"] == (g, c)  # partially centred offsets are the sampled sites
+    assert tr["geo/media_offset"]["type"] == "sample"
     assert tr["geo/media_multiplier"]["type"] == "deterministic"
-    assert s["geo/seasonality_z"] == (g,) and s["geo/seasonality_scale"] == (g,)
+    assert not any(k.startswith("geo/seasonality") for k in s)  # one relative seasonality
     assert s["baseline/intercept"] == (g,)
     assert s["media/roas"] == (c,) and s["media/coef"] == (c,)
     curve = (g, c) if shapes is GeoShapes.PER_GEO else (c,)
     assert s["media/half_saturation"] == curve and s["media/shape"] == curve
     assert s["mu"] == (g, geo_data.n_time)
-    # non-centred: multiplier = exp(tau z - tau^2 / 2) exactly
-    tau, z = tr["geo/media_spread"]["value"], tr["geo/media_z"]["value"]
+    # multiplier = size * exp(u - mean_g u), u = tau^(1 - w) v
+    tau, v = tr["geo/media_spread"]["value"], tr["geo/media_offset"]["value"]
+    w, size = np.asarray(inputs.geo.centring), np.asarray(inputs.geo.size)
+    u = tau[None, :] ** (1 - w) * v
     np.testing.assert_allclose(
         tr["geo/media_multiplier"]["value"],
-        np.exp(tau[None, :] * z - 0.5 * tau[None, :] ** 2),
-        rtol=1e-6,
+        size[:, None] * np.exp(u - u.mean(axis=0, keepdims=True)),
+        rtol=1e-5,
     )
     prior = Predictive(mmm, num_samples=20)(jax.random.PRNGKey(1), inputs, config)
     assert prior["y"].shape == (20, g, geo_data.n_time)
     assert np.all(np.isfinite(prior["y"]))
 
 
-def test_geo_mu_is_per_geo_coefficients_times_curves(geo_data):
-    """mu from the model equals a hand sum: baseline + coef_c m_gc S(A(x)) per geo."""
+def test_geo_sizes_follow_population_revenue_or_nothing(sized_data):
+    from mmm_jax.models import GeoSize
+    from mmm_jax.models.geo import describe_geo_inputs, geo_inputs
+
+    truth = np.asarray(SIZES) / np.mean(SIZES)
+    auto = geo_inputs(sized_data, ModelConfig(geo_pooling=GeoPooling()))
+    pop = np.asarray(sized_data.population)
+    np.testing.assert_allclose(auto.size, pop / pop.mean())  # the population, when given
+    np.testing.assert_allclose(auto.size.mean(), 1.0)
+    np.testing.assert_allclose(auto.noise_scale, auto.size)
+    revenue = geo_inputs(sized_data, ModelConfig(geo_pooling=GeoPooling(size=GeoSize.REVENUE)))
+    mean_rev = sized_data.target.mean(axis=1)
+    np.testing.assert_allclose(revenue.size, mean_rev / mean_rev.mean())
+    np.testing.assert_allclose(revenue.size, truth, rtol=0.1)  # revenue follows size here
+    equal = geo_inputs(
+        sized_data, ModelConfig(geo_pooling=GeoPooling(size=GeoSize.EQUAL, noise_by_size=False))
+    )
+    np.testing.assert_array_equal(equal.size, 1.0)
+    np.testing.assert_array_equal(equal.noise_scale, 1.0)
+    # traffic follows geo size (its column is left alone), the price does not (scaled by size)
+    np.testing.assert_array_equal(auto.control_size, [0.0, 1.0])
+    info = describe_geo_inputs(sized_data, ModelConfig(geo_pooling=GeoPooling()), auto)
+    assert info["size_from"] == "population" and "population" in info["why"]
+    assert info["controls_scaled_by_size"] == ["price"]
+    assert info["log_size_vs_log_revenue_corr"] > 0.99
+    no_pop = dataclasses.replace(sized_data, population=None)
+    assert (
+        describe_geo_inputs(no_pop, ModelConfig(geo_pooling=GeoPooling()), revenue)["size_from"]
+        == "revenue"
+    )
+    with pytest.raises(ValueError, match="needs data with a population"):
+        geo_inputs(no_pop, ModelConfig(geo_pooling=GeoPooling(size=GeoSize.POPULATION)))
+
+
+def test_centring_follows_how_much_each_geo_says(sized_data):
+    """Long, quiet data pin each geo's effect (w near 1); a few noisy periods do not (w near 0)."""
+    from mmm_jax.models.geo import geo_inputs
+
+    config = ModelConfig(geo_pooling=GeoPooling())
+    # a year of daily data with little noise (the gauge's adstock guess, not the
+    # noise, then limits how well each geo's effect is pinned)
+    quiet = from_frame(
+        sized_frame(n=365, noise=5.0),
+        geo="geo",
+        controls=("traffic", "price"),
+        population="population",
+    )
+    strong = geo_inputs(quiet, config).centring
+    noisy = from_frame(
+        sized_frame(n=30, noise=400.0),
+        geo="geo",
+        controls=("traffic", "price"),
+        population="population",
+    )
+    weak = geo_inputs(noisy, config).centring
+    assert strong.shape == weak.shape == (4, 3)
+    assert np.all((0 <= weak) & (weak <= 1)) and np.all((0 <= strong) & (strong <= 1))
+    assert strong.mean() > 0.8 and weak.mean() < 0.3
+    assert np.all(
+        geo_inputs(sized_data, ModelConfig(geo_pooling=GeoPooling(centred=True))).centring == 1
+    )
+    assert np.all(
+        geo_inputs(sized_data, ModelConfig(geo_pooling=GeoPooling(centred=False))).centring == 0
+    )
+
+
+def test_geo_mu_is_sized_baseline_plus_per_geo_coefficients_times_curves(sized_data):
+    """mu equals a hand sum: n_g (intercept + trend + season) + controls + coef_c m_gc S(A(x))."""
     config = ModelConfig(geo_pooling=GeoPooling(), yearly_order=2)
-    inputs = build_inputs(geo_data, config)
+    inputs = build_inputs(sized_data, config)
     tr = trace(seed(mmm, 3)).get_trace(inputs, config)
     v = {k: s["value"] for k, s in tr.items() if s["type"] != "plate"}
     params = {k.split("/")[1]: v[k] for k in v if k.startswith("media/")}
     _, saturated, _ = media_response(inputs.lagged, params, config)
     coef = v["media/coef"][None, :] * v["geo/media_multiplier"]  # (geo, channel)
     media = jnp.einsum("gtc,gc->gt", saturated, coef)
+    size = np.asarray(inputs.geo.size)
     season = jnp.einsum("tf,f->t", inputs.fourier, v["baseline/seasonality"])
-    base = (
+    relative = (
         v["baseline/intercept"][:, None]
         + v["baseline/trend"] * inputs.trend_time[None, :]
-        + v["geo/seasonality_scale"][:, None] * season[None, :]
-        + jnp.einsum("gtj,j->gt", inputs.controls, v["baseline/controls"])
+        + season[None, :]
     )
-    np.testing.assert_allclose(v["mu"], base + media, rtol=1e-5, atol=1e-5)
+    factor = np.where(np.asarray(inputs.geo.control_size)[None, :] > 0, size[:, None], 1.0)
+    controls = jnp.einsum("gtj,gj,j->gt", inputs.controls, factor, v["baseline/controls"])
+    np.testing.assert_allclose(
+        v["mu"], size[:, None] * relative + controls + media, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_roas_site_is_the_national_roas_over_every_geo(sized_data):
+    """Without synergy, media/roas is exactly the counterfactual ROAS over all geos and periods."""
+    from mmm_jax.diagnostics.metrics import contributions
+    from mmm_jax.inference import Fit
+    from mmm_jax.models.mmm import time_frame
+
+    config = ModelConfig(geo_pooling=GeoPooling())
+    inputs = build_inputs(sized_data, config)
+    prior = Predictive(mmm, num_samples=5)(jax.random.PRNGKey(2), inputs, config)
+    fit = Fit(
+        method="prior",
+        draws={k: np.asarray(v)[None] for k, v in prior.items() if k not in ("mu", "y")},
+        data=sized_data,
+        config=config,
+        frame=time_frame(sized_data.dates),
+    )
+    np.testing.assert_allclose(contributions(fit).roas, prior["media/roas"], rtol=2e-4)
 
 
 def test_one_geo_with_pooling_is_the_national_model(key):
@@ -89,20 +222,39 @@ def test_one_geo_with_pooling_is_the_national_model(key):
     tr_p = trace(seed(mmm, 0)).get_trace(build_inputs(data, pooled), pooled)
     assert _shapes(tr_n) == _shapes(tr_p)
     assert not any(k.startswith("geo/") for k in tr_p)
+    assert build_inputs(data, pooled).geo is None
     np.testing.assert_array_equal(tr_n["mu"]["value"], tr_p["mu"]["value"])
 
 
 def test_geo_pooling_config_round_trip_and_checks():
-    config = ModelConfig(geo_pooling=GeoPooling(shapes=GeoShapes.PER_GEO, seasonality_spread=None))
+    from mmm_jax.models import GeoSize
+
+    config = ModelConfig(
+        geo_pooling=GeoPooling(
+            shapes=GeoShapes.PER_GEO, size=GeoSize.REVENUE, noise_by_size=False, centred=True
+        )
+    )
     back = config_from_dict(json.loads(json.dumps(config_to_dict(config))))
     assert back.geo_pooling.shapes is GeoShapes.PER_GEO
+    assert back.geo_pooling.size is GeoSize.REVENUE
+    assert back.geo_pooling.noise_by_size is False and back.geo_pooling.centred is True
     assert back.geo_pooling.seasonality_spread is None
     assert float(back.geo_pooling.media_spread.scale) == pytest.approx(0.3)
+    default = config_from_dict(config_to_dict(ModelConfig(geo_pooling=GeoPooling())))
+    assert default.geo_pooling.centred is None and default.geo_pooling.size is GeoSize.AUTO
     old = config_to_dict(ModelConfig())
     del old["geo_pooling"]  # a config saved before the option existed
     assert config_from_dict(old).geo_pooling is None
+    # a geo model saved before geo sizes existed means other things: refused, not misread
+    before = config_to_dict(ModelConfig(geo_pooling=GeoPooling()))
+    for name in ("size", "noise_by_size"):
+        del before["geo_pooling"][name]
+    with pytest.raises(ValueError, match="no geo sizes"):
+        config_from_dict(before)
     with pytest.raises(TypeError, match="GeoShapes"):
         GeoPooling(shapes="shared")
+    with pytest.raises(TypeError, match="GeoSize"):
+        GeoPooling(size="revenue")
     with pytest.raises(TypeError, match="GeoPooling"):
         ModelConfig(geo_pooling=True)
 
@@ -237,39 +389,44 @@ def test_geo_response_and_per_geo_budget(geo_data, key):
     assert result.expected_revenue.mean() >= float(np.mean(per_geo(jnp.asarray(hist)))) - 1e-6
 
 
-def test_centred_pooling_is_the_same_model_reparametrised(geo_data):
-    """Centred and non-centred give the same mu, and log densities that differ by the Jacobian."""
+@pytest.mark.parametrize("centred", [True, False, None])
+def test_partial_centring_is_the_same_model_reparametrised(sized_data, centred):
+    """Any centring gives the same mu for the same u, with log densities apart by the Jacobian."""
     from numpyro.infer.util import log_density
 
-    cen = ModelConfig(geo_pooling=GeoPooling(centred=True))
-    non = ModelConfig(geo_pooling=GeoPooling())
-    inputs = build_inputs(geo_data, cen)
-    y = jnp.asarray(geo_data.target_scaled)
-    tr = trace(seed(mmm, 4)).get_trace(inputs, cen, y)
-    assert tr["geo/media_log_multiplier"]["value"].shape == (4, 3)
-    assert tr["geo/seasonality_log_scale"]["value"].shape == (4,)
-    assert "geo/media_z" not in tr and "geo/seasonality_z" not in tr
+    config = ModelConfig(geo_pooling=GeoPooling(centred=centred))
+    reference = ModelConfig(geo_pooling=GeoPooling(centred=True))  # v = u
+    inputs = build_inputs(sized_data, config)
+    ref_inputs = build_inputs(sized_data, reference)
+    y = jnp.asarray(sized_data.target_scaled)
+    tr = trace(seed(mmm, 4)).get_trace(ref_inputs, reference, y)
     params = {
         k: s["value"] for k, s in tr.items() if s["type"] == "sample" and not s["is_observed"]
     }
-    tau, omega = params["geo/media_spread"], params["geo/seasonality_spread"]
-    log_m, log_s = params.pop("geo/media_log_multiplier"), params.pop("geo/seasonality_log_scale")
-    as_z = {
-        **params,
-        "geo/media_z": (log_m + 0.5 * tau[None, :] ** 2) / tau[None, :],
-        "geo/seasonality_z": (log_s + 0.5 * omega**2) / omega,
-    }
-    lp_cen, tr_cen = log_density(
-        mmm,
-        (inputs, cen, y),
-        {},
-        {**params, "geo/media_log_multiplier": log_m, "geo/seasonality_log_scale": log_s},
+    tau, u = params["geo/media_spread"], params.pop("geo/media_offset")
+    w = np.asarray(inputs.geo.centring)
+    if centred is None:
+        assert 0 < w.min() < w.max() < 1  # a real mix on these data
+    v = u / tau[None, :] ** (1.0 - w)
+    lp_ref, tr_ref = log_density(
+        mmm, (ref_inputs, reference, y), {}, {**params, "geo/media_offset": u}
     )
-    lp_non, tr_non = log_density(mmm, (inputs, non, y), {}, as_z)
-    np.testing.assert_allclose(tr_cen["mu"]["value"], tr_non["mu"]["value"], rtol=1e-5)
-    jacobian = 4 * jnp.sum(jnp.log(tau)) + 4 * jnp.log(omega)  # d(log m)/dz = tau per entry
-    np.testing.assert_allclose(lp_non - lp_cen, jacobian, rtol=1e-4, atol=1e-2)
-    back = config_from_dict(json.loads(json.dumps(config_to_dict(cen))))
-    assert back.geo_pooling.centred is True
-    with pytest.raises(TypeError, match="centred must be a bool"):
+    lp, tr_new = log_density(mmm, (inputs, config, y), {}, {**params, "geo/media_offset": v})
+    np.testing.assert_allclose(tr_new["mu"]["value"], tr_ref["mu"]["value"], rtol=1e-5)
+    # du/dv = tau^(1 - w) per entry
+    jacobian = jnp.sum((1.0 - w) * jnp.log(tau)[None, :])
+    np.testing.assert_allclose(lp - lp_ref, jacobian, rtol=1e-4, atol=1e-2)
+    back = config_from_dict(json.loads(json.dumps(config_to_dict(config))))
+    assert back.geo_pooling.centred is centred
+    with pytest.raises(TypeError, match="centred must be a bool or None"):
         GeoPooling(centred="yes")
+
+
+def test_seasonality_spread_adds_per_geo_amplitudes_and_is_sampled(geo_data):
+    from mmm_jax.models.mmm import marginal_baseline_blocker
+
+    config = ModelConfig(geo_pooling=GeoPooling(seasonality_spread=dist.HalfNormal(0.3)))
+    inputs = build_inputs(geo_data, config)
+    s = _shapes(trace(seed(mmm, 0)).get_trace(inputs, config))
+    assert s["geo/seasonality_z"] == (4,) and s["geo/seasonality_scale"] == (4,)
+    assert "not linear" in marginal_baseline_blocker(inputs, config)

@@ -186,7 +186,10 @@ def test_marginal_model_has_no_baseline_or_observation_sites(inputs, data):
         (ModelConfig(likelihood=Likelihood.LOGNORMAL), "lognormal, not normal"),
         (ModelConfig(n_changepoints=2), "changepoint is Laplace"),
         (ModelConfig(baseline=BaselinePriors(intercept=dist.HalfNormal(1.0))), "intercept is"),
-        (ModelConfig(geo_pooling=GeoPooling()), "geo_pooling"),
+        (
+            ModelConfig(geo_pooling=GeoPooling(seasonality_spread=dist.HalfNormal(0.3))),
+            "scales the seasonality per geo",
+        ),
     ],
 )
 def test_blockers_say_why(data, config, reason):
@@ -203,3 +206,180 @@ def test_blocker_counts_coefficients(inputs):
     assert "13 baseline coefficients" in marginal_baseline_blocker(
         inputs, CONFIG, max_coefficients=12
     )
+
+
+# ------------------------------------------------------------------ geo panels, by geo
+
+
+def _sized_panel():
+    from tests.models.test_geo import sized_frame
+
+    return from_frame(
+        sized_frame(n=40), geo="geo", controls=("traffic", "price"), population="population"
+    )
+
+
+GEO_CONFIG = ModelConfig(
+    yearly_order=1,
+    weekly_order=0,
+    n_changepoints=1,
+    max_lag=5,
+    geo_pooling=GeoPooling(),
+    baseline=BaselinePriors(
+        intercept=dist.Normal(0.4, 0.3),
+        trend=dist.Normal(0.1, 0.5),
+        changepoint=dist.Normal(0.0, 0.2),
+        seasonality=dist.Normal(0.0, 0.2),
+        controls=dist.Normal(jnp.array([0.2, -0.1]), jnp.array([1.0, 0.5])),
+    ),
+)
+
+
+def _dense_equivalent(inputs):
+    """The same baseline as one dense design in the original rows, float64: (X, loc, scale)."""
+    from mmm_jax.models.mmm import geo_baseline_design
+
+    design = geo_baseline_design(inputs, GEO_CONFIG)
+    n_geo, n_time = inputs.controls.shape[:2]
+    v = np.asarray(design.noise_scale, np.float64)
+    shared = np.asarray(design.centred, np.float64) + np.asarray(design.mean, np.float64)[:, None]
+    shared = shared * v[:, None, None]  # back to the original rows
+    e = np.asarray(design.height, np.float64) * v  # = size
+    blocks = []
+    for g in range(n_geo):
+        onehot = np.zeros((n_time, n_geo))
+        onehot[:, g] = e[g]
+        blocks.append(np.concatenate([onehot, shared[g]], axis=1))
+    x = np.concatenate(blocks, axis=0)
+    loc = np.r_[np.full(n_geo, 0.4), np.asarray(design.loc, np.float64)]
+    scale = np.r_[np.full(n_geo, 0.3), np.asarray(design.scale, np.float64)]
+    return design, x, loc, scale, np.repeat(v, n_time)
+
+
+def test_geo_design_reproduces_the_sized_baseline_term():
+    from mmm_jax.models.terms import baseline_term
+
+    data = _sized_panel()
+    inputs = build_inputs(data, GEO_CONFIG)
+    design, x, _, _, _ = _dense_equivalent(inputs)
+    assert [s[0] for s in design.sites] == ["trend", "changepoint", "seasonality", "controls"]
+    n_geo = data.n_geo
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        beta = rng.normal(size=x.shape[1])
+        values = {"intercept": beta[:n_geo]}
+        for name, start, shape in design.sites:
+            size = int(np.prod(shape, dtype=int))
+            values[name] = beta[n_geo + start : n_geo + start + size].reshape(shape)
+        base = substitute(seed(baseline_term, 0), data=values)(
+            n_geo,
+            inputs.trend_time,
+            inputs.fourier,
+            inputs.changepoints,
+            inputs.controls,
+            GEO_CONFIG.baseline,
+            None,
+            inputs.geo.size,
+            inputs.geo.control_size,
+        )
+        np.testing.assert_allclose(np.asarray(base).reshape(-1), x @ beta, rtol=1e-4, atol=1e-4)
+
+
+def _geo_media_and_sigma(inputs, data):
+    from mmm_jax.models.mmm import geo_baseline_design
+
+    y = jnp.asarray(data.target_scaled)
+    design = geo_baseline_design(inputs, GEO_CONFIG)
+    tr = trace(seed(mmm, 3)).get_trace(inputs._replace(baseline=design), GEO_CONFIG, y)
+    latent = {
+        k: v["value"]
+        for k, v in tr.items()
+        if v["type"] == "sample" and not v["is_observed"] and not k.endswith("_z")
+    }
+    zeros = {f"baseline/{name}": jnp.zeros(shape) for name, _, shape in design.sites}
+    zeros["baseline/intercept"] = jnp.zeros(data.n_geo)
+    full = trace(substitute(seed(mmm, 0), data={**latent, **zeros})).get_trace(
+        inputs, GEO_CONFIG, y
+    )
+    resid = np.asarray(y, np.float64).reshape(-1) - np.asarray(
+        full["mu"]["value"], np.float64
+    ).reshape(-1)
+    return design, tr, latent, resid
+
+
+def test_geo_marginal_likelihood_is_the_multivariate_normal():
+    """Per-geo integration equals log N(y - media; X m, diag(sigma v_g)^2 + X S X^T)."""
+    data = _sized_panel()
+    inputs = build_inputs(data, GEO_CONFIG)
+    design, tr, latent, resid = _geo_media_and_sigma(inputs, data)
+    _, x, loc, scale, v = _dense_equivalent(inputs)
+    assert not np.allclose(v, 1.0)  # noise grows with geo size
+    sigma = float(latent["sigma"])
+    cov = np.diag((sigma * v) ** 2) + (x * scale**2) @ x.T
+    expected = stats.multivariate_normal(x @ loc, cov).logpdf(resid)
+    got = float(tr["baseline/marginal"]["fn"].log_prob(tr["baseline/marginal"]["value"]).sum())
+    assert got == pytest.approx(expected, rel=2e-5, abs=2e-2)
+
+
+def test_geo_conditional_draws_are_the_regression_posterior():
+    data = _sized_panel()
+    inputs = build_inputs(data, GEO_CONFIG)
+    design, _, latent, resid = _geo_media_and_sigma(inputs, data)
+    _, x, loc, scale, v = _dense_equivalent(inputs)
+    n = 4000
+    repeated = {k: jnp.broadcast_to(val, (n, *jnp.shape(val))) for k, val in latent.items()}
+    names = ["baseline/intercept"] + [f"baseline/{name}" for name, _, _ in design.sites]
+    out = Predictive(mmm, posterior_samples=repeated, return_sites=names, parallel=True)(
+        jax.random.PRNGKey(1),
+        inputs._replace(baseline=design._replace(draw=True)),
+        GEO_CONFIG,
+        y=jnp.asarray(data.target_scaled),
+    )
+    draws = np.concatenate([np.asarray(out[k]).reshape(n, -1) for k in names], axis=1)
+    prec_noise = 1.0 / (float(latent["sigma"]) * v) ** 2
+    a = np.diag(1 / scale**2) + (x.T * prec_noise) @ x
+    cov = np.linalg.inv(a)
+    mean = loc + cov @ (x.T @ (prec_noise * (resid - x @ loc)))
+    sd = np.sqrt(np.diag(cov))
+    np.testing.assert_array_less(np.abs(draws.mean(0) - mean), 4 * sd / np.sqrt(n))
+    np.testing.assert_allclose(draws.std(0), sd, rtol=0.08)
+    np.testing.assert_allclose(np.corrcoef(draws.T), cov / np.outer(sd, sd), atol=0.06)
+
+
+def test_panels_integrate_out_by_geo_without_a_coefficient_limit():
+    from mmm_jax.inference._baseline import pick_baseline_design
+    from mmm_jax.models.terms import GeoBaselineDesign
+
+    data = _sized_panel()
+    for config in (GEO_CONFIG, ModelConfig(yearly_order=1, weekly_order=0, max_lag=5)):
+        inputs = build_inputs(data, config)
+        assert isinstance(pick_baseline_design(inputs, config, None), GeoBaselineDesign)
+    national = from_frame(
+        frame(geos=("north",)).drop(columns="geo"), controls=("traffic", "visits")
+    )
+    inputs = build_inputs(national, CONFIG)
+    assert type(pick_baseline_design(inputs, CONFIG, None)).__name__ == "BaselineDesign"
+
+
+def test_conditional_baseline_returns_every_baseline_site_of_a_panel():
+    """Fits keep every baseline site, per-geo intercepts included, so predictions need no prior."""
+    from mmm_jax.inference._baseline import conditional_baseline
+
+    data = _sized_panel()
+    inputs = build_inputs(data, GEO_CONFIG)
+    design, _, latent, _ = _geo_media_and_sigma(inputs, data)
+    samples = {k: jnp.broadcast_to(v, (2, 3, *jnp.shape(v))) for k, v in latent.items()}
+    out = conditional_baseline(
+        samples,
+        inputs._replace(baseline=design),
+        GEO_CONFIG,
+        jnp.asarray(data.target_scaled),
+        jax.random.PRNGKey(0),
+    )
+    sampled = trace(seed(mmm, 0)).get_trace(inputs, GEO_CONFIG)  # the baseline sampled
+    expected = {
+        k for k, s in sampled.items() if k.startswith("baseline/") and s["type"] == "sample"
+    }
+    assert set(out) == expected
+    assert out["baseline/intercept"].shape == (2, 3, data.n_geo)
+    assert all(np.all(np.isfinite(np.asarray(v))) for v in out.values())

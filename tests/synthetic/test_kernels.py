@@ -15,9 +15,9 @@ from scipy import stats
 
 import jax.numpy as jnp
 
+from mmm_jax.synthetic import kernels
 from mmm_jax.transforms import adstock as adstock_k
 from mmm_jax.transforms import saturation as saturation_k
-from mmm_jax.synthetic import kernels
 from mmm_jax.transforms.adstock import Adstock
 from mmm_jax.transforms.saturation import Saturation
 
