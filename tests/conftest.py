@@ -52,3 +52,15 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def key():
     return jax.random.PRNGKey(0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drops JAX's in-memory executables after each test module.
+
+    Every compiled CPU program keeps LLVM memory mappings; a whole suite in one
+    process compiles thousands and reached Linux's ``vm.max_map_count`` (65530),
+    aborting inside XLA. The persistent compilation cache keeps later reuse cheap.
+    """
+    yield
+    jax.clear_caches()

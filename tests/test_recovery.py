@@ -13,7 +13,6 @@ does to beauty_daily's ROAS is `tests/calibration/test_lift_slow.py`.
 """
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +24,9 @@ from mmm_jax.diagnostics.metrics import contributions, marginal_roas, waste_flag
 from mmm_jax.diagnostics.summary import convergence
 from mmm_jax.inference import fit_nuts
 from mmm_jax.models import ModelConfig, SynergyPriors
+from tests._paths import BENCHDATA
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "benchdata" / "beauty_daily"
+DATA = BENCHDATA / "beauty_daily"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not DATA.exists(), reason="../shared/benchdata is not beside the checkout"),

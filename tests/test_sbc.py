@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests._paths import BENCHDATA
+
 ROOT = Path(__file__).resolve().parents[1]
-GENERATOR = ROOT.parent / "shared" / "benchdata" / "make_truth.py"
+GENERATOR = BENCHDATA / "make_truth.py"
 needs_generator = pytest.mark.skipif(not GENERATOR.is_file(), reason="shared generator absent")
 
 

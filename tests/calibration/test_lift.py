@@ -1,6 +1,5 @@
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,8 +24,9 @@ from mmm_jax.models import (
     mmm,
     roas_prior,
 )
+from tests._paths import BENCHDATA
 
-BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchdata" / "beauty_daily"
+BENCH = BENCHDATA / "beauty_daily"
 
 
 def frame(n=120, geos=None, seed_=0):

@@ -8,7 +8,6 @@ switches the channel off exactly as the generator did.
 """
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -20,8 +19,9 @@ from mmm_jax.data import from_frame
 from mmm_jax.diagnostics.metrics import hdi
 from mmm_jax.inference import fit_nuts
 from mmm_jax.models import MediaPriors, ModelConfig, roas_prior
+from tests._paths import BENCHDATA
 
-BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchdata" / "beauty_daily"
+BENCH = BENCHDATA / "beauty_daily"
 TESTED = ("tiktok", "meta")
 DRAWS = 500  # per chain, 4 chains, 500 warmup: enough for 90% HDI widths
 

@@ -1,6 +1,5 @@
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,8 +15,9 @@ from mmm_jax.data import (
     load_csv,
     periods_per_year,
 )
+from tests._paths import BENCHDATA
 
-BENCH = Path("/work/shared/benchdata")
+BENCH = BENCHDATA
 needs_bench = pytest.mark.skipif(not BENCH.exists(), reason="shared benchdata not available")
 
 

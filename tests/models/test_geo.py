@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,11 +18,12 @@ from mmm_jax.data import from_frame
 from mmm_jax.models import GeoPooling, GeoShapes, ModelConfig, build_inputs, mmm
 from mmm_jax.models.config import config_from_dict, config_to_dict
 from mmm_jax.models.terms import media_response
+from tests._paths import BENCHDATA
 from tests.models.test_model import small_frame
 
 GEOS = ["a", "b", "c", "d"]  # 4 geos, 3 channels: shapes cannot be confused
 SIZES = [0.5, 1.0, 1.5, 2.5]
-BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchdata" / "beauty_geo_weekly"
+BENCH = BENCHDATA / "beauty_geo_weekly"
 
 
 def sized_frame(n=120, sizes=SIZES, seed_=0, noise=20.0):

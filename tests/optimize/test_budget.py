@@ -1,7 +1,5 @@
 import json
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ from mmm_jax.optimize import (
 )
 from mmm_jax.transforms import ResponseParams, horizon_response, steady_response
 from mmm_jax.transforms.saturation import Saturation
+from tests._paths import BENCHDATA
 
 # Michaelis-Menten curves m_i(x) = V_i x / (k_i + x) in currency: spends in tens of thousands.
 V = np.array([120_000.0, 80_000.0, 150_000.0, 60_000.0])
@@ -266,8 +265,7 @@ def test_infeasible_or_invalid_raise(key, budget, lower, upper, match):
 
 
 # ---------------------------------------------------------------- the true response of beauty_daily
-SHARED = Path(os.environ.get("MMM_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-BEAUTY = SHARED / "benchdata" / "beauty_daily"
+BEAUTY = BENCHDATA / "beauty_daily"
 
 
 @pytest.mark.skipif(not (BEAUTY / "truth.json").exists(), reason="shared benchdata absent")
@@ -301,7 +299,7 @@ def test_true_response_of_beauty_daily_reaches_true_optimum(key):
     )
     assert abs(res.allocation.sum() - oa["daily_budget"]) <= 1e-6 * oa["daily_budget"]
     # score in float64 with the benchmark's own numpy implementation
-    sys.path.insert(0, str(SHARED / "benchdata"))
+    sys.path.insert(0, str(BENCHDATA))
     import make_truth
 
     cfg = {"channels": {c: truth["channels"][c] for c in names}, "synergy": truth["synergy"]}
