@@ -5,6 +5,7 @@ hands it, and bad flags must end in one ``error:`` line with exit status 2
 before any fit starts.
 """
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from mmm_jax._cli_parser import build_parser
 from mmm_jax.cli import _model_config, main
 from mmm_jax.data import load_csv
 from mmm_jax.diagnostics.review import revenue_per_spend
-from mmm_jax.models import Adstock, Effect, Likelihood, ModelConfig, Saturation
+from mmm_jax.models import Adstock, Effect, GeoPooling, Likelihood, ModelConfig, Saturation
 from mmm_jax.models.config import config_to_dict, update_config
 from mmm_jax.workflow.fitting import parse_roas_prior
 
@@ -137,8 +138,12 @@ def test_prior_config_file_is_the_base_and_flags_override_it(tmp_path, data):
     assert config.adstock is Adstock.GEOMETRIC  # from the file
     assert config.likelihood is Likelihood.STUDENT_T  # from the file
     assert config.saturation is Saturation.HILL  # the flag wins
-    # without the file, the defaults are ModelConfig's (the pinned CLI numbers rest on it)
-    assert config_to_dict(_model_config(_args(), data)) == config_to_dict(ModelConfig())
+    # without the file, the defaults are ModelConfig's with geo pooling on (which leaves a
+    # single series alone: the pinned national CLI numbers rest on it)
+    want = dataclasses.replace(ModelConfig(), geo_pooling=GeoPooling())
+    assert config_to_dict(_model_config(_args(), data)) == config_to_dict(want)
+    # a file's own geo pooling is kept unless the flag is given
+    assert _model_config(_args("--prior-config", str(path)), data).geo_pooling is None
 
 
 @pytest.mark.parametrize(
