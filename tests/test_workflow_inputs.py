@@ -15,6 +15,7 @@ import pytest
 
 import numpyro.distributions as dist
 
+from mmm_jax._cli_parser import GEO_POOLING_FORMS
 from mmm_jax.data import load_csv
 from mmm_jax.diagnostics.review import revenue_per_spend
 from mmm_jax.models import Adstock, Effect, GeoPooling, Likelihood, ModelConfig, Saturation
@@ -67,6 +68,10 @@ def test_model_config_geo_pooling_forms(form, centred):
     assert (pooling is None) if centred == "off" else (pooling.centred is centred)
     mine = GeoPooling(centred=True)
     assert model_config(geo_pooling=mine).geo_pooling is mine
+
+
+def test_the_parser_offers_exactly_the_geo_pooling_forms_model_config_takes():
+    assert GEO_POOLING_FORMS == (*GEO_POOLING_CENTRING, "none")
 
 
 def test_model_config_starts_from_a_prior_config_file(tmp_path):
