@@ -20,8 +20,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {one_line(message)} (see {self.prog} --help)\n")
 
 
-#: ``--geo-pooling FORM`` -> ``GeoPooling(centred=...)``; ``none``: one effect for every geo.
-GEO_POOLING_CENTRING = {"auto": None, "centred": True, "noncentred": False}
+#: ``--geo-pooling FORM``: `mmm_jax.workflow.fitting.GEO_POOLING_CENTRING`'s forms and
+#: ``none`` (one effect for every geo), written out so that parsing imports no JAX.
+GEO_POOLING_FORMS = ("auto", "centred", "noncentred", "none")
 
 
 def _seed(top: int = MAX_SEED):
@@ -139,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="auto",
         default=None,
-        choices=(*GEO_POOLING_CENTRING, "none"),
+        choices=GEO_POOLING_FORMS,
         help="on a panel, per-geo media effects tied to each geo's size (its population with "
         "--population, else its mean revenue), partially pooled across geos (the default; no "
         "effect on a single series). The form says how the per-geo offsets are sampled: "

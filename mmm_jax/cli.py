@@ -21,19 +21,16 @@ devices are set up (`mmm_jax.runtime`).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import os
 import sys
 from pathlib import Path
 
-from mmm_jax._cli_parser import GEO_POOLING_CENTRING, build_parser, one_line
+from mmm_jax._cli_parser import build_parser, one_line
 from mmm_jax.run_folder import RunFolder, to_json
 from mmm_jax.runtime import configure_devices, enable_compilation_cache
 
 #: Set to 1 to see the traceback of an unexpected error instead of its one line.
 DEBUG_ENV = "MMM_JAX_DEBUG"
-
 
 #: Seconds between heartbeat lines on a stderr that is not a terminal.
 HEARTBEAT_S = 30.0
@@ -63,12 +60,10 @@ def _heartbeat(args, label: str):
 def _fit_label(args) -> str:
     """``fit: nuts, 4 chains x (1000 warmup + 1000 draws)`` or ``fit: svi, 10000 steps``."""
     if args.method == "nuts":
-        return f"fit: nuts, {args.chains} chains x ({args.warmup} warmup + {args.draws} draws)" + (
-            " and a hold-out refit" if args.holdout is not None else ""
-        )
-    return f"fit: {args.method}, {args.svi_steps} steps" + (
-        " and a hold-out refit" if args.holdout is not None else ""
-    )
+        label = f"fit: nuts, {args.chains} chains x ({args.warmup} warmup + {args.draws} draws)"
+    else:
+        label = f"fit: {args.method}, {args.svi_steps} steps"
+    return label + (" and a hold-out refit" if args.holdout is not None else "")
 
 
 def _parse_list(text: str | None) -> list[str] | None:
@@ -76,81 +71,22 @@ def _parse_list(text: str | None) -> list[str] | None:
     return items or None
 
 
+def _flag(parameter: str) -> str:
+    """How a workflow error names an argument: by its flag (``roas_prior`` -> ``--roas-prior``)."""
+    return "--" + parameter.replace("_", "-")
+
+
+#: The ``fit`` flags that set the model: `mmm_jax.workflow.fitting.model_config`'s arguments.
+MODEL_FLAGS = ("prior_config", "adstock", "saturation", "max_lag", "likelihood", "synergy")
+MODEL_FLAGS += ("geo_pooling", "roas_prior")
+
+
 def _model_config(args, data=None):
-    """The model the ``fit`` flags ask for.
+    """The model the ``fit`` flags ask for (``data`` is needed for ``--roas-prior``)."""
+    from mmm_jax.workflow.fitting import model_config
 
-    ``--prior-config`` (if given) is the base, else ``ModelConfig()``; each
-    model flag given on the command line replaces its field; ``--roas-prior``
-    (which needs ``data``: channels and units) comes last.
-    """
-    from mmm_jax.models import (
-        Adstock,
-        GeoPooling,
-        Likelihood,
-        ModelConfig,
-        Saturation,
-        SynergyPriors,
-    )
-    from mmm_jax.workflow.fitting import load_prior_config, parse_roas_prior, roas_prior_config
-
-    config = ModelConfig()
-    if getattr(args, "prior_config", None):
-        try:
-            config = load_prior_config(args.prior_config)
-        except ValueError as err:
-            raise CLIError(f"--prior-config {err}") from None
-    changes = {}
-    try:
-        if args.adstock is not None:
-            changes["adstock"] = Adstock(args.adstock)
-        if args.saturation is not None:
-            changes["saturation"] = Saturation(args.saturation)
-    except ValueError as err:
-        raise CLIError(str(err)) from None
-    if args.max_lag is not None:
-        changes["max_lag"] = args.max_lag
-    if args.likelihood is not None:
-        changes["likelihood"] = Likelihood(args.likelihood)
-    if args.synergy:
-        changes["synergy"] = config.synergy or SynergyPriors()
-    pooling = args.geo_pooling
-    if pooling is None and not getattr(args, "prior_config", None):
-        pooling = "auto"  # with one geo GeoPooling leaves its terms out: the national model
-    if pooling is not None:
-        changes["geo_pooling"] = (
-            None if pooling == "none" else GeoPooling(centred=GEO_POOLING_CENTRING[pooling])
-        )
-    config = dataclasses.replace(config, **changes)
-    if getattr(args, "roas_prior", None) and data is not None:
-        try:
-            known = parse_roas_prior(args.roas_prior, data.channels)
-            config = roas_prior_config(data, config, known)
-        except ValueError as err:
-            raise CLIError(f"--roas-prior: {err}") from None
-    return config
-
-
-def _target(args) -> tuple[str, float | str | None]:
-    """The target column and the revenue per unit of it (``--kpi``/``--revenue-per-kpi``)."""
-    if args.kpi is None:
-        if args.revenue_per_kpi is not None:
-            raise CLIError("--revenue-per-kpi needs --kpi COLUMN, the KPI it values")
-        return args.target or "revenue", None
-    if args.target is not None:
-        raise CLIError(
-            "--kpi and --target both name the column to fit; give one "
-            "(--kpi with --revenue-per-kpi fits the KPI's revenue)"
-        )
-    if args.revenue_per_kpi is None:
-        raise CLIError(
-            "--kpi needs --revenue-per-kpi VALUE|COLUMN, so that ROAS is in currency; "
-            "to fit the KPI itself (effects in KPI per unit of spend) use --target COLUMN"
-        )
-    try:
-        value: float | str = float(args.revenue_per_kpi)
-    except ValueError:
-        value = args.revenue_per_kpi  # a column
-    return args.kpi, value
+    settings = {name: getattr(args, name) for name in MODEL_FLAGS}
+    return model_config(**settings, data=data, names=_flag)
 
 
 # ------------------------------------------------------------------ commands
@@ -172,61 +108,33 @@ def run_fit(args) -> dict:
 
 
 def _fit_into(stage, args) -> dict:
-    from mmm_jax.calibration import LiftSpread, load_lift_csv
-    from mmm_jax.data import load_csv
     from mmm_jax.workflow import fit_run
-    from mmm_jax.workflow.fitting import check_holdout
+    from mmm_jax.workflow.fitting import prepare_fit
 
-    if args.target_accept is not None and args.method != "nuts":
-        raise CLIError(f"--target-accept is a NUTS setting; --method {args.method} has none")
-    if not args.spend_prefix and not args.channels:
-        raise CLIError("--spend-prefix is empty: name the spend columns with --channels")
-    target, revenue_per_kpi = _target(args)
-    data = load_csv(
+    data, config, lift = prepare_fit(
         args.data,
         date=args.date,
-        target=target,
+        target=args.target,
+        kpi=args.kpi,
+        revenue_per_kpi=args.revenue_per_kpi,
         channels=_parse_list(args.channels),
-        controls=tuple(_parse_list(args.controls) or ()),
+        controls=_parse_list(args.controls) or (),
         geo=args.geo,
         spend_prefix=args.spend_prefix,
-        revenue_per_kpi=revenue_per_kpi,
         population=args.population,
-    )
-    config = _model_config(args, data)
-    lift = None
-    if args.lift_tests:
-        if not Path(args.lift_tests).is_file():
-            raise CLIError(f"no lift-test file at {args.lift_tests}")
-        spread = LiftSpread(args.lift_spread)
-        lift = load_lift_csv(
-            args.lift_tests, data, market_share=args.lift_market_share, spread=spread
-        )
-    if args.holdout is not None:
-        if lift is not None:
-            raise CLIError(
-                "--holdout with --lift-tests is not supported: the lift tests are not "
-                "split with the periods; fit without one of them"
-            )
-        try:  # refuse what would stop the refit before spending the main fit, not after it
-            check_holdout(data, config, args.holdout)
-        except ValueError as err:  # DataValidationError included
-            raise CLIError(f"--holdout {args.holdout}: {err}") from None
-    options = dict(num_warmup=args.warmup, num_samples=args.draws, num_chains=args.chains)
-    options.update(num_steps=args.svi_steps, guide=args.guide, progress_bar=_show_progress(args))
-    if args.target_accept is not None:
-        options["target_accept"] = args.target_accept
-    return fit_run(
-        stage,
-        data,
-        config,
+        lift_tests=args.lift_tests,
+        lift_market_share=args.lift_market_share,
+        lift_spread=args.lift_spread,
+        config=lambda data: _model_config(args, data),
         method=args.method,
-        seed=args.seed,
-        lift_tests=lift,
+        target_accept=args.target_accept,
         holdout=args.holdout,
-        log=print,
-        **options,
+        names=_flag,
     )
+    options = dict(num_warmup=args.warmup, num_samples=args.draws, num_chains=args.chains)
+    options.update(num_steps=args.svi_steps, guide=args.guide, target_accept=args.target_accept)
+    options.update(method=args.method, seed=args.seed, progress_bar=_show_progress(args))
+    return fit_run(stage, data, config, lift_tests=lift, holdout=args.holdout, log=print, **options)
 
 
 @contextlib.contextmanager
@@ -251,33 +159,20 @@ def run_optimize(args) -> dict:
 
     def compute(run) -> dict:
         from mmm_jax.workflow import allocate
-        from mmm_jax.workflow.decisions import parse_utility
+        from mmm_jax.workflow.decisions import allocation_settings
 
-        if args.per_geo and run.fit.data.n_geo == 1:
-            raise CLIError("--per-geo needs a run fitted on a geo panel; this one has a single geo")
-        if args.budget is not None and not args.budget > 0:
-            raise CLIError(f"--budget must be positive, got {float(args.budget)}")
-        try:
-            lo, hi = (float(v) for v in args.bounds.split(","))
-        except ValueError:
-            raise CLIError(
-                f"--bounds must be LO,HI multiples of historical spend, got {args.bounds!r}"
-            ) from None
-        if not 0 <= lo <= hi:
-            raise CLIError(f"--bounds needs 0 <= LO <= HI, got {lo}, {hi}")
-        try:
-            parse_utility(args.utility)
-        except ValueError:
-            raise CLIError(
-                f"--utility must be mean, profit, var:Q or cvar:Q, got {args.utility!r}"
-            ) from None
+        settings = allocation_settings(
+            budget=args.budget,
+            bounds=args.bounds,
+            utility=args.utility,
+            per_geo=args.per_geo,
+            n_geo=run.fit.data.n_geo,
+            names=_flag,
+        )
         with _refusal_as_cli_error():
             alloc = allocate(
                 run.fit,
-                budget=args.budget,
-                bounds=(lo, hi),
-                utility=args.utility,
-                per_geo=args.per_geo,
+                **settings,
                 per_draw=args.per_draw,
                 seed=args.seed,
                 review=(run.summary or {}).get("review"),
@@ -305,12 +200,7 @@ def run_simulate(args) -> dict:
 
     def compute(run) -> dict:
         path = Path(args.allocation)
-        if not path.is_file():
-            raise CLIError(f"no allocation file at {path}")
-        try:
-            spec = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise CLIError(f"{path} is not valid JSON ({err})") from None
+        spec = workflow.decisions.read_allocation(path)
         with _refusal_as_cli_error():
             result = workflow.simulate(
                 run.fit,

@@ -9,8 +9,9 @@ the mean baseline.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,11 @@ from mmm_jax.workflow.verdicts import check_decidable, decision_review, unidenti
 
 __all__ = [
     "allocate",
+    "allocation_settings",
     "allocation_vector",
     "optimize_run",
     "parse_utility",
+    "read_allocation",
     "simulate",
     "simulate_run",
 ]
@@ -57,6 +60,78 @@ def parse_utility(name: str) -> Utility:
         return {"var": value_at_risk, "cvar": cvar}[kind](float(level))
     except (KeyError, ValueError):
         raise ValueError(f"utility must be mean, profit, var:Q or cvar:Q, got {name!r}") from None
+
+
+def allocation_settings(
+    *,
+    budget: float | None = None,
+    bounds: str | Sequence[float] = (0.5, 2.0),
+    utility: str = "mean",
+    per_geo: bool = False,
+    n_geo: int | None = None,
+    names: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
+    """`allocate`'s settings, checked before any work and with bounds read from text.
+
+    `allocate` checks them too, but only once it has the fit's analysis;
+    this refuses them at once, naming each as the caller asks.
+
+    Args:
+      budget: Total spend per period, or ``None`` (the historical total).
+      bounds: ``(low, high)`` multiples of historical spend, or ``"LO,HI"``.
+      utility: ``mean``, ``profit``, ``var:Q`` or ``cvar:Q`` (`parse_utility`).
+      per_geo: Decide spend per ``(geo, channel)``.
+      n_geo: The fit's number of geos, to refuse ``per_geo`` on a single geo
+        (``None``: not checked).
+      names: How messages name each argument, from its parameter name
+        (default: the parameter name itself); ``mmm-jax`` passes its flags.
+
+    Returns:
+      ``budget``, ``bounds`` (a pair of floats), ``utility`` and ``per_geo``,
+      as `allocate` takes them.
+
+    Raises:
+      ValueError: ``per_geo`` with a single geo, a budget that is not
+        positive, bounds that are not two numbers with ``0 <= LO <= HI``, an
+        unknown utility.
+    """
+    name = names if names is not None else (lambda parameter: parameter)
+    if per_geo and n_geo == 1:
+        raise ValueError(
+            f"{name('per_geo')} needs a run fitted on a geo panel; this one has a single geo"
+        )
+    if budget is not None and not budget > 0:
+        raise ValueError(f"{name('budget')} must be positive, got {float(budget)}")
+    try:
+        lo, hi = (float(v) for v in (bounds.split(",") if isinstance(bounds, str) else bounds))
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name('bounds')} must be LO,HI multiples of historical spend, got {bounds!r}"
+        ) from None
+    if not 0 <= lo <= hi:
+        raise ValueError(f"{name('bounds')} needs 0 <= LO <= HI, got {lo}, {hi}")
+    try:
+        parse_utility(utility)
+    except ValueError:
+        raise ValueError(
+            f"{name('utility')} must be mean, profit, var:Q or cvar:Q, got {utility!r}"
+        ) from None
+    return {"budget": budget, "bounds": (lo, hi), "utility": utility, "per_geo": per_geo}
+
+
+def read_allocation(path: str | os.PathLike) -> Any:
+    """An allocation JSON file as `simulate` takes it: ``{channel: amount}`` or an ``alloc.json``.
+
+    Raises:
+      ValueError: No file at ``path``, or not JSON.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no allocation file at {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err})") from None
 
 
 def _analysis(source: FitLike | Analysis) -> Analysis:

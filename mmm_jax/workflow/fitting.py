@@ -1,37 +1,75 @@
-"""Fitting a model, and writing a fitted run: the ``mmm-jax fit`` workflow as library calls."""
+"""Fitting a model, and writing a fitted run: the ``mmm-jax fit`` workflow as library calls.
+
+`prepare_fit` reads what a fit needs from a front end's values (a CSV path,
+column names, a lift-test file, `model_config`'s settings) and checks them
+before any fit starts; it raises `ValueError` with messages that name each
+argument as the caller asks (``names``: ``mmm-jax`` passes its flags).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 
 from mmm_jax.data import MMMData
-from mmm_jax.models import ModelConfig
+from mmm_jax.models import (
+    Adstock,
+    GeoPooling,
+    Likelihood,
+    ModelConfig,
+    Saturation,
+    SynergyPriors,
+)
 
 if TYPE_CHECKING:
-    from mmm_jax.calibration import LiftTests
+    from mmm_jax.calibration import LiftSpread, LiftTests
     from mmm_jax.inference import Fit
     from mmm_jax.run_folder import StagedRun
 
 __all__ = [
+    "GEO_POOLING_CENTRING",
     "METHODS",
+    "FitInputs",
     "check_holdout",
     "fit",
     "fit_run",
     "load_prior_config",
+    "model_config",
     "parse_roas_prior",
+    "prepare_fit",
+    "resolve_target",
     "roas_prior_config",
 ]
 
 #: Inference methods `fit` knows, by name.
 METHODS: tuple[str, ...] = ("nuts", "svi", "map")
+
+#: `model_config`'s ``geo_pooling`` forms -> ``GeoPooling(centred=...)``; ``"none"``
+#: (not listed) fits one media effect shared by every geo. ``mmm-jax``'s parser
+#: writes the same names out, so that parsing imports no JAX.
+GEO_POOLING_CENTRING: dict[str, bool | None] = {"auto": None, "centred": True, "noncentred": False}
+
+
+def _naming(names: Callable[[str], str] | None) -> Callable[[str], str]:
+    """How messages name an argument: by ``names(parameter)``, else by the parameter itself."""
+    return names if names is not None else (lambda parameter: parameter)
+
+
+def _choice(kind: type[enum.Enum], value: Any, name: str) -> Any:
+    """``kind(value)``, or a `ValueError` naming ``name`` and the choices."""
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(str(m.value) for m in kind)
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}") from None
 
 
 def fit(
@@ -236,6 +274,272 @@ def check_holdout(data: MMMData, config: ModelConfig | None, frac: float) -> int
     train = data.time_slice(0, data.n_time - n_hold, rescale=True)
     build_inputs(train, ModelConfig() if config is None else config)
     return n_hold
+
+
+def model_config(
+    *,
+    prior_config: str | os.PathLike | None = None,
+    adstock: Adstock | str | None = None,
+    saturation: Saturation | str | None = None,
+    max_lag: int | None = None,
+    likelihood: Likelihood | str | None = None,
+    synergy: bool = False,
+    geo_pooling: GeoPooling | str | None = None,
+    roas_prior: str | None = None,
+    data: MMMData | None = None,
+    names: Callable[[str], str] | None = None,
+) -> ModelConfig:
+    """The model ``mmm-jax fit``'s settings ask for.
+
+    ``prior_config`` (if given) is the base, else ``ModelConfig()``; each
+    other setting given replaces its field; the ROAS prior (which needs
+    ``data``: its channels and units) comes last. Unlike ``ModelConfig()``,
+    geo pooling is on by default: ``geo_pooling=None`` keeps the prior-config
+    file's, or without a file is ``GeoPooling()`` (which leaves a single
+    series alone, so a national model is unchanged).
+
+    Args:
+      prior_config: JSON file of settings and priors to change (`load_prior_config`).
+      adstock: Carryover kernel: an `Adstock` or its value (``"geometric"``, ...).
+      saturation: Response curve: a `Saturation` or its value.
+      max_lag: Adstock window.
+      likelihood: Noise of the target: a `Likelihood` or its value.
+      synergy: Add pairwise channel interactions (with the base's priors, if it has them).
+      geo_pooling: A `GeoPooling`, one of its forms ``"auto"``, ``"centred"``
+        or ``"noncentred"`` (`GEO_POOLING_CENTRING`), or ``"none"``: one
+        media effect shared by every geo.
+      roas_prior: The channels' ROAS prior as text (`parse_roas_prior`); needs ``data``.
+      data: The data, for ``roas_prior``.
+      names: How messages name each argument, from its parameter name
+        (default: the parameter name itself); ``mmm-jax`` passes its flags.
+
+    Returns:
+      The configuration.
+
+    Raises:
+      ValueError: A bad prior-config file, an unknown choice, a bad ROAS
+        prior or one without ``data``, or settings `ModelConfig` refuses.
+    """
+    name = _naming(names)
+    config = ModelConfig()
+    if prior_config:
+        try:
+            config = load_prior_config(prior_config)
+        except ValueError as err:
+            raise ValueError(f"{name('prior_config')} {err}") from None
+    changes: dict[str, Any] = {}
+    if adstock is not None:
+        changes["adstock"] = _choice(Adstock, adstock, name("adstock"))
+    if saturation is not None:
+        changes["saturation"] = _choice(Saturation, saturation, name("saturation"))
+    if max_lag is not None:
+        changes["max_lag"] = max_lag
+    if likelihood is not None:
+        changes["likelihood"] = _choice(Likelihood, likelihood, name("likelihood"))
+    if synergy:
+        changes["synergy"] = config.synergy or SynergyPriors()
+    if geo_pooling is None and not prior_config:
+        geo_pooling = "auto"  # with one geo GeoPooling leaves its terms out: the national model
+    if isinstance(geo_pooling, GeoPooling) or geo_pooling == "none":
+        changes["geo_pooling"] = None if geo_pooling == "none" else geo_pooling
+    elif geo_pooling is not None:
+        if geo_pooling not in GEO_POOLING_CENTRING:
+            forms = ", ".join([*GEO_POOLING_CENTRING, "none"])
+            raise ValueError(f"{name('geo_pooling')} must be one of {forms}, got {geo_pooling!r}")
+        changes["geo_pooling"] = GeoPooling(centred=GEO_POOLING_CENTRING[geo_pooling])
+    config = dataclasses.replace(config, **changes)
+    if roas_prior:
+        if data is None:
+            raise ValueError(f"{name('roas_prior')} needs the data: its channels and units")
+        try:
+            config = roas_prior_config(data, config, parse_roas_prior(roas_prior, data.channels))
+        except ValueError as err:
+            raise ValueError(f"{name('roas_prior')}: {err}") from None
+    return config
+
+
+def resolve_target(
+    *,
+    target: str | None = None,
+    kpi: str | None = None,
+    revenue_per_kpi: float | str | None = None,
+    names: Callable[[str], str] | None = None,
+) -> tuple[str, float | str | None]:
+    """The column to fit and the revenue per unit of it: a target, or a KPI and its value.
+
+    Either ``target`` (default ``"revenue"``) is fitted as it is, or ``kpi``
+    with ``revenue_per_kpi``: the model is then fitted to the KPI's revenue,
+    so ROAS is in currency (`mmm_jax.data.load_csv`'s ``revenue_per_kpi``).
+
+    Args:
+      target: Column the model explains, in currency.
+      kpi: A KPI column (conversions, say) to fit as revenue instead.
+      revenue_per_kpi: Revenue one unit of the KPI brings: a number, or the
+        name of a column holding it per period (text that reads as a number
+        is the number).
+      names: How messages name each argument (as `model_config`).
+
+    Returns:
+      ``(column, revenue_per_kpi)``: ``revenue_per_kpi`` is ``None`` for a
+      target, else a number or a column name.
+
+    Raises:
+      ValueError: ``revenue_per_kpi`` without ``kpi``, ``kpi`` with
+        ``target``, or ``kpi`` without ``revenue_per_kpi``.
+    """
+    name = _naming(names)
+    if kpi is None:
+        if revenue_per_kpi is not None:
+            raise ValueError(
+                f"{name('revenue_per_kpi')} needs {name('kpi')}, the KPI column it values"
+            )
+        return target or "revenue", None
+    if target is not None:
+        raise ValueError(
+            f"{name('kpi')} and {name('target')} both name the column to fit; give one "
+            f"({name('kpi')} with {name('revenue_per_kpi')} fits the KPI's revenue)"
+        )
+    if revenue_per_kpi is None:
+        raise ValueError(
+            f"{name('kpi')} needs {name('revenue_per_kpi')} (a value or a column), so that ROAS "
+            "is in currency; to fit the KPI itself (effects in KPI per unit of spend) name it "
+            f"with {name('target')}"
+        )
+    try:
+        value: float | str = float(revenue_per_kpi)
+    except ValueError:
+        value = str(revenue_per_kpi)  # a column
+    return kpi, value
+
+
+class FitInputs(NamedTuple):
+    """What `fit_run` takes, read and checked by `prepare_fit`.
+
+    Attributes:
+      data: The validated data.
+      config: The model.
+      lift_tests: The lift tests to calibrate with, or ``None``.
+    """
+
+    data: MMMData
+    config: ModelConfig
+    lift_tests: LiftTests | None
+
+
+def prepare_fit(
+    path: str | os.PathLike,
+    *,
+    date: str = "date",
+    target: str | None = None,
+    kpi: str | None = None,
+    revenue_per_kpi: float | str | None = None,
+    channels: Sequence[str] | None = None,
+    controls: Sequence[str] = (),
+    geo: str | None = None,
+    spend_prefix: str = "spend_",
+    population: str | None = None,
+    lift_tests: str | os.PathLike | None = None,
+    lift_market_share: float | None = None,
+    lift_spread: LiftSpread | str = "proportional",
+    config: ModelConfig | Callable[[MMMData], ModelConfig] | None = None,
+    method: str = "nuts",
+    target_accept: float | None = None,
+    holdout: float | None = None,
+    names: Callable[[str], str] | None = None,
+) -> FitInputs:
+    """Reads and checks what a fit needs, before any fit starts: ``mmm-jax fit``'s inputs.
+
+    In order: the sampler settings, the data (`resolve_target`,
+    `mmm_jax.data.load_csv`), the model, the lift tests
+    (`mmm_jax.calibration.load_lift_csv`) and the hold-out refit
+    (`check_holdout`), so a setting that would stop `fit_run` half-way, as
+    a hold-out the data cannot give, is refused before the main fit::
+
+        data, config, lift = prepare_fit("data.csv", lift_tests="lift.csv")
+        with RunFolder("runs/x").replace() as stage:
+            fit_run(stage, data, config, lift_tests=lift)
+
+    Args:
+      path: The data's CSV file.
+      date: Column of period start dates.
+      target: Column to fit (see `resolve_target`).
+      kpi: KPI column to fit as revenue (see `resolve_target`).
+      revenue_per_kpi: Revenue per unit of ``kpi``: a number or a column.
+      channels: Channel names or spend columns (default: every column
+        starting with ``spend_prefix``).
+      controls: Control columns.
+      geo: Geo column, for panel data.
+      spend_prefix: Spend columns start with it.
+      population: Column with each geo's size.
+      lift_tests: CSV file of lift tests.
+      lift_market_share: Market share of the tests' regions, for rows without one.
+      lift_spread: How a test's spend is spread over its window
+        (a `mmm_jax.calibration.LiftSpread` or its value).
+      config: The model, or a function making it from the loaded data
+        (``lambda d: model_config(roas_prior="2,1", data=d)``; a ROAS prior
+        needs the data's units); default ``ModelConfig()``.
+      method: The inference method the fit will use.
+      target_accept: NUTS's target acceptance probability (NUTS only).
+      holdout: Share of periods the fit will hold out, in (0, 1), or ``None``.
+      names: How messages name each argument (as `model_config`).
+
+    Returns:
+      ``FitInputs(data, config, lift_tests)``.
+
+    Raises:
+      ValueError: ``target_accept`` with another method than NUTS, an empty
+        ``spend_prefix`` without ``channels``, data, lift tests or settings
+        the library refuses (`DataValidationError` included), ``holdout``
+        with lift tests, or a hold-out the data cannot give.
+      FileNotFoundError: No file at ``path``.
+    """
+    from mmm_jax.calibration import LiftSpread, load_lift_csv
+    from mmm_jax.data import load_csv
+
+    name = _naming(names)
+    if target_accept is not None and method != "nuts":
+        raise ValueError(
+            f"{name('target_accept')} is a NUTS setting; {name('method')} {method} has none"
+        )
+    if not spend_prefix and not channels:
+        raise ValueError(
+            f"{name('spend_prefix')} is empty: name the spend columns with {name('channels')}"
+        )
+    column, value = resolve_target(
+        target=target, kpi=kpi, revenue_per_kpi=revenue_per_kpi, names=names
+    )
+    data = load_csv(
+        path,
+        date=date,
+        target=column,
+        channels=None if channels is None else list(channels),
+        controls=tuple(controls),
+        geo=geo,
+        spend_prefix=spend_prefix,
+        revenue_per_kpi=value,
+        population=population,
+    )
+    if config is None:
+        config = ModelConfig()
+    elif callable(config):
+        config = config(data)
+    lift = None
+    if lift_tests:
+        if not Path(lift_tests).is_file():
+            raise ValueError(f"no lift-test file at {lift_tests}")
+        spread = _choice(LiftSpread, lift_spread, name("lift_spread"))
+        lift = load_lift_csv(lift_tests, data, market_share=lift_market_share, spread=spread)
+    if holdout is not None:
+        if lift is not None:
+            raise ValueError(
+                f"{name('holdout')} with {name('lift_tests')} is not supported: the lift tests "
+                "are not split with the periods; fit without one of them"
+            )
+        try:  # refuse what would stop the refit before spending the main fit, not after it
+            check_holdout(data, config, holdout)
+        except ValueError as err:  # DataValidationError included
+            raise ValueError(f"{name('holdout')} {holdout}: {err}") from None
+    return FitInputs(data, config, lift)
 
 
 def fit_run(
