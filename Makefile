@@ -18,13 +18,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/mmm-jax demo --out $(OUT)
 
+# One test process per core of CI's two (pytest-xdist), a test file per worker
+# at a time so each file's module fixtures are made once: compiling is
+# single-threaded, so two workers nearly halve the wall time.
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 # The kernels, model, data and optimiser again in double precision (the library
 # never sets x64 itself; STYLE.md asks CI to check both).
 test-x64: $(STAMP)
-	JAX_ENABLE_X64=1 $(PY) -m pytest tests/transforms tests/models tests/data tests/synthetic tests/optimize -q
+	JAX_ENABLE_X64=1 $(PY) -m pytest $(XDIST) tests/transforms tests/models tests/data tests/synthetic tests/optimize -q
 
 test-slow: $(STAMP)
 	$(PY) -m pytest --run-slow -m slow

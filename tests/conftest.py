@@ -23,6 +23,15 @@ if "xla_llvm_disable_expensive_passes" not in os.environ["XLA_FLAGS"]:
 if not os.environ.get("MMM_JAX_CACHE"):
     os.environ["MMM_JAX_CACHE"] = tempfile.mkdtemp(prefix="mmm_jax_test_cache_")
     atexit.register(shutil.rmtree, os.environ["MMM_JAX_CACHE"], ignore_errors=True)
+# Under pytest-xdist (`make test` runs one worker per core) each worker keeps a
+# cache of its own inside the session's: JAX writes a cache entry in place, so a
+# second process reading the same entry while it is written would see it torn.
+if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("MMM_JAX_TEST_WORKER_CACHE"):
+    os.environ["MMM_JAX_CACHE"] = os.path.join(
+        os.environ["MMM_JAX_CACHE"], os.environ["PYTEST_XDIST_WORKER"]
+    )
+    os.makedirs(os.environ["MMM_JAX_CACHE"], exist_ok=True)
+    os.environ["MMM_JAX_TEST_WORKER_CACHE"] = "1"
 
 import pytest  # noqa: E402
 
