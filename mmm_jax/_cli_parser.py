@@ -271,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--per-geo",
         action="store_true",
         help="geo panels: decide spend per (geo, channel), each geo on its own curves, with "
-        "bounds per (geo, channel); alloc.json adds allocation_by_geo",
+        "bounds per (geo, channel); written to RUN/alloc_per_geo.json (beside the national "
+        "RUN/alloc.json) with allocation_by_geo added",
     )
     opt.add_argument("--seed", type=_seed(), default=0, help=f"0 to {MAX_SEED}")
     opt.add_argument(

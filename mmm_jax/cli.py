@@ -152,8 +152,9 @@ def run_optimize(args) -> dict:
     """``mmm-jax optimize``: the allocation maximising the posterior utility, as ``alloc.json``.
 
     ``alloc.json`` records the checksum of the fit it was computed from
-    (``provenance.fit_checksum``); the default ``RUN/alloc.json`` is written
-    holding the run folder's lock.
+    (``provenance.fit_checksum``); the default ``RUN/alloc.json`` (with
+    ``--per-geo``, ``RUN/alloc_per_geo.json``, so the national plan stays) is
+    written holding the run folder's lock.
     """
     from mmm_jax.workflow.text import allocation_lines
 
@@ -183,7 +184,7 @@ def run_optimize(args) -> dict:
         print("\n".join(allocation_lines(alloc)))
         return alloc
 
-    out = args.out or str(Path(args.run) / "alloc.json")
+    out = args.out or str(Path(args.run) / ("alloc_per_geo.json" if args.per_geo else "alloc.json"))
     alloc, path = RunFolder(args.run).derive(out, compute, command="optimize")
     print(f"wrote {path}")
     return alloc

@@ -2,7 +2,7 @@
 
 A run folder (``mmm-jax fit --out RUN``) holds one fit and what was derived
 from it: ``fit.npz``, ``summary.json``, ``fit_holdout.npz`` (``--holdout``),
-``alloc.json`` (``optimize``), ``report.html`` and ``figures/`` (``report``),
+``alloc.json`` and ``alloc_per_geo.json`` (``optimize``, ``optimize --per-geo``), ``report.html`` and ``figures/`` (``report``),
 and for ``mmm-jax demo`` its data, truth and notes. `RunFolder` gives three
 guarantees.
 
@@ -114,6 +114,7 @@ RUN_FILES: frozenset[str] = frozenset(
         "fit_holdout.npz",
         "summary.json",
         "alloc.json",
+        "alloc_per_geo.json",
         "report.html",
         "figures",
         # mmm-jax demo
@@ -397,7 +398,8 @@ class VerifiedRun:
       summary: ``summary.json`` (its shape checked), or ``None`` when the
         folder has none (a folder holding only a saved fit).
       holdout_fit: ``fit_holdout.npz`` when asked for and present, else ``None``.
-      alloc: ``alloc.json`` when asked for and present, else ``None``.
+      alloc: ``alloc.json`` when asked for and present, else ``alloc_per_geo.json``
+        when present, else ``None``.
     """
 
     path: Path
@@ -498,12 +500,12 @@ class RunFiles:
 
         Checks ``summary.json``'s ``provenance`` against the fit (its
         checksum and the data's digest), and, when asked, ``fit_holdout.npz``
-        against the summary's record of it and ``alloc.json``'s
-        ``provenance.fit_checksum`` against the fit.
+        against the summary's record of it, and the ``provenance.fit_checksum``
+        of ``alloc.json`` and ``alloc_per_geo.json`` against the fit.
 
         Args:
           holdout: Also load and check ``fit_holdout.npz``.
-          alloc: Also read and check ``alloc.json``.
+          alloc: Also read and check ``alloc.json`` and ``alloc_per_geo.json``.
 
         Returns:
           The `VerifiedRun`.
@@ -545,14 +547,16 @@ class RunFiles:
                     f"{self._name('summary.json')} describes: {rerun} with --holdout"
                 )
         alloc_json = None
-        if alloc and self.has("alloc.json"):
-            alloc_json = self.read_json("alloc.json")
+        for name, flag in (("alloc_per_geo.json", " --per-geo"), ("alloc.json", "")):
+            if not (alloc and self.has(name)):
+                continue
+            alloc_json = self.read_json(name)  # the national plan, when both are there
             recorded = (alloc_json.get("provenance") or {}).get("fit_checksum")
             if recorded != checksum:
                 raise RunMismatchError(
-                    f"{self._name('alloc.json')} was not computed from {self._name('fit.npz')}"
+                    f"{self._name(name)} was not computed from {self._name('fit.npz')}"
                     f" (it records {'no fit' if not recorded else 'another fit'}): rerun "
-                    f"`mmm-jax optimize {self.label}`"
+                    f"`mmm-jax optimize {self.label}{flag}`"
                 )
         return VerifiedRun(
             path=Path(self.label),

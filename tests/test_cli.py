@@ -383,6 +383,24 @@ def test_optimize_per_geo_decides_each_geo_within_its_bounds(geo_run, tmp_path):
     assert nat["note"].endswith("spend and revenue are national totals over 4 geos")
 
 
+def test_optimize_per_geo_writes_its_own_file_beside_the_national_plan(geo_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(geo_run, run)
+    assert main(["optimize", str(run), "--force"]) == 0
+    assert main(["optimize", str(run), "--per-geo", "--force"]) == 0
+    national = json.loads((run / "alloc.json").read_text())
+    per_geo = json.loads((run / "alloc_per_geo.json").read_text())
+    assert "allocation_by_geo" not in national and "allocation_by_geo" in per_geo
+    loaded = RunFolder(run).load()  # both checked against the fit; the report shows the national
+    assert loaded.alloc == national
+    (run / "alloc.json").unlink()
+    assert RunFolder(run).load().alloc == per_geo
+    edited = {**per_geo, "provenance": {"fit_checksum": "0" * 64}}
+    (run / "alloc_per_geo.json").write_text(json.dumps(edited))
+    with pytest.raises(ValueError, match=r"alloc_per_geo.json was not computed from .*--per-geo"):
+        RunFolder(run).load()
+
+
 def test_optimize_per_geo_refuses_a_national_run(svi_run, capsys):
     assert main(["optimize", str(svi_run), "--per-geo"]) == 2
     assert "--per-geo needs a run fitted on a geo panel" in capsys.readouterr().err
