@@ -208,7 +208,8 @@ def prior_dataset(mt, seed: int, config) -> Dataset:
     from numpyro.infer import Predictive
 
     from mmm_jax.calibration import LiftTests
-    from mmm_jax.data import Scaler, from_frame
+    from mmm_jax.data import from_frame
+    from mmm_jax.data.dataset import Scaler
     from mmm_jax.diagnostics.metrics import contributions, marginal_roas
     from mmm_jax.models import build_inputs, mmm
 

@@ -7,17 +7,13 @@ bronze/silver/gold pipeline) are :mod:`mmm_jax.synthetic`.
 from mmm_jax.data.dataset import (
     DataValidationError,
     MMMData,
-    Scaler,
     from_frame,
     load_csv,
-    periods_per_year,
 )
 
 __all__ = [
     "DataValidationError",
     "MMMData",
-    "Scaler",
     "from_frame",
     "load_csv",
-    "periods_per_year",
 ]

@@ -11,8 +11,8 @@ explicitly (they load matplotlib).
 """
 
 from mmm_jax.diagnostics.analysis import Analysis, analyse
-from mmm_jax.diagnostics.metrics import Contributions, hdi
+from mmm_jax.diagnostics.metrics import hdi
 from mmm_jax.diagnostics.review import review
 from mmm_jax.diagnostics.summary import summarize
 
-__all__ = ["Analysis", "Contributions", "analyse", "hdi", "review", "summarize"]
+__all__ = ["Analysis", "analyse", "hdi", "review", "summarize"]

@@ -1,7 +1,7 @@
 """Typed, frozen model configuration: options as Enums, priors as NumPyro distributions.
 
 Every prior lives on the model's **scaled** data (spend divided by its
-per-channel mean, revenue by its mean; see :class:`mmm_jax.data.Scaler`), so the
+per-channel mean, revenue by its mean; see :class:`mmm_jax.data.dataset.Scaler`), so the
 defaults are weakly informative whatever the currency.
 
 Batch shapes a prior may have (checked by :func:`check_config` when the model

@@ -7,14 +7,8 @@ import pytest
 
 import jax.numpy as jnp
 
-from mmm_jax.data import (
-    DataValidationError,
-    MMMData,
-    Scaler,
-    from_frame,
-    load_csv,
-    periods_per_year,
-)
+from mmm_jax.data import DataValidationError, MMMData, from_frame, load_csv
+from mmm_jax.data.dataset import Scaler, periods_per_year
 from tests._paths import BENCHDATA
 
 BENCH = BENCHDATA
