@@ -598,6 +598,8 @@ def _demo_into(stage, out: Path, *, seed: int, settings: DemoSettings, progress:
             n_post=n_post,
         ),
         seed=seed + 1,
+        # the regions spend the fitted data's own plan, so the test cuts what the data spent
+        plan=sim.frame[[f"spend_{c.name}" for c in sim_config.channels]].to_numpy(),
     )
     share = 1.0 / settings.regions
     rows = lift_rows(experiment, regression_estimate(experiment), market_share=share)

@@ -162,23 +162,42 @@ class GeoExperiment:
         return wide[test].sum(axis=1).to_numpy(), wide[control].sum(axis=1).to_numpy()
 
 
-def simulate_geo_experiment(config: GeoExperimentConfig, *, seed: int) -> GeoExperiment:
+def simulate_geo_experiment(
+    config: GeoExperimentConfig, *, seed: int, plan: np.ndarray | None = None
+) -> GeoExperiment:
     """Simulates a market of regions and a spend test on one channel.
 
     Args:
       config: The experiment.
       seed: Seed of the market simulation.
+      plan: The whole market's spend per period, ``(n_periods, channel)`` in
+        the order of ``config.market.channels`` (an MMM's own data, say).
+        With ``shared_plan`` every region then spends ``plan / len(regions)``
+        instead of the first region's random plan, so the test cuts what the
+        MMM's data spent in that window. Needs ``shared_plan``.
 
     Returns:
       The `GeoExperiment`.
+
+    Raises:
+      ValueError: ``plan`` without ``shared_plan``, of the wrong shape, or
+        negative or not finite.
     """
     market = dataclasses.replace(
         config.market, n_geos=len(config.regions), n_periods=config.n_periods
     )
-    sim: Simulation = simulate(market, seed=seed)
     names = [c.name for c in market.channels]
     c = names.index(config.channel)
     n_geo, n_time = len(config.regions), config.n_periods
+    if plan is not None:
+        plan = np.asarray(plan, dtype=float)
+        if not config.shared_plan:
+            raise ValueError("plan is every region's spend plan: it needs shared_plan=True")
+        if plan.shape != (n_time, len(names)):
+            raise ValueError(f"plan must have shape {(n_time, len(names))}, got {plan.shape}")
+        if not (np.all(np.isfinite(plan)) and np.all(plan >= 0)):
+            raise ValueError("plan must be finite and non-negative")
+    sim: Simulation = simulate(market, seed=seed)
     bau = sim.frame.copy()
     bau["geo"] = np.tile(list(config.regions), n_time)
     spend_cols = [f"spend_{n}" for n in names]
@@ -190,11 +209,12 @@ def simulate_geo_experiment(config: GeoExperimentConfig, *, seed: int) -> GeoExp
 
     if config.shared_plan:
         # Expected revenue moves by exactly the media change; the noise is kept.
-        plan = np.broadcast_to(media[:1], media.shape).copy()
-        change = response(plan) - response(media)
+        first = media[:1] if plan is None else plan[None] / n_geo
+        shared = np.broadcast_to(first, media.shape).copy()
+        change = response(shared) - response(media)
         bau["revenue"] = bau["revenue"].to_numpy() + change.T.reshape(-1)
-        bau[spend_cols] = plan.transpose(1, 0, 2).reshape(n_time * n_geo, len(names))
-        media = plan
+        bau[spend_cols] = shared.transpose(1, 0, 2).reshape(n_time * n_geo, len(names))
+        media = shared
     test = np.array([r in config.test_regions for r in config.regions])
     window = np.zeros(n_time, bool)
     window[config.n_pre : config.n_pre + config.n_test] = True

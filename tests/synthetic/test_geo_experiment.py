@@ -133,3 +133,29 @@ def test_config_errors():
         GeoExperimentConfig(channel="tv")
     with pytest.raises(ValueError, match="spend_lift"):
         dataclasses.replace(GeoExperimentConfig(), spend_lift=0.0)
+
+
+def test_a_given_plan_is_every_regions_share_of_the_markets_spend():
+    """The demo's case: the regions spend the MMM data's own plan, so a go-dark test
+    in one of G regions cuts 1/G of what the data spent in the window (a flighted
+    channel's random regional plan could be in flight where the data were not)."""
+    cfg = GeoExperimentConfig(
+        regions=("a", "b", "c", "d"), test_regions=("a",), n_pre=40, n_test=14, n_post=7
+    )
+    cfg = dataclasses.replace(cfg, spend_lift=-1.0 + 1e-9)
+    names = [ch.name for ch in cfg.market.channels]
+    plan = np.random.default_rng(0).gamma(2.0, 50.0, (cfg.n_periods, len(names)))
+    e = simulate_geo_experiment(cfg, seed=4, plan=plan)
+    bau = e.business_as_usual
+    for k, name in enumerate(names):
+        by_region = bau.pivot(index="date", columns="geo", values=f"spend_{name}")
+        np.testing.assert_allclose(by_region.to_numpy(), np.repeat(plan[:, k : k + 1] / 4, 4, 1))
+    c = names.index(cfg.channel)
+    window_spend = plan[cfg.n_pre : cfg.n_pre + cfg.n_test, c].sum()
+    np.testing.assert_allclose(-e.truth["spend_delta"], window_spend / 4, rtol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        simulate_geo_experiment(cfg, seed=4, plan=plan[1:])
+    with pytest.raises(ValueError, match="needs shared_plan"):
+        simulate_geo_experiment(dataclasses.replace(cfg, shared_plan=False), seed=4, plan=plan)
+    with pytest.raises(ValueError, match="non-negative"):
+        simulate_geo_experiment(cfg, seed=4, plan=-plan)
