@@ -16,6 +16,17 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
 # expensive optimisation passes (tests/diagnostics/test_review.py: 76 s -> 48 s).
 if "xla_llvm_disable_expensive_passes" not in os.environ["XLA_FLAGS"]:
     os.environ["XLA_FLAGS"] += " --xla_llvm_disable_expensive_passes=true"
+# And compile without LLVM's optimisations (another ~17% off the suite: test
+# files spend more time compiling than running). That changes the last bits
+# of some floats, so `tests/test_pinned.py`, which compares numbers to 1e-6,
+# runs its pipeline in a process with the default optimisation (FULL_OPT_ENV).
+FAST_COMPILE = "--xla_backend_optimization_level=0"
+FULL_OPT_ENV = "MMM_JAX_TEST_FULL_OPT"
+if (
+    not os.environ.get(FULL_OPT_ENV)
+    and "xla_backend_optimization_level" not in os.environ["XLA_FLAGS"]
+):
+    os.environ["XLA_FLAGS"] += " " + FAST_COMPILE
 
 # One persistent compilation cache for the session (never the user's home):
 # tests that fit the same small model reuse each other's compiled loops, and

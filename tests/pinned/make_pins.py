@@ -181,14 +181,29 @@ def run_pipeline(work: Path) -> dict:
     return out
 
 
-def main() -> int:
-    """Writes ``pins.json`` from a fresh run, in the test suite's JAX settings."""
+def main(argv: list[str] | None = None) -> int:
+    """Writes ``pins.json`` from a fresh run, in the test suite's JAX settings.
+
+    With ``--outputs FILE`` it writes the run's outputs to FILE instead
+    (`tests/test_pinned.py` runs it so). Either way the pipeline compiles
+    with XLA's default optimisation, not the suite's faster one: the pins are
+    the numbers a user's run writes.
+    """
+    import argparse
+    import os
     import tempfile
 
+    parser = argparse.ArgumentParser(description="Pins of the numbers mmm-jax writes.")
+    parser.add_argument("--outputs", type=Path, help="write the outputs here, not pins.json")
+    args = parser.parse_args(argv)
+    os.environ["MMM_JAX_TEST_FULL_OPT"] = "1"  # read by tests.conftest (FULL_OPT_ENV)
     import tests.conftest  # noqa: F401  (CPU, XLA flags, rank promotion: as under pytest)
 
     with tempfile.TemporaryDirectory() as tmp:
         outputs = run_pipeline(Path(tmp))
+    if args.outputs is not None:
+        args.outputs.write_text(json.dumps(outputs) + "\n")
+        return 0
     PINS.write_text(json.dumps({"backend": backend(), "outputs": outputs}, indent=1) + "\n")
     print(f"wrote {PINS}")
     return 0
