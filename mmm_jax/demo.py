@@ -1,11 +1,12 @@
 r"""``mmm-jax demo``: the whole journey on synthetic data whose truth is known.
 
-`run_demo` simulates a national daily data set (`mmm_jax.data.simulate`),
+`run_demo` simulates a national daily data set (`mmm_jax.synthetic.simulate`),
 fits the default model with NUTS, then **calibrates** it: it picks the channel
 whose ROAS 90% HDI is widest relative to its mean, simulates a holdout geo
 test on it in the same world (`regional_market`: the national market split
-into equal regions; one region cuts 90% of the channel's spend for the last
-weeks of the data, `mmm_jax.data.geo_experiment`), estimates the lift by
+into equal regions, each spending its share of the data's own media plan;
+one region cuts 90% of the channel's spend for the last weeks of the data,
+`mmm_jax.synthetic.geo_experiment`), estimates the lift by
 regression on the control regions and refits with that lift test
 (``lift_tests=``). A holdout measures the level of the response and so narrows
 ROAS; a spend increase would only measure the marginal response. The
@@ -79,8 +80,8 @@ TEST_CAVEATS: tuple[str, ...] = (
     "The geo test is simulated: the national market is split into equal regions (same "
     "size, same media effectiveness), so the control regions track the test region better "
     "than real regions would.",
-    "The test region follows its own simulated media plan (another draw of the same world), "
-    "while the calibration assumes it spends its market share of the national spend.",
+    "Every region spends its share of the fitted data's own media plan, so the test cuts "
+    "exactly what the data spent there; real regions' plans differ from the national one.",
     "One test on one channel; real programmes repeat tests and rotate channels.",
 )
 
@@ -166,7 +167,7 @@ def regional_market(config: SimulationConfig, regions: int) -> SimulationConfig:
     organic traffic, spend means, betas, ``half_saturation``; a logistic
     ``rate`` is multiplied by :math:`G`), so a region spending :math:`x/G`
     earns :math:`f(x)/G`, :math:`f` the national response: the regions of
-    `mmm_jax.data.geo_experiment` then add up to the national world. Regions
+    `mmm_jax.synthetic.geo_experiment` then add up to the national world. Regions
     are of equal size and effectiveness (``geo_size_sd = geo_beta_sd = 0``).
 
     Args:
