@@ -24,28 +24,22 @@ from mmm_jax.models import (
     mmm,
     roas_prior,
 )
+from tests._frames import random_frame
 from tests._paths import BENCHDATA
 
 BENCH = BENCHDATA / "beauty_daily"
 
 
+#: Two channels and revenue.
+COLUMNS = {
+    "spend_a": ("gamma", 2.0, 50.0),
+    "spend_b": ("gamma", 2.0, 80.0),
+    "revenue": ("normal", 1000.0, 50.0),
+}
+
+
 def frame(n=120, geos=None, seed_=0):
-    rng = np.random.default_rng(seed_)
-    dates = pd.date_range("2024-01-01", periods=n, freq="D")
-    parts = []
-    for g in geos or [None]:
-        part = pd.DataFrame(
-            {
-                "date": dates,
-                "spend_a": rng.gamma(2.0, 50.0, n),
-                "spend_b": rng.gamma(2.0, 80.0, n),
-                "revenue": rng.normal(1000.0, 50.0, n),
-            }
-        )
-        if g is not None:
-            part.insert(1, "geo", g)
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+    return random_frame(COLUMNS, n=n, geos=geos, seed=seed_)
 
 
 @pytest.fixture(scope="module")

@@ -9,33 +9,24 @@ import jax.numpy as jnp
 
 from mmm_jax.data import DataValidationError, MMMData, from_frame, load_csv
 from mmm_jax.data.dataset import Scaler, periods_per_year
+from tests._frames import random_frame
 from tests._paths import BENCHDATA
 
 BENCH = BENCHDATA
 needs_bench = pytest.mark.skipif(not BENCH.exists(), reason="shared benchdata not available")
 
 
+#: Two channels, a price control and revenue.
+COLUMNS = {
+    "spend_tv": ("gamma", 2.0, 50.0),
+    "spend_search": ("gamma", 3.0, 20.0),
+    "price": ("normal", 10.0, 1.0),
+    "revenue": ("gamma", 5.0, 200.0),
+}
+
+
 def make_frame(n=40, geos=None, seed=0):
-    rng = np.random.default_rng(seed)
-    dates = pd.date_range("2024-01-01", periods=n, freq="D")
-    parts = []
-    for g in geos or [None]:
-        part = pd.DataFrame(
-            {
-                "date": dates,
-                "spend_tv": rng.gamma(2.0, 50.0, n),
-                "spend_search": rng.gamma(3.0, 20.0, n),
-                "price": rng.normal(10.0, 1.0, n),
-                "revenue": rng.gamma(5.0, 200.0, n),
-            }
-        )
-        if g is not None:
-            part.insert(1, "geo", g)
-        parts.append(part)
-    df = pd.concat(parts, ignore_index=True)
-    if geos:
-        df = df.sort_values(["date", "geo"], kind="stable").reset_index(drop=True)
-    return df
+    return random_frame(COLUMNS, n=n, geos=geos, seed=seed, sort_by_date=True)
 
 
 def raises(df, *patterns, **kw):

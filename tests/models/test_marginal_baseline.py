@@ -7,7 +7,6 @@ Bayesian linear regression they must sample.
 """
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 
@@ -21,27 +20,20 @@ from mmm_jax.data import from_frame
 from mmm_jax.models import BaselinePriors, GeoPooling, Likelihood, ModelConfig, build_inputs, mmm
 from mmm_jax.models.mmm import baseline_design, marginal_baseline_blocker
 from mmm_jax.models.terms import baseline_term
+from tests._frames import random_frame
+
+#: Two channels, two controls and revenue.
+COLUMNS = {
+    "spend_a": ("gamma", 2.0, 50.0),
+    "spend_b": ("gamma", 2.0, 80.0),
+    "traffic": ("normal", 100.0, 10.0),
+    "visits": ("normal", 40.0, 8.0),
+    "revenue": ("normal", 1000.0, 60.0),
+}
 
 
 def frame(n=90, geos=("north", "south"), seed_=1):
-    rng = np.random.default_rng(seed_)
-    dates = pd.date_range("2024-01-01", periods=n, freq="D")
-    parts = []
-    for g in geos:
-        parts.append(
-            pd.DataFrame(
-                {
-                    "date": dates,
-                    "geo": g,
-                    "spend_a": rng.gamma(2.0, 50.0, n),
-                    "spend_b": rng.gamma(2.0, 80.0, n),
-                    "traffic": rng.normal(100.0, 10.0, n),
-                    "visits": rng.normal(40.0, 8.0, n),
-                    "revenue": rng.normal(1000.0, 60.0, n),
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
+    return random_frame(COLUMNS, n=n, geos=geos, seed=seed_)
 
 
 # Every block of the baseline: per-geo intercepts, trend, changepoints (with a

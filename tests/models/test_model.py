@@ -2,7 +2,6 @@ import dataclasses
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import jax
@@ -25,27 +24,20 @@ from mmm_jax.models import (
 from mmm_jax.models.config import config_from_dict, config_to_dict
 from mmm_jax.models.mmm import fourier_features
 from mmm_jax.models.terms import media_response
+from tests._frames import random_frame
+
+#: Three channels, a traffic control and revenue: the model tests' frame.
+SMALL = {
+    "spend_a": ("gamma", 2.0, 50.0),
+    "spend_b": ("gamma", 2.0, 80.0),
+    "spend_c": ("gamma", 2.0, 20.0),
+    "traffic": ("normal", 100.0, 10.0),
+    "revenue": ("normal", 1000.0, 50.0),
+}
 
 
 def small_frame(n=120, geos=None, seed_=0):
-    rng = np.random.default_rng(seed_)
-    dates = pd.date_range("2024-01-01", periods=n, freq="D")
-    rows = []
-    for g in geos or [None]:
-        part = pd.DataFrame(
-            {
-                "date": dates,
-                "spend_a": rng.gamma(2.0, 50.0, n),
-                "spend_b": rng.gamma(2.0, 80.0, n),
-                "spend_c": rng.gamma(2.0, 20.0, n),
-                "traffic": rng.normal(100.0, 10.0, n),
-                "revenue": rng.normal(1000.0, 50.0, n),
-            }
-        )
-        if g is not None:
-            part.insert(1, "geo", g)
-        rows.append(part)
-    return pd.concat(rows, ignore_index=True)
+    return random_frame(SMALL, n=n, geos=geos, seed=seed_)
 
 
 @pytest.fixture(scope="module")
