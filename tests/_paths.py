@@ -1,6 +1,7 @@
 """Where the tests find data outside the package: one definition for every test module.
 
-``BENCHDATA`` is ``../shared/benchdata`` beside the checkout (datasets with known
+``TINY_RUN`` is the checked-in tiny posterior (the ``tiny_run`` fixture copies
+it). ``BENCHDATA`` is ``../shared/benchdata`` beside the checkout (datasets with known
 truth and their generator), or ``$MMM_BENCHDATA``; tests that need it skip when it
 is absent (a bare clone).
 """
@@ -10,3 +11,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHDATA = Path(os.environ.get("MMM_BENCHDATA", ROOT.parent / "shared" / "benchdata"))
+
+#: The checked-in tiny posterior: a real NUTS run folder (``tests/decisions/make_run.py``).
+TINY_RUN = ROOT / "tests" / "decisions" / "unconverged_run"

@@ -1,6 +1,7 @@
 """Test configuration: CPU only, strict rank promotion, `--run-slow` opt-in."""
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -49,6 +50,7 @@ import pytest  # noqa: E402
 import jax  # noqa: E402
 
 from mmm_jax import enable_compilation_cache  # noqa: E402
+from tests._paths import TINY_RUN  # noqa: E402
 
 enable_compilation_cache()
 
@@ -72,6 +74,25 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def key():
     return jax.random.PRNGKey(0)
+
+
+@pytest.fixture
+def tiny_run(tmp_path):
+    """A copy of the checked-in tiny posterior (`tests._paths.TINY_RUN`), free to write into.
+
+    A real NUTS run folder (2 chains x 30 draws on 90 simulated days; its
+    review FAILs convergence), so downstream code (decisions, report,
+    loading) runs in seconds on a real fit; `tests.decisions.make_run` makes it.
+    """
+    copy = tmp_path / "run"
+    shutil.copytree(TINY_RUN, copy)
+    return copy
+
+
+@pytest.fixture
+def tiny_summary():
+    """The checked-in tiny posterior's ``summary.json``, read afresh for each test."""
+    return json.loads((TINY_RUN / "summary.json").read_text())
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -9,7 +9,7 @@ import pytest
 from mmm_jax import cli
 from mmm_jax._heartbeat import Heartbeat
 from mmm_jax.run_folder import RunFolder
-from tests.decisions.make_run import RUN
+from tests._paths import TINY_RUN as RUN
 
 
 class _Tty(io.StringIO):

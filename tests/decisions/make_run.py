@@ -21,8 +21,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-RUN = HERE / "unconverged_run"
+from tests._paths import TINY_RUN as RUN
 
 
 def main() -> int:

@@ -13,7 +13,7 @@ from mmm_jax.diagnostics.plots import plot_budget_reallocation, plot_response_cu
 from mmm_jax.diagnostics.report import MARGINAL_ROAS_NOTE, render_report
 from mmm_jax.run_folder import RunFolder
 from mmm_jax.workflow.reporting import _budget_note
-from tests.decisions.make_run import RUN
+from tests._paths import TINY_RUN as RUN
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ test works on a copy, so the checked-in files are never written.
 """
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -24,19 +23,17 @@ from mmm_jax.workflow.verdicts import (
     refusal_message,
     unidentified_channels,
 )
-from tests.decisions.make_run import RUN
+from tests._paths import TINY_RUN as RUN
 
 
 @pytest.fixture
-def run(tmp_path):
-    copy = tmp_path / "run"
-    shutil.copytree(RUN, copy)
-    return copy
+def run(tiny_run):
+    return tiny_run
 
 
-@pytest.fixture(scope="module")
-def summary():
-    return json.loads((RUN / "summary.json").read_text())
+@pytest.fixture
+def summary(tiny_summary):
+    return tiny_summary
 
 
 def _review(summary, check):
