@@ -50,13 +50,13 @@ def test_allocate_spends_the_budget_within_bounds_and_reads_the_analysis(analysi
 
 
 def test_allocate_and_simulate_refuse_what_they_cannot_do(analysis):
-    with pytest.raises(ValueError, match="per_geo needs a fit on a geo panel"):
+    with pytest.raises(ValueError, match="per_geo needs a run fitted on a geo panel"):
         allocate(analysis, per_geo=True)
     with pytest.raises(ValueError, match="budget must be positive"):
         allocate(analysis, budget=0.0)
     with pytest.raises(ValueError, match="outside what the bounds allow"):
         allocate(analysis, budget=1.0)
-    with pytest.raises(ValueError, match="0 <= low <= high"):
+    with pytest.raises(ValueError, match="bounds needs 0 <= LO <= HI"):
         allocate(analysis, bounds=(2.0, 1.0))
     with pytest.raises(ValueError, match="utility must be mean, profit"):
         allocate(analysis, utility="median")

@@ -73,8 +73,9 @@ def allocation_settings(
 ) -> dict[str, Any]:
     """`allocate`'s settings, checked before any work and with bounds read from text.
 
-    `allocate` checks them too, but only once it has the fit's analysis;
-    this refuses them at once, naming each as the caller asks.
+    `allocate` checks its settings with this function; a front end calls it
+    first, to refuse bad settings before loading a fit and to name each
+    setting as its user knows it (``names``).
 
     Args:
       budget: Total spend per period, or ``None`` (the historical total).
@@ -199,19 +200,16 @@ def allocate(
     """
     a = _analysis(source)
     names = list(a.channels)
-    if per_geo and len(a.geos) == 1:
-        raise ValueError("per_geo needs a fit on a geo panel; this one has a single geo")
+    settings = allocation_settings(
+        budget=budget, bounds=bounds, utility=utility, per_geo=per_geo, n_geo=len(a.geos)
+    )
+    lo, hi = settings["bounds"]
     items = decision_review(a, review, identification=hold_unidentified)
     failed = check_decidable(items, force=force, action="optimise")
     held = unidentified_channels(items) if hold_unidentified else {}
     hist = a.historical_spend.sum(axis=0)
     hist_d = a.historical_spend if per_geo else hist  # the decision's shape
     budget = float(budget) if budget is not None else float(hist.sum())
-    if not budget > 0:
-        raise ValueError(f"budget must be positive, got {budget}")
-    lo, hi = (float(b) for b in bounds)
-    if not 0 <= lo <= hi:
-        raise ValueError(f"bounds need 0 <= low <= high, got {lo}, {hi}")
     lower, upper = lo * hist_d, hi * hist_d
     pinned = np.array([n in held for n in names])  # broadcasts over geos with per_geo
     lower = np.where(pinned, hist_d, lower)
