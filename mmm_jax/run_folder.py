@@ -2,8 +2,8 @@
 
 A run folder (``mmm-jax fit --out RUN``) holds one fit and what was derived
 from it: ``fit.npz``, ``summary.json``, ``fit_holdout.npz`` (``--holdout``),
-``alloc.json`` and ``alloc_per_geo.json`` (``optimize``, ``optimize --per-geo``), ``report.html`` and ``figures/`` (``report``),
-and for ``mmm-jax demo`` its data, truth and notes. `RunFolder` gives three
+``alloc.json`` (``optimize``), ``alloc_per_geo.json`` (``optimize --per-geo``),
+``report.html`` and ``figures/`` (``report``), and for ``mmm-jax demo`` its data, truth and notes. `RunFolder` gives three
 guarantees.
 
 **A run is replaced whole or not at all.** `RunFolder.replace` stages the new

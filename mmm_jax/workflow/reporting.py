@@ -28,8 +28,8 @@ def report_run(run: str | os.PathLike, *, title: str | None = None) -> Path:
     """Writes ``RUN/report.html`` and ``RUN/figures/*.png`` for a run folder.
 
     Reads ``RUN/fit.npz`` and, when present, ``RUN/summary.json`` (else it is
-    computed), ``RUN/alloc.json`` (adds the budget reallocation figure and an
-    allocation note), ``RUN/fit_holdout.npz`` (``fit --holdout``: adds the
+    computed), ``RUN/alloc.json`` or else ``RUN/alloc_per_geo.json`` (adds the
+    budget reallocation figure and an allocation note), ``RUN/fit_holdout.npz`` (``fit --holdout``: adds the
     hold-out forecast figure), ``RUN/truth.json`` (adds truth columns) and
     ``RUN/demo.json`` (adds its ``notes``), after checking that they belong to
     the same fit (`mmm_jax.run_folder.RunFiles.verify`). A summary without
@@ -115,7 +115,8 @@ def report_into(files, *, title: str, analysis: Analysis | None = None) -> None:
 
 def _budget_note(alloc: dict, analysis: Analysis, names, figures: dict, plot, files) -> list[str]:
     """Adds the budget figure of a verified ``alloc.json``; returns its note."""
-    rec = allocation_vector(alloc, names, f"{files.label}/alloc.json")
+    name = "alloc.json" if files.has("alloc.json") else "alloc_per_geo.json"  # as verify reads
+    rec = allocation_vector(alloc, names, f"{files.label}/{name}")
     hist_map = alloc.get("historical_allocation") or {}
     try:
         hist = (
