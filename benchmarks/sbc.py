@@ -526,10 +526,10 @@ def model_config(media_priors: str | None):
 
     The JSON maps fields of :class:`mmm_jax.models.MediaPriors` to
     distributions in the format of :func:`mmm_jax.models.config.distribution_to_dict`
-    (``null`` for none), and ``effect`` to an :class:`mmm_jax.models.Effect` value.
+    (``null`` for none), and ``effect`` to an :class:`mmm_jax.models.config.Effect` value.
     """
-    from mmm_jax.models import Effect, MediaPriors, ModelConfig
-    from mmm_jax.models.config import distribution_from_dict
+    from mmm_jax.models import MediaPriors, ModelConfig
+    from mmm_jax.models.config import Effect, distribution_from_dict
 
     if not media_priors:
         return ModelConfig()

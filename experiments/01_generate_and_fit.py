@@ -49,7 +49,8 @@ from mmm_jax.diagnostics.metrics import contributions, estimate, fit_metrics
 from mmm_jax.diagnostics.plots import plot_roas_forest
 from mmm_jax.diagnostics.report import figures_for_fit
 from mmm_jax.diagnostics.summary import convergence
-from mmm_jax.inference import Fit, Guide, fit_nuts, fit_svi
+from mmm_jax.inference import Fit, fit_nuts, fit_svi
+from mmm_jax.inference.svi import Guide
 from mmm_jax.models import ModelConfig
 from mmm_jax.models.config import config_to_dict
 from mmm_jax.synthetic import SimulationConfig, make_bronze, simulate, to_gold, to_silver

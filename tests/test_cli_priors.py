@@ -19,8 +19,8 @@ from mmm_jax._cli_parser import build_parser
 from mmm_jax.cli import _model_config, main
 from mmm_jax.data import load_csv
 from mmm_jax.diagnostics.review import revenue_per_spend
-from mmm_jax.models import Adstock, Effect, GeoPooling, Likelihood, ModelConfig, Saturation
-from mmm_jax.models.config import config_to_dict, update_config
+from mmm_jax.models import Adstock, GeoPooling, ModelConfig, Saturation
+from mmm_jax.models.config import Effect, Likelihood, config_to_dict, update_config
 from mmm_jax.workflow.fitting import parse_roas_prior
 
 DATA = Path(__file__).resolve().parent / "public_style" / "meridian_national.csv"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mmm_jax.inference import Guide
+from mmm_jax.inference.svi import Guide
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

@@ -348,10 +348,12 @@ def test_public_name_count_is_small():
     """The library's public names, counted (the issue asks for about forty in all).
 
     ``mmm_jax.synthetic`` is research tooling the library never imports, so it
-    is not counted.
+    is not counted. Options of a few kinds are taken by name (``likelihood=
+    "student_t"``, ``utility="cvar:0.05"``, ``guide="auto_normal"``), so their
+    enums and the utility factories stay in their modules.
     """
     counts = {pkg: len(_all(pkg)) for pkg in SUBPACKAGES if pkg != "mmm_jax.synthetic"}
-    assert sum(counts.values()) <= 50, counts
+    assert sum(counts.values()) <= 41, counts
 
 
 def test_importing_mmm_jax_is_cheap_and_changes_no_jax_setting():

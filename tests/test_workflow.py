@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from mmm_jax.diagnostics import analyse
 from mmm_jax.run_folder import RunFolder
 from mmm_jax.workflow import allocate, fit, optimize_run, simulate, simulate_run
-from mmm_jax.workflow.decisions import allocation_vector, parse_utility
+from mmm_jax.workflow.decisions import allocation_vector
 from mmm_jax.workflow.text import allocation_lines
 from tests.diagnostics.test_metrics import data as data  # noqa: F401  (module fixture)
 from tests.diagnostics.test_metrics import make_fit
@@ -66,7 +66,6 @@ def test_allocate_and_simulate_refuse_what_they_cannot_do(analysis):
         simulate(analysis, np.ones(3))
     with pytest.raises(ValueError, match="finite and non-negative"):
         allocation_vector({"a": -1.0, "b": 1.0}, ["a", "b"])
-    assert parse_utility("cvar:0.1") is not None
     with pytest.raises(ValueError, match="method must be one of nuts, svi, map"):
         fit(analysis.fit.data, method="hmc")
 

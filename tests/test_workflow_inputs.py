@@ -18,8 +18,8 @@ import numpyro.distributions as dist
 from mmm_jax._cli_parser import GEO_POOLING_FORMS
 from mmm_jax.data import load_csv
 from mmm_jax.diagnostics.review import revenue_per_spend
-from mmm_jax.models import Adstock, Effect, GeoPooling, Likelihood, ModelConfig, Saturation
-from mmm_jax.models.config import config_to_dict
+from mmm_jax.models import Adstock, GeoPooling, ModelConfig, Saturation
+from mmm_jax.models.config import Effect, Likelihood, config_to_dict
 from mmm_jax.workflow.decisions import allocation_settings, read_allocation
 from mmm_jax.workflow.fitting import (
     GEO_POOLING_CENTRING,

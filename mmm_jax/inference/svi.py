@@ -171,7 +171,7 @@ def fit_svi(
       data: Validated, scaled data.
       config: Model configuration.
       key: PRNG key.
-      guide: Variational family (`Guide`).
+      guide: Variational family: a `Guide` or its value, e.g. ``"auto_normal"``.
       num_steps: Optimisation steps.
       learning_rate: Peak learning rate of the default optimiser (ignored if
         ``optimizer`` is given).

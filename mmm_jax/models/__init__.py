@@ -6,16 +6,19 @@ values), `mmm` and `build_inputs`. The terms
 (`mmm_jax.models.terms`), the geo hierarchy (`mmm_jax.models.geo`) and the
 configuration's JSON form (`mmm_jax.models.config.config_to_dict`) are in
 their modules.
+
+Options that are one of a few kinds are given by name, ``ModelConfig(
+likelihood="student_t")``, ``MediaPriors(effect="roas")``,
+``GeoPooling(shapes="per_geo", size="population")``, and held as the enums
+of `mmm_jax.models.config` (``Likelihood``, ``Effect``, ``GeoShapes``,
+``GeoSize``); `Adstock` and `Saturation`, which name the model's curves, are
+exported here too.
 """
 
 from mmm_jax.models.config import (
     Adstock,
     BaselinePriors,
-    Effect,
     GeoPooling,
-    GeoShapes,
-    GeoSize,
-    Likelihood,
     MediaPriors,
     ModelConfig,
     Saturation,
@@ -27,11 +30,7 @@ from mmm_jax.models.mmm import build_inputs, mmm
 __all__ = [
     "Adstock",
     "BaselinePriors",
-    "Effect",
     "GeoPooling",
-    "GeoShapes",
-    "GeoSize",
-    "Likelihood",
     "MediaPriors",
     "ModelConfig",
     "Saturation",

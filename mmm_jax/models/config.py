@@ -69,6 +69,37 @@ __all__ = [
 ]
 
 
+def _as_enum(obj: Any, name: str, enum_type: type[enum.Enum], *, tuples: bool = False) -> None:
+    """Set ``obj.name`` (a frozen dataclass) to its ``enum_type`` member, given the member or its value.
+
+    Configurations accept the plain names (``likelihood="student_t"``) as well
+    as the enums, and always hold the enums.
+    """
+    value = getattr(obj, name)
+    if tuples and isinstance(value, tuple | list):
+        items = tuple(value)
+        if not items:
+            raise TypeError(f"{name} must be one {enum_type.__name__} or a tuple of them, got ()")
+        member = tuple(_enum_member(v, enum_type, name) for v in items)
+    else:
+        member = _enum_member(value, enum_type, name)
+    object.__setattr__(obj, name, member)
+
+
+def _enum_member(value: Any, enum_type: type[enum.Enum], name: str) -> enum.Enum:
+    if isinstance(value, enum_type):
+        return value
+    choices = ", ".join(repr(e.value) for e in enum_type)
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{name} must be one of {choices} or their {enum_type.__name__} members, got {value!r}"
+        )
+    try:
+        return enum_type(value)
+    except ValueError:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}") from None
+
+
 class Effect(enum.Enum):
     r"""The quantity each channel's effect-size prior is placed on (:class:`MediaPriors`).
 
@@ -188,8 +219,8 @@ class MediaPriors:
     saturation_at_mean: dist.Distribution | None = None
 
     def __post_init__(self):
-        if self.effect is not None and not isinstance(self.effect, Effect):
-            raise TypeError(f"effect must be an Effect or None, got {self.effect!r}")
+        if self.effect is not None:
+            _as_enum(self, "effect", Effect)
         if self.effect is Effect.ROAS and self.roas is None:
             raise ValueError("effect=Effect.ROAS needs a roas prior")
 
@@ -346,12 +377,10 @@ class GeoPooling:
     noise_by_size: bool = True
 
     def __post_init__(self):
-        if not isinstance(self.shapes, GeoShapes):
-            raise TypeError(f"shapes must be a GeoShapes, got {self.shapes!r}")
+        _as_enum(self, "shapes", GeoShapes)
         if self.centred is not None and not isinstance(self.centred, bool):
             raise TypeError(f"centred must be a bool or None, got {self.centred!r}")
-        if not isinstance(self.size, GeoSize):
-            raise TypeError(f"size must be a GeoSize, got {self.size!r}")
+        _as_enum(self, "size", GeoSize)
         if not isinstance(self.noise_by_size, bool):
             raise TypeError(f"noise_by_size must be a bool, got {self.noise_by_size!r}")
 
@@ -399,23 +428,15 @@ class ModelConfig:
     geo_pooling: GeoPooling | None = None
 
     def __post_init__(self):
-        for name, kinds, enum_type in (
-            ("adstock", self.adstock, Adstock),
-            ("saturation", self.saturation, Saturation),
-        ):
-            items = kinds if isinstance(kinds, tuple) else (kinds,)
-            if not items or not all(isinstance(k, enum_type) for k in items):
-                raise TypeError(
-                    f"{name} must be one {enum_type.__name__} or a tuple of them, got {kinds!r}"
-                )
+        _as_enum(self, "adstock", Adstock, tuples=True)
+        _as_enum(self, "saturation", Saturation, tuples=True)
         if self.max_lag is not None and self.max_lag < 1:
             raise ValueError(f"max_lag must be >= 1 or None, got {self.max_lag}")
         for name in ("yearly_order", "weekly_order", "n_changepoints"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-        if not isinstance(self.likelihood, Likelihood):
-            raise TypeError(f"likelihood must be a Likelihood, got {self.likelihood!r}")
+        _as_enum(self, "likelihood", Likelihood)
         if self.geo_pooling is not None and not isinstance(self.geo_pooling, GeoPooling):
             raise TypeError(f"geo_pooling must be a GeoPooling or None, got {self.geo_pooling!r}")
 
@@ -517,7 +538,7 @@ def roas_prior(
     prior put in the data's units: :math:`\rho \sim \mathrm{Gamma}(a, b)`
     is :math:`\mathrm{ROAS} = \rho \bar R \sim \mathrm{Gamma}(a, b / \bar R)`,
     :math:`\bar R` the data's mean revenue per period over its mean total
-    spend per period (:class:`mmm_jax.models.Effect`), so they are a priori
+    spend per period (:class:`mmm_jax.models.config.Effect`), so they are a priori
     what they would be without the experiments.
 
     Args:

@@ -201,7 +201,7 @@ def _spread_guess(prior: dist.Distribution, n_channel: int) -> np.ndarray:
 def geo_inputs(data, config: ModelConfig, baseline: np.ndarray | None = None) -> GeoInputs:
     r"""Computes :class:`GeoInputs` for a geo panel fitted with ``config.geo_pooling``.
 
-    * **size** :math:`n_g` (:class:`~mmm_jax.models.GeoSize`): population or
+    * **size** :math:`n_g` (:class:`~mmm_jax.models.config.GeoSize`): population or
       mean revenue, divided by its mean over geos;
     * **noise scale** :math:`n_g` with ``noise_by_size``, else 1;
     * **controls**: a control whose geo means, divided by size, vary less

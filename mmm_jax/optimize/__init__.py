@@ -4,6 +4,11 @@ Works on any differentiable response function of spend, typically the
 posterior response surface of `mmm_jax.transforms.response` (built from a fit by
 `mmm_jax.diagnostics.analysis.Analysis`); never imports the model, inference or
 analysis layers.
+
+The utilities the optimiser maximises are named by string (``"mean"``,
+``"profit"``, ``"var:0.05"``, ``"cvar:0.05"``) or built by the factories of
+`mmm_jax.optimize.utility` (``cvar(0.05, smooth=0.01)``), where any
+``u(revenue, spend)`` of one's own can also be passed.
 """
 
 from mmm_jax.optimize.budget import (
@@ -12,15 +17,5 @@ from mmm_jax.optimize.budget import (
     simulate_allocation,
     target_roas_budget,
 )
-from mmm_jax.optimize.utility import cvar, mean_profit, mean_revenue, value_at_risk
 
-__all__ = [
-    "BudgetResult",
-    "cvar",
-    "mean_profit",
-    "mean_revenue",
-    "optimize_budget",
-    "simulate_allocation",
-    "target_roas_budget",
-    "value_at_risk",
-]
+__all__ = ["BudgetResult", "optimize_budget", "simulate_allocation", "target_roas_budget"]

@@ -56,7 +56,7 @@ import optax
 from mmm_jax._stats import estimate
 from mmm_jax._typing import Array, ArrayLike, PRNGKey
 from mmm_jax.optimize.projection import check_feasible, project_bounded_simplex
-from mmm_jax.optimize.utility import Utility, mean_revenue
+from mmm_jax.optimize.utility import Utility, parse_utility
 
 #: Entries closer than this (relative to the average entry B/n) to a bound are at it.
 _AT_BOUND_RTOL = 1e-6
@@ -321,7 +321,7 @@ def optimize_budget(
     budget: float,
     lower: ArrayLike,
     upper: ArrayLike,
-    utility: Utility = mean_revenue(),  # noqa: B008 (a cached, stateless factory)
+    utility: Utility | str = "mean",
     num_steps: int = 400,
     learning_rate: float = 0.05,
     num_starts: int = 4,
@@ -343,8 +343,9 @@ def optimize_budget(
       lower: Lower bounds, shape of the decision (e.g. ``(channel,)``,
         ``(geo, channel)``, ``(period, channel)``) or broadcastable to it.
       upper: Upper bounds, likewise.
-      utility: A factory result from `mmm_jax.optimize.utility`, or any
-        ``u(revenue (draw,), spend) -> scalar``.
+      utility: A name, ``mean`` (default), ``profit``, ``var:Q`` or ``cvar:Q``
+        (`mmm_jax.optimize.utility.parse_utility`); a factory result from
+        `mmm_jax.optimize.utility`; or any ``u(revenue (draw,), spend) -> scalar``.
       num_steps: Ascent steps (static).
       learning_rate: Initial step of the default Adam in normalised units (1 is
         the average entry), cosine-decayed to 0; ignored when ``optimizer``
@@ -365,6 +366,8 @@ def optimize_budget(
     Raises:
       ValueError: Infeasible or invalid budget, bounds or settings.
     """
+    if isinstance(utility, str):
+        utility = parse_utility(utility)
     budget, lower, upper, reference, shape = _bounds(budget, lower, upper, reference)
     if num_steps < 1 or num_starts < 1:
         raise ValueError(f"num_steps and num_starts must be >= 1, got {num_steps}, {num_starts}")

@@ -6,6 +6,9 @@ draw, shape ``(draw,)``, and ``spend`` the decision in currency (any shape; its
 total is the money spent). Factories are cached, so ``cvar(0.05)`` called twice
 returns the same function and the optimiser's compiled loop is reused.
 
+The optimiser also takes a utility by name (`parse_utility`): ``mean``,
+``profit``, ``var:Q`` or ``cvar:Q``, as the command line does.
+
 Tails are LOWER tails of revenue (the bad outcomes) with the tail probability
 :math:`\alpha` as argument: ``quantile(0.05)``, ``value_at_risk(0.05)`` and
 ``cvar(0.05)`` all look at the worst 5% of draws. (pymc-marketing's
@@ -157,3 +160,19 @@ def _lower_quantile(revenue: Array, alpha: float) -> Array:
     n = revenue.shape[0]
     k = max(math.ceil(alpha * n - 1e-9), 1)  # ceil (robust to 0.1 * 30 = 3.0000000000000004)
     return jnp.sort(revenue)[k - 1]
+
+
+def parse_utility(name: str) -> Utility:
+    """A utility of the revenue draws from its name: ``mean``, ``profit``, ``var:Q`` or ``cvar:Q``.
+
+    Raises:
+      ValueError: Any other name, or a level Q the utility refuses.
+    """
+    simple = {"mean": mean_revenue, "profit": mean_profit}
+    if name in simple:
+        return simple[name]()
+    kind, _, level = name.partition(":")
+    try:
+        return {"var": value_at_risk, "cvar": cvar}[kind](float(level))
+    except (KeyError, ValueError):
+        raise ValueError(f"utility must be mean, profit, var:Q or cvar:Q, got {name!r}") from None

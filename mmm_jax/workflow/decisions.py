@@ -23,14 +23,8 @@ from mmm_jax._format import fmt_sig
 from mmm_jax._stats import estimate
 from mmm_jax.diagnostics.analysis import Analysis, analyse
 from mmm_jax.diagnostics.metrics import FitLike
-from mmm_jax.optimize import (
-    cvar,
-    mean_profit,
-    mean_revenue,
-    optimize_budget,
-    value_at_risk,
-)
-from mmm_jax.optimize.utility import Utility
+from mmm_jax.optimize import optimize_budget
+from mmm_jax.optimize.utility import parse_utility
 from mmm_jax.run_folder import RunFolder
 from mmm_jax.workflow.verdicts import check_decidable, decision_review, unidentified_channels
 
@@ -39,27 +33,10 @@ __all__ = [
     "allocation_settings",
     "allocation_vector",
     "optimize_run",
-    "parse_utility",
     "read_allocation",
     "simulate",
     "simulate_run",
 ]
-
-
-def parse_utility(name: str) -> Utility:
-    """A utility of the revenue draws from its name: ``mean``, ``profit``, ``var:Q`` or ``cvar:Q``.
-
-    Raises:
-      ValueError: Any other name, or a level Q the utility refuses.
-    """
-    simple = {"mean": mean_revenue, "profit": mean_profit}
-    if name in simple:
-        return simple[name]()
-    kind, _, level = name.partition(":")
-    try:
-        return {"var": value_at_risk, "cvar": cvar}[kind](float(level))
-    except (KeyError, ValueError):
-        raise ValueError(f"utility must be mean, profit, var:Q or cvar:Q, got {name!r}") from None
 
 
 def allocation_settings(

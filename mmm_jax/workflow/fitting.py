@@ -20,14 +20,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import jax
 
 from mmm_jax.data import MMMData
-from mmm_jax.models import (
-    Adstock,
-    GeoPooling,
-    Likelihood,
-    ModelConfig,
-    Saturation,
-    SynergyPriors,
-)
+from mmm_jax.models import Adstock, GeoPooling, ModelConfig, Saturation, SynergyPriors
+from mmm_jax.models.config import Likelihood
 
 if TYPE_CHECKING:
     from mmm_jax.calibration import LiftSpread, LiftTests
@@ -99,7 +93,7 @@ def fit(
       num_samples: NUTS draws kept per chain.
       num_chains: NUTS chains.
       num_steps: SVI or MAP optimisation steps.
-      guide: SVI guide (`mmm_jax.inference.Guide` value).
+      guide: SVI guide by name (a `mmm_jax.inference.svi.Guide` value).
       target_accept: NUTS's target acceptance probability in (0, 1)
         (``None``: `mmm_jax.inference.fit_nuts`'s default); a NUTS setting only.
       progress_bar: Show progress bars (they keep JAX from caching the
@@ -209,7 +203,8 @@ def roas_prior_config(
       ValueError: An unknown channel, a non-positive moment, or a
         relative-ROAS prior that is not a Gamma.
     """
-    from mmm_jax.models import Effect, roas_prior
+    from mmm_jax.models import roas_prior
+    from mmm_jax.models.config import Effect
 
     try:
         prior = roas_prior(

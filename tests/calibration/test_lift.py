@@ -15,7 +15,6 @@ from mmm_jax.data import DataValidationError, from_frame
 from mmm_jax.inference import Fit, fit_map, fit_svi
 from mmm_jax.models import (
     Adstock,
-    Effect,
     MediaPriors,
     ModelConfig,
     Saturation,
@@ -24,6 +23,7 @@ from mmm_jax.models import (
     mmm,
     roas_prior,
 )
+from mmm_jax.models.config import Effect
 from tests._frames import random_frame
 from tests._paths import BENCHDATA
 

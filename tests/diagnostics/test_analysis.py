@@ -13,7 +13,8 @@ from mmm_jax.diagnostics.metrics import contributions, marginal_roas
 from mmm_jax.diagnostics.report import figures_for_fit
 from mmm_jax.diagnostics.review import review
 from mmm_jax.inference import Fit
-from mmm_jax.models import GeoPooling, GeoShapes, ModelConfig, build_inputs, mmm
+from mmm_jax.models import GeoPooling, ModelConfig, build_inputs, mmm
+from mmm_jax.models.config import GeoShapes
 from mmm_jax.models.mmm import time_frame
 from tests.diagnostics.test_metrics import data as data  # noqa: F401  (module fixture)
 from tests.diagnostics.test_metrics import make_fit

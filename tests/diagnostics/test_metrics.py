@@ -16,7 +16,8 @@ from mmm_jax.diagnostics.metrics import (
     waste_flags,
 )
 from mmm_jax.inference import Fit
-from mmm_jax.models import Adstock, Effect, MediaPriors, ModelConfig, Saturation, SynergyPriors
+from mmm_jax.models import Adstock, MediaPriors, ModelConfig, Saturation, SynergyPriors
+from mmm_jax.models.config import Effect
 from mmm_jax.models.mmm import time_frame
 
 N = 80

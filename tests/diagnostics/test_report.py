@@ -249,7 +249,8 @@ def _hand_fit(synergy: bool):
 
     from mmm_jax.data import from_frame
     from mmm_jax.inference import Fit
-    from mmm_jax.models import Adstock, Effect, MediaPriors, ModelConfig, Saturation, SynergyPriors
+    from mmm_jax.models import Adstock, MediaPriors, ModelConfig, Saturation, SynergyPriors
+    from mmm_jax.models.config import Effect
     from mmm_jax.models.mmm import time_frame
 
     rng = np.random.default_rng(3)

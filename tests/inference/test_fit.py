@@ -11,8 +11,10 @@ import numpyro.distributions as dist
 
 from mmm_jax.data import from_frame
 from mmm_jax.diagnostics.metrics import contributions
-from mmm_jax.inference import Fit, FitFileError, Guide, fit_map, fit_nuts, fit_svi
-from mmm_jax.models import Likelihood, ModelConfig
+from mmm_jax.inference import Fit, FitFileError, fit_map, fit_nuts, fit_svi
+from mmm_jax.inference.svi import Guide
+from mmm_jax.models import ModelConfig
+from mmm_jax.models.config import Likelihood
 from mmm_jax.synthetic import SimulationConfig, simulate
 
 
@@ -296,7 +298,8 @@ def test_to_arviz_labels_per_geo_curve_sites(centred):
     from numpyro.infer import Predictive
 
     from mmm_jax.data import from_frame
-    from mmm_jax.models import GeoPooling, GeoShapes, build_inputs, mmm
+    from mmm_jax.models import GeoPooling, build_inputs, mmm
+    from mmm_jax.models.config import GeoShapes
     from mmm_jax.models.mmm import time_frame
 
     rng = np.random.default_rng(0)

@@ -15,8 +15,8 @@ from numpyro.handlers import seed, trace
 from numpyro.infer import Predictive
 
 from mmm_jax.data import from_frame
-from mmm_jax.models import GeoPooling, GeoShapes, ModelConfig, build_inputs, mmm
-from mmm_jax.models.config import config_from_dict, config_to_dict
+from mmm_jax.models import GeoPooling, ModelConfig, build_inputs, mmm
+from mmm_jax.models.config import GeoShapes, config_from_dict, config_to_dict
 from mmm_jax.models.terms import media_response
 from tests._paths import BENCHDATA
 from tests.models.test_model import small_frame
@@ -106,7 +106,7 @@ def test_geo_sites_shapes_and_prior_predictive(geo_data, shapes):
 
 
 def test_geo_sizes_follow_population_revenue_or_nothing(sized_data):
-    from mmm_jax.models import GeoSize
+    from mmm_jax.models.config import GeoSize
     from mmm_jax.models.geo import describe_geo_inputs, geo_inputs
 
     truth = np.asarray(SIZES) / np.mean(SIZES)
@@ -227,7 +227,7 @@ def test_one_geo_with_pooling_is_the_national_model(key):
 
 
 def test_geo_pooling_config_round_trip_and_checks():
-    from mmm_jax.models import GeoSize
+    from mmm_jax.models.config import GeoSize
 
     config = ModelConfig(
         geo_pooling=GeoPooling(
@@ -251,10 +251,12 @@ def test_geo_pooling_config_round_trip_and_checks():
         del before["geo_pooling"][name]
     with pytest.raises(ValueError, match="no geo sizes"):
         config_from_dict(before)
+    by_name = GeoPooling(shapes="per_geo", size="revenue")
+    assert by_name.shapes is GeoShapes.PER_GEO and by_name.size is GeoSize.REVENUE
     with pytest.raises(TypeError, match="GeoShapes"):
-        GeoPooling(shapes="shared")
-    with pytest.raises(TypeError, match="GeoSize"):
-        GeoPooling(size="revenue")
+        GeoPooling(shapes=True)
+    with pytest.raises(ValueError, match="size must be one of 'auto', 'population'"):
+        GeoPooling(size="people")
     with pytest.raises(TypeError, match="GeoPooling"):
         ModelConfig(geo_pooling=True)
 

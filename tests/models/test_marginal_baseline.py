@@ -17,7 +17,8 @@ from numpyro.handlers import block, seed, substitute, trace
 from numpyro.infer import Predictive
 
 from mmm_jax.data import from_frame
-from mmm_jax.models import BaselinePriors, GeoPooling, Likelihood, ModelConfig, build_inputs, mmm
+from mmm_jax.models import BaselinePriors, GeoPooling, ModelConfig, build_inputs, mmm
+from mmm_jax.models.config import Likelihood
 from mmm_jax.models.mmm import baseline_design, marginal_baseline_blocker
 from mmm_jax.models.terms import baseline_term
 from tests._frames import random_frame

@@ -12,8 +12,6 @@ from numpyro.handlers import seed, substitute, trace
 from mmm_jax.data import from_frame
 from mmm_jax.models import (
     Adstock,
-    Effect,
-    Likelihood,
     MediaPriors,
     ModelConfig,
     Saturation,
@@ -21,7 +19,7 @@ from mmm_jax.models import (
     build_inputs,
     mmm,
 )
-from mmm_jax.models.config import config_from_dict, config_to_dict
+from mmm_jax.models.config import Effect, Likelihood, config_from_dict, config_to_dict
 from mmm_jax.models.mmm import fourier_features
 from mmm_jax.models.terms import media_response
 from tests._frames import random_frame
@@ -176,8 +174,8 @@ def test_per_channel_prior_batch_shape(data):
 
 
 def test_config_validation_messages():
-    with pytest.raises(TypeError, match="adstock must be one Adstock"):
-        ModelConfig(adstock="geometric")
+    with pytest.raises(TypeError, match="adstock must be one of .* or their Adstock members"):
+        ModelConfig(adstock=1)
     with pytest.raises(ValueError, match="max_lag must be >= 1"):
         ModelConfig(max_lag=0)
     with pytest.raises(ValueError, match="yearly_order must be a non-negative int"):
@@ -301,8 +299,12 @@ def test_effect_parametrisations_and_their_round_trip():
     assert config_from_dict(old).media.effect_kind is Effect.COEF
     with pytest.raises(ValueError, match="effect=Effect.ROAS needs a roas prior"):
         MediaPriors(effect=Effect.ROAS)
-    with pytest.raises(TypeError, match="effect must be an Effect"):
-        MediaPriors(effect="roas")
+    # the plain names are accepted and held as the enum; others are refused, naming the choices
+    assert MediaPriors(effect="coef").effect is Effect.COEF
+    with pytest.raises(ValueError, match="effect must be one of 'relative_roas', 'roas', 'coef'"):
+        MediaPriors(effect="rOAS")
+    with pytest.raises(TypeError, match="effect must be one of .* or their Effect members"):
+        MediaPriors(effect=1.0)
 
 
 def test_lognormal_likelihood_has_mean_mu(data):
@@ -379,3 +381,35 @@ def test_priors_serialise_or_fail_at_save_time():
 def test_adstock_window_longer_than_data_is_refused(data):
     with pytest.raises(ValueError, match=r"max_lag=200\) is longer than the data \(120 periods\)"):
         build_inputs(data, ModelConfig(max_lag=200))
+
+
+def test_options_are_given_by_name_and_held_as_enums():
+    from mmm_jax.models import GeoPooling
+    from mmm_jax.models.config import GeoShapes, GeoSize
+
+    config = ModelConfig(
+        adstock=("geometric", Adstock.WEIBULL_PDF, "delayed"),
+        saturation="michaelis_menten",
+        likelihood="student_t",
+        geo_pooling=GeoPooling(shapes="per_geo", size="population"),
+    )
+    assert config.adstock == (Adstock.GEOMETRIC, Adstock.WEIBULL_PDF, Adstock.DELAYED)
+    assert config.saturation is Saturation.MICHAELIS_MENTEN
+    assert config.likelihood is Likelihood.STUDENT_T
+    assert config.geo_pooling.shapes is GeoShapes.PER_GEO
+    assert config.geo_pooling.size is GeoSize.POPULATION
+    # held as the enums, a configuration by name is the configuration by enum
+    by_name = ModelConfig(likelihood="normal", adstock=["weibull_pdf"])
+    assert config_to_dict(by_name) == config_to_dict(ModelConfig(adstock=(Adstock.WEIBULL_PDF,)))
+    spec = config_to_dict(config)
+    assert config_to_dict(config_from_dict(json.loads(json.dumps(spec)))) == spec
+    with pytest.raises(ValueError, match="likelihood must be one of 'normal', 'student_t'"):
+        ModelConfig(likelihood="gaussian")
+    with pytest.raises(ValueError, match="adstock must be one of 'geometric'"):
+        ModelConfig(adstock=("geometric", "weibull"))
+    with pytest.raises(TypeError, match="adstock must be one Adstock or a tuple of them"):
+        ModelConfig(adstock=())
+    with pytest.raises(ValueError, match="shapes must be one of 'shared', 'per_geo'"):
+        GeoPooling(shapes="pooled")
+    with pytest.raises(TypeError, match="size must be one of .* or their GeoSize members"):
+        GeoPooling(size=3)

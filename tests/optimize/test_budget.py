@@ -7,13 +7,8 @@ import pytest
 import jax
 import jax.numpy as jnp
 
-from mmm_jax.optimize import (
-    cvar,
-    mean_profit,
-    optimize_budget,
-    simulate_allocation,
-    target_roas_budget,
-)
+from mmm_jax.optimize import optimize_budget, simulate_allocation, target_roas_budget
+from mmm_jax.optimize.utility import cvar, mean_profit
 from mmm_jax.transforms import ResponseParams, horizon_response, steady_response
 from mmm_jax.transforms.saturation import Saturation
 from tests._paths import BENCHDATA
@@ -206,6 +201,11 @@ def test_cvar_utility_beats_mean_optimum_on_its_own_objective(key):
     assert score(by_cvar.allocation) >= score(by_mean.allocation)
     assert by_cvar.converged
     assert abs(by_cvar.allocation.sum() - B) <= 1e-6 * B
+    # by name, as the CLI gives it: the same cached utility, so the same optimum
+    by_name = optimize_budget(f, utility="cvar:0.1", **kw)
+    np.testing.assert_array_equal(by_name.allocation, by_cvar.allocation)
+    with pytest.raises(ValueError, match="utility must be mean, profit"):
+        optimize_budget(f, utility="cvar:2", **kw)
 
 
 def test_horizon_plan(key):

@@ -4,8 +4,14 @@ import pytest
 import jax
 import jax.numpy as jnp
 
-from mmm_jax.optimize import cvar, mean_profit, mean_revenue, value_at_risk
-from mmm_jax.optimize.utility import quantile
+from mmm_jax.optimize.utility import (
+    cvar,
+    mean_profit,
+    mean_revenue,
+    parse_utility,
+    quantile,
+    value_at_risk,
+)
 
 DRAWS = np.random.default_rng(0).gamma(4.0, 250.0, size=1000)
 SPEND = jnp.asarray([100.0, 250.0, 50.0])
@@ -60,3 +66,14 @@ def test_factories_validate_and_cache():
     with pytest.raises(ValueError, match="smooth"):
         cvar(0.1, smooth=-1.0)
     assert cvar(0.05) is cvar(0.05) and mean_revenue() is mean_revenue()
+
+
+def test_utilities_by_name_are_the_factories():
+    """The names the CLI and ``optimize_budget(utility=...)`` take give the cached factories."""
+    assert parse_utility("mean") is mean_revenue()
+    assert parse_utility("profit") is mean_profit()
+    assert parse_utility("cvar:0.1") is cvar(0.1)
+    assert parse_utility("var:0.05") is value_at_risk(0.05)
+    for bad in ("median", "cvar", "cvar:x", "var:1.5", "CVaR:0.1"):
+        with pytest.raises(ValueError, match="utility must be mean, profit, var:Q or cvar:Q"):
+            parse_utility(bad)
