@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "base",
         ("mmm_jax._typing", "mmm_jax._stats", "mmm_jax._atomic", "mmm_jax._version")
-        + ("mmm_jax._dists", "mmm_jax._format", "mmm_jax._heartbeat")
+        + ("mmm_jax._dists", "mmm_jax._enums", "mmm_jax._format", "mmm_jax._heartbeat")
         + ("mmm_jax.runtime",),
     ),
 ]

@@ -10,6 +10,7 @@ import jax
 from jax.sharding import Mesh
 from numpyro.infer import MCMC, NUTS, init_to_median
 
+from mmm_jax._enums import member as enum_member
 from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
 from mmm_jax.inference._baseline import conditional_baseline, pick_baseline_design
@@ -24,7 +25,7 @@ __all__ = ["fit_nuts"]
 
 def _pick_chain_method(chain_method, num_chains: int, sharded: bool = False) -> ChainMethod:
     if chain_method is not None:
-        return ChainMethod(chain_method)
+        return enum_member(ChainMethod, chain_method, "chain_method")
     if not sharded and num_chains > 1 and jax.local_device_count() >= num_chains:
         return ChainMethod.PARALLEL
     if jax.default_backend() == "cpu":

@@ -20,6 +20,7 @@ from numpyro.infer.autoguide import (
     AutoNormal,
 )
 
+from mmm_jax._enums import member as enum_member
 from mmm_jax.calibration import LiftTests
 from mmm_jax.data import MMMData
 from mmm_jax.inference._baseline import conditional_baseline, pick_baseline_design
@@ -207,7 +208,7 @@ def fit_svi(
       ValueError: Non-positive sizes, or ``marginalize_baseline=True`` where
         the baseline cannot be integrated out (the message says why).
     """
-    guide = Guide(guide)
+    guide = enum_member(Guide, guide, "guide")
     if num_steps < 1 or num_samples < 1 or num_particles < 1:
         raise ValueError("num_steps, num_samples and num_particles must be >= 1")
     inputs = build_inputs(data, config, lift=lift_tests)

@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import numpyro.distributions as dist
 
 from mmm_jax._dists import distribution_from_dict, distribution_to_dict
+from mmm_jax._enums import member as enum_member
 from mmm_jax.data.dataset import MMMData
 from mmm_jax.transforms.adstock import ADSTOCK_PARAMS, Adstock
 from mmm_jax.transforms.saturation import SATURATION_PARAMS, Saturation
@@ -80,24 +81,10 @@ def _as_enum(obj: Any, name: str, enum_type: type[enum.Enum], *, tuples: bool = 
         items = tuple(value)
         if not items:
             raise TypeError(f"{name} must be one {enum_type.__name__} or a tuple of them, got ()")
-        member = tuple(_enum_member(v, enum_type, name) for v in items)
+        member = tuple(enum_member(enum_type, v, name) for v in items)
     else:
-        member = _enum_member(value, enum_type, name)
+        member = enum_member(enum_type, value, name)
     object.__setattr__(obj, name, member)
-
-
-def _enum_member(value: Any, enum_type: type[enum.Enum], name: str) -> enum.Enum:
-    if isinstance(value, enum_type):
-        return value
-    choices = ", ".join(repr(e.value) for e in enum_type)
-    if not isinstance(value, str):
-        raise TypeError(
-            f"{name} must be one of {choices} or their {enum_type.__name__} members, got {value!r}"
-        )
-    try:
-        return enum_type(value)
-    except ValueError:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}") from None
 
 
 class Effect(enum.Enum):
@@ -733,13 +720,12 @@ def _spec_distribution(value: Any, path: str, *, optional: bool = False):
 
 
 def _spec_enum(value: Any, enum_type: type[enum.Enum], path: str, *, tuples: bool = False):
-    choices = ", ".join(e.value for e in enum_type)
     if tuples and isinstance(value, list):
         return tuple(_spec_enum(v, enum_type, f"{path}[{i}]") for i, v in enumerate(value))
     try:
-        return enum_type(value)
-    except ValueError:
-        raise ValueError(f"{path}: must be one of {choices}, got {value!r}") from None
+        return enum_member(enum_type, value, f"{path}:")
+    except TypeError as err:  # a JSON number or list where a name belongs
+        raise ValueError(str(err)) from None
 
 
 def _spec_int(value: Any, path: str, *, nullable: bool = False) -> int | None:

@@ -9,7 +9,6 @@ argument as the caller asks (``names``: ``mmm-jax`` passes its flags).
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 import math
 import os
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 
+from mmm_jax._enums import member as enum_member
 from mmm_jax.data import MMMData
 from mmm_jax.models import Adstock, GeoPooling, ModelConfig, Saturation, SynergyPriors
 from mmm_jax.models.config import Likelihood
@@ -55,15 +55,6 @@ GEO_POOLING_CENTRING: dict[str, bool | None] = {"auto": None, "centred": True, "
 def _naming(names: Callable[[str], str] | None) -> Callable[[str], str]:
     """How messages name an argument: by ``names(parameter)``, else by the parameter itself."""
     return names if names is not None else (lambda parameter: parameter)
-
-
-def _choice(kind: type[enum.Enum], value: Any, name: str) -> Any:
-    """``kind(value)``, or a `ValueError` naming ``name`` and the choices."""
-    try:
-        return kind(value)
-    except ValueError:
-        choices = ", ".join(str(m.value) for m in kind)
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}") from None
 
 
 def fit(
@@ -324,13 +315,13 @@ def model_config(
             raise ValueError(f"{name('prior_config')} {err}") from None
     changes: dict[str, Any] = {}
     if adstock is not None:
-        changes["adstock"] = _choice(Adstock, adstock, name("adstock"))
+        changes["adstock"] = enum_member(Adstock, adstock, name("adstock"))
     if saturation is not None:
-        changes["saturation"] = _choice(Saturation, saturation, name("saturation"))
+        changes["saturation"] = enum_member(Saturation, saturation, name("saturation"))
     if max_lag is not None:
         changes["max_lag"] = max_lag
     if likelihood is not None:
-        changes["likelihood"] = _choice(Likelihood, likelihood, name("likelihood"))
+        changes["likelihood"] = enum_member(Likelihood, likelihood, name("likelihood"))
     if synergy:
         changes["synergy"] = config.synergy or SynergyPriors()
     if geo_pooling is None and not prior_config:
@@ -522,7 +513,7 @@ def prepare_fit(
     if lift_tests:
         if not Path(lift_tests).is_file():
             raise ValueError(f"no lift-test file at {lift_tests}")
-        spread = _choice(LiftSpread, lift_spread, name("lift_spread"))
+        spread = enum_member(LiftSpread, lift_spread, name("lift_spread"))
         lift = load_lift_csv(lift_tests, data, market_share=lift_market_share, spread=spread)
     if holdout is not None:
         if lift is not None:

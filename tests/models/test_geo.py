@@ -255,7 +255,7 @@ def test_geo_pooling_config_round_trip_and_checks():
     assert by_name.shapes is GeoShapes.PER_GEO and by_name.size is GeoSize.REVENUE
     with pytest.raises(TypeError, match="GeoShapes"):
         GeoPooling(shapes=True)
-    with pytest.raises(ValueError, match="size must be one of 'auto', 'population'"):
+    with pytest.raises(ValueError, match="size must be one of auto, population"):
         GeoPooling(size="people")
     with pytest.raises(TypeError, match="GeoPooling"):
         ModelConfig(geo_pooling=True)
