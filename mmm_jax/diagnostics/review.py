@@ -42,13 +42,13 @@ from typing import Any
 import numpy as np
 
 import jax
-from numpyro.handlers import seed, trace
 from numpyro.infer import Predictive
 
 from mmm_jax.diagnostics.analysis import Analysis, analyse
 from mmm_jax.diagnostics.metrics import FitLike, contributions, hdi
 from mmm_jax.diagnostics.summary import convergence
 from mmm_jax.models import mmm
+from mmm_jax.models.mmm import model_sites
 
 __all__ = [
     "ReviewThresholds",
@@ -713,11 +713,9 @@ def check_holdout(
 
 # ------------------------------------------------------------------ prior to posterior
 def _sampled_sites(fit: FitLike) -> list[str]:
-    tr = trace(seed(mmm, 0)).get_trace(fit.inputs(), fit.config)
+    sites = model_sites(fit.inputs(), fit.config)
     return [
-        k
-        for k, v in tr.items()
-        if v["type"] == "sample" and not v["is_observed"] and k in fit.draws
+        k for k, s in sites.items() if s.type == "sample" and not s.is_observed and k in fit.draws
     ]
 
 

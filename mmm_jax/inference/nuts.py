@@ -18,7 +18,7 @@ from mmm_jax.inference._common import ChainMethod, compile_clock, geo_info, keep
 from mmm_jax.inference.fit import Fit
 from mmm_jax.inference.sharding import geo_mesh, shard_inputs
 from mmm_jax.models import ModelConfig, build_inputs, mmm
-from mmm_jax.models.mmm import time_frame
+from mmm_jax.models.mmm import model_sites, time_frame
 
 __all__ = ["fit_nuts"]
 
@@ -39,15 +39,12 @@ def per_geo_sites(inputs, config: ModelConfig, y) -> tuple[list[str], list[str]]
     Per-geo sites are the geo term's offsets and amplitudes (``geo/*`` with a
     geo axis) and, when the baseline is sampled, the per-geo intercepts.
     """
-    from numpyro.handlers import seed, trace
-
-    tr = trace(seed(mmm, 0)).get_trace(inputs, config, y)
     n_geo = inputs.lagged.shape[0]
     per_geo, shared = [], []
-    for name, site in tr.items():
-        if site["type"] != "sample" or site["is_observed"]:
+    for name, site in model_sites(inputs, config, y).items():
+        if site.type != "sample" or site.is_observed:
             continue
-        shape = np.shape(site["value"])
+        shape = site.shape
         geo_indexed = n_geo > 1 and len(shape) >= 1 and shape[0] == n_geo
         if geo_indexed and (name.startswith("geo/") or name == "baseline/intercept"):
             per_geo.append(name)

@@ -11,7 +11,6 @@ import jax
 import jax.numpy as jnp
 import optax
 from jax.sharding import Mesh
-from numpyro.handlers import seed, trace
 from numpyro.infer import SVI, Predictive, Trace_ELBO, init_to_median
 from numpyro.infer.autoguide import (
     AutoDelta,
@@ -28,7 +27,7 @@ from mmm_jax.inference._common import TIME_SITES, compile_clock, geo_info, keep_
 from mmm_jax.inference.fit import Fit
 from mmm_jax.inference.sharding import geo_mesh, shard_inputs
 from mmm_jax.models import ModelConfig, build_inputs, mmm
-from mmm_jax.models.mmm import ModelInputs, time_frame
+from mmm_jax.models.mmm import ModelInputs, model_sites, time_frame
 
 __all__ = ["Guide", "fit_map", "fit_svi"]
 
@@ -98,8 +97,8 @@ def _run_svi(
 
 
 def _deterministic_sites(inputs: ModelInputs, config: ModelConfig) -> list[str]:
-    tr = trace(seed(mmm, 0)).get_trace(inputs, config)
-    return [k for k, v in tr.items() if v["type"] == "deterministic" and k not in TIME_SITES]
+    sites = model_sites(inputs, config)
+    return [k for k, s in sites.items() if s.type == "deterministic" and k not in TIME_SITES]
 
 
 def _complete(latent: dict, inputs: ModelInputs, config: ModelConfig, key) -> dict:

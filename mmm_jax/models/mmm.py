@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
-from numpyro.handlers import scope
+from numpyro.handlers import scope, seed, trace
 
 from mmm_jax._typing import Array
 from mmm_jax.calibration.lift import LiftTests
@@ -28,6 +28,8 @@ from mmm_jax.models.terms import (
 from mmm_jax.transforms.conv import lag_stack
 
 __all__ = [
+    "SiteInfo",
+    "model_sites",
     "ModelInputs",
     "TimeFrame",
     "baseline_design",
@@ -574,3 +576,32 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
             gamma,
             multiplier,
         )
+
+
+class SiteInfo(NamedTuple):
+    """What a trace of the model says about one site, without its value."""
+
+    type: str
+    is_observed: bool
+    shape: tuple[int, ...]
+
+
+def model_sites(
+    inputs: ModelInputs, config: ModelConfig, y: Array | None = None
+) -> dict[str, SiteInfo]:
+    """The sites of one (seeded) run of :func:`mmm`, in order, with their shapes.
+
+    The model is traced abstractly (``jax.make_jaxpr`` compiles nothing): run
+    eagerly, each of its operations would compile a program of its own in a
+    fresh process, hundreds of them, seconds before a fit or a review starts.
+    """
+    sites: dict[str, SiteInfo] = {}
+
+    def record():  # every operation staged, none executed
+        for name, site in trace(seed(mmm, 0)).get_trace(inputs, config, y).items():
+            observed = bool(site.get("is_observed", False))
+            sites[name] = SiteInfo(site["type"], observed, tuple(np.shape(site["value"])))
+        return 0
+
+    jax.make_jaxpr(record)()
+    return sites
