@@ -40,6 +40,10 @@ VOLATILE = (
 )
 
 
+#: Instruction-set flags (``/proc/cpuinfo``) that change the code XLA emits.
+SIMD = ("sse", "ssse", "avx", "fma", "f16c", "amx")
+
+
 def backend() -> dict[str, str]:
     """What the numbers depend on besides the code: library versions and the processor."""
     import numpy as np
@@ -47,13 +51,15 @@ def backend() -> dict[str, str]:
     import jax
     import jaxlib
 
-    cpu = platform.processor() or ""
-    try:
+    cpu, simd = platform.processor() or "", ""
+    try:  # XLA compiles for the host's instruction set: the same name can hide two
+        info = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+        cpu = f"{info['model name']} (family {info['cpu family']}, model {info['model']})"
+        simd = " ".join(sorted(f for f in info["flags"].split() if f.startswith(SIMD)))
+    except (OSError, KeyError):
         pass
     return {
         "jax": jax.__version__,
@@ -62,6 +68,7 @@ def backend() -> dict[str, str]:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpu": cpu,
+        "simd": simd,
         "x64": str(bool(jax.config.jax_enable_x64)),
     }
 
