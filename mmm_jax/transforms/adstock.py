@@ -16,6 +16,10 @@ weibull_cdf    ``shape`` k, ``scale`` λ   :math:`\exp(-(l/\lambda)^k)` (surviva
 weibull_pdf    ``shape`` k, ``scale`` λ   :math:`f_{k,\lambda}(l + 1)` (delayed peak when k > 1)
 delayed        ``retention`` α, θ ≥ 0     :math:`\alpha^{(l-\theta)^2}` (Jin et al. 2017)
 =============  =========================  =============================================
+
+:func:`weibull_decay` maps a Weibull kernel's :math:`(k, \lambda)` to the
+decay :math:`d` its first lags fix, the coordinate the pooled geo panel
+samples instead of :math:`\lambda`.
 """
 
 import enum
