@@ -21,6 +21,23 @@ site                          shape               meaning
 Geo :math:`g`'s coefficient of channel :math:`c` is ``media/coef`` times
 ``geo/media_multiplier``: the national coefficient (that of a geo of size
 one), the geo's size, and its own deviation.
+
+On a pooled panel the media term also changes one coordinate
+(:func:`mmm_jax.models.terms.sample_scale_as_decay`): a Weibull adstock's
+scale is sampled as its decay, not as :math:`\lambda` itself,
+
+============================  ==================  ======================================
+site                          shape               meaning
+============================  ==================  ======================================
+``media/decay``               ``(channel,)``      :math:`d = c(k) - k\log\lambda`, sampled, the scale prior pushed through
+``media/scale``               ``(channel,)``      :math:`\lambda`, now deterministic (what every consumer reads)
+============================  ==================  ======================================
+
+(``(geo, channel)`` with :attr:`~mmm_jax.models.config.GeoShapes.PER_GEO`;
+:math:`c(k) = \log(2^k - 1)` for the PDF form, 0 for the CDF form). The
+prior of :math:`\lambda` is unchanged; the data pin :math:`d` and leave
+:math:`(k, \lambda)` on a curved ridge, which NUTS crossed in many small
+steps. National models keep ``media/scale`` as the sampled site.
 """
 
 from __future__ import annotations

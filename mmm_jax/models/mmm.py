@@ -482,7 +482,9 @@ def mmm(inputs: ModelInputs, config: ModelConfig, y: Array | None = None) -> Non
     :math:`\sqrt{\beta_i \beta_j}` (:class:`mmm_jax.models.SynergyPriors`).
 
     Sites (public API): ``media/*`` (``roas`` or ``coef``, adstock and
-    saturation parameters, each ``(channel,)``; ``coef`` is always there),
+    saturation parameters, each ``(channel,)``; ``coef`` is always there; on
+    a pooled panel a Weibull ``scale`` is deterministic, sampled as
+    ``decay``: :mod:`mmm_jax.models.geo`),
     ``baseline/*``, ``synergy/gamma`` ``(pair,)``, ``sigma``, ``mu``
     ``(geo, time)`` and the observed ``y``; with lift tests ``lift/predicted``
     ``(test,)`` and the observed ``lift/delta_y`` (:func:`mmm_jax.models.lift.lift_term`).

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
+from numpyro.distributions import constraints
+from numpyro.distributions.transforms import Transform
 
 from mmm_jax._typing import Array
 from mmm_jax.models.config import (
@@ -24,7 +26,12 @@ from mmm_jax.models.config import (
     SynergyPriors,
     media_param_names,
 )
-from mmm_jax.transforms.adstock import adstock_weights_channels
+from mmm_jax.transforms._util import align
+from mmm_jax.transforms.adstock import (
+    Adstock,
+    adstock_weights_channels,
+    weibull_decay_offset,
+)
 from mmm_jax.transforms.conv import adstock_from_lags
 from mmm_jax.transforms.saturation import Saturation, saturate_channels
 
@@ -125,6 +132,110 @@ def curve_from_saturation_at_mean(kinds: tuple[Saturation, ...], params: dict) -
     return out
 
 
+class _ScaleToDecay(Transform):
+    r"""Weibull scale to decay, :math:`\lambda \mapsto d = c - k\log\lambda`, elementwise.
+
+    :math:`c` is :func:`mmm_jax.transforms.adstock.weibull_decay_offset` of each
+    channel's kind, so :math:`d` is
+    :func:`~mmm_jax.transforms.adstock.weibull_decay`. Maps the positive reals
+    onto the reals; :math:`\log|\partial d / \partial\lambda| = \log k - \log\lambda`.
+
+    ``k`` and ``c`` have the site's batch shape; values with leading sample
+    axes (``init_to_median`` draws 15 at once) are aligned with them
+    explicitly, never by implicit rank promotion.
+    """
+
+    def __init__(self, k: Array, c: Array):
+        self.k = k
+        self.c = c
+
+    @property
+    def domain(self):
+        return constraints.positive
+
+    @property
+    def codomain(self):
+        return constraints.real
+
+    def __call__(self, x):
+        x, k, c = align(x, self.k, self.c)
+        return c - k * jnp.log(x)
+
+    def _inverse(self, y):
+        y, k, c = align(y, self.k, self.c)
+        return jnp.exp((c - y) / k)
+
+    def log_abs_det_jacobian(self, x, y, intermediates=None):
+        x, k = align(x, self.k)
+        return jnp.log(k) - jnp.log(x)
+
+    def forward_shape(self, shape):
+        return jax.lax.broadcast_shapes(shape, jnp.shape(self.k), jnp.shape(self.c))
+
+    def inverse_shape(self, shape):
+        return jax.lax.broadcast_shapes(shape, jnp.shape(self.k), jnp.shape(self.c))
+
+    def tree_flatten(self):
+        return (self.k, self.c), (("k", "c"), {})
+
+
+def samples_decay(config: ModelConfig, n_geo: int, n_channel: int) -> bool:
+    r"""Whether :func:`media_term` samples the Weibull scale as a decay (site ``decay``).
+
+    It does on a pooled geo panel (``config.geo_pooling`` set, more than one
+    geo) whose channels have a Weibull scale, when the scale's prior lives on
+    the positive reals (the default ``LogNormal``, any ``Gamma``,
+    ``HalfNormal``...). A prior bounded otherwise keeps ``scale`` sampled
+    directly, as does every national model.
+    """
+    if config.geo_pooling is None or n_geo < 2:
+        return False
+    if "scale" not in media_param_names(config, n_channel)[0]:
+        return False
+    support = config.media.scale.support
+    return isinstance(support, constraints.greater_than) and bool(
+        np.all(np.asarray(support.lower_bound) == 0)
+    )
+
+
+def sample_scale_as_decay(prior: dist.Distribution, shape: Array, kinds: tuple) -> Array:
+    r"""Samples the Weibull scale :math:`\lambda` in decay coordinates; returns :math:`\lambda`.
+
+    The sampled site is ``decay``,
+    :math:`d = c(k) - k\log\lambda` (:func:`~mmm_jax.transforms.adstock.weibull_decay`:
+    :math:`c = \log(2^k - 1)` for the PDF form, 0 for the CDF form and for
+    channels whose kind has no scale), with density
+
+    .. math::
+        p(d \mid k) = p_\lambda\big(\lambda(d)\big)\,
+            \Big|\frac{\partial\lambda}{\partial d}\Big| = p_\lambda(\lambda)\,\frac{\lambda}{k},
+
+    the configured prior of :math:`\lambda` pushed through exactly: only
+    the coordinates NUTS moves in change, not the model. On a geo panel the
+    data pin the decay down and leave :math:`k` and :math:`\lambda` on a
+    curved ridge; in :math:`(k, d)` the ridge is nearly straight.
+    :math:`\lambda` is recorded as the deterministic site ``scale``, which
+    everything downstream reads.
+
+    Args:
+      prior: Prior of :math:`\lambda` (positive support), batch shape ``()``
+        or broadcastable to ``shape``'s.
+      shape: The sampled Weibull shapes :math:`k`, ``(channel,)`` or
+        ``(geo, channel)``.
+      kinds: Adstock kind of every channel (static).
+
+    Returns:
+      :math:`\lambda`, the shape of ``shape``.
+    """
+    batch = jnp.shape(shape)
+    is_pdf = jnp.broadcast_to(jnp.asarray([k is Adstock.WEIBULL_PDF for k in kinds]), batch)
+    c = jnp.where(is_pdf, weibull_decay_offset(shape, Adstock.WEIBULL_PDF), 0.0)
+    transform = _ScaleToDecay(shape, c)
+    base = prior if tuple(prior.batch_shape) == batch else prior.expand(batch)
+    decay = numpyro.sample("decay", dist.TransformedDistribution(base, transform))
+    return numpyro.deterministic("scale", transform.inv(decay))
+
+
 def media_term(
     lagged: Array,
     config: ModelConfig,
@@ -171,14 +282,24 @@ def media_term(
     ad_names, sat_names = media_param_names(config, n_channel)
     pooling = config.geo_pooling
     per_geo = pooling is not None and pooling.shapes is GeoShapes.PER_GEO and n_geo > 1
+    decay = samples_decay(config, n_geo, n_channel)
+
+    def curve_params() -> dict:
+        params = {}
+        for n in ad_names + sat_names:
+            if n == "scale" and decay:  # after "shape": the decay's Jacobian needs k
+                kinds = config.adstock_kinds(n_channel)
+                params[n] = sample_scale_as_decay(config.media.scale, params["shape"], kinds)
+            else:
+                params[n] = numpyro.sample(n, getattr(config.media, n))
+        return params
+
     with numpyro.plate("channel", n_channel, dim=-1):
         if per_geo:
             with numpyro.plate("geo", n_geo, dim=-2):
-                params = {
-                    n: numpyro.sample(n, getattr(config.media, n)) for n in ad_names + sat_names
-                }
+                params = curve_params()
         else:
-            params = {n: numpyro.sample(n, getattr(config.media, n)) for n in ad_names + sat_names}
+            params = curve_params()
         effect = config.media.effect_kind
         if effect is Effect.COEF:
             params["coef"] = numpyro.sample("coef", config.media.coef)

@@ -16,9 +16,14 @@ weibull_cdf    ``shape`` k, ``scale`` λ   :math:`\exp(-(l/\lambda)^k)` (surviva
 weibull_pdf    ``shape`` k, ``scale`` λ   :math:`f_{k,\lambda}(l + 1)` (delayed peak when k > 1)
 delayed        ``retention`` α, θ ≥ 0     :math:`\alpha^{(l-\theta)^2}` (Jin et al. 2017)
 =============  =========================  =============================================
+
+:func:`weibull_decay` maps a Weibull kernel's :math:`(k, \lambda)` to the
+decay :math:`d` its first lags fix, the coordinate the pooled geo panel
+samples instead of :math:`\lambda`.
 """
 
 import enum
+import math
 from collections.abc import Mapping
 
 import jax
@@ -180,6 +185,75 @@ def weibull_weights(
         if normalize:
             return jax.nn.softmax(logw, axis=-1)
         return jnp.exp(logw)
+    raise ValueError(f"kind must be Adstock.WEIBULL_CDF or Adstock.WEIBULL_PDF, got {kind!r}")
+
+
+def weibull_decay(shape: Array, scale: Array, kind: Adstock) -> Array:
+    r"""The Weibull kernel's decay, the combination of :math:`k` and :math:`\lambda` data pin down.
+
+    .. math::
+        d^{\mathrm{cdf}} = -k \log\lambda, \qquad
+        d^{\mathrm{pdf}} = \log(2^k - 1) - k \log\lambda
+
+    Read off the unnormalised weights of :func:`weibull_weights`:
+    :math:`-\log w^{\mathrm{cdf}}_1 = (1/\lambda)^k = e^{d}` (the log
+    cumulative hazard at lag one), and
+    :math:`\log(w^{\mathrm{pdf}}_0 / w^{\mathrm{pdf}}_1) = e^{d} - (k - 1)\log 2`
+    (the drop from lag zero to lag one, less a term of :math:`k` alone). The
+    lags that carry weight fix :math:`d` much better than :math:`\lambda`:
+    along a fixed decay, :math:`\lambda` and :math:`k` trade off in a curved
+    ridge (a banana) that NUTS crosses in many small steps. For every
+    :math:`k > 0` the map is smooth and strictly decreasing in
+    :math:`\lambda`, a bijection of :math:`(0, \infty)` onto the real line,
+    so it is a change of coordinates (:func:`weibull_scale_from_decay` is its
+    inverse).
+
+    Args:
+      shape: :math:`k > 0`, any shape.
+      scale: :math:`\lambda > 0`, broadcastable with ``shape``.
+      kind: ``Adstock.WEIBULL_CDF`` or ``Adstock.WEIBULL_PDF`` (static).
+
+    Returns:
+      :math:`d`, the broadcast shape of ``shape`` and ``scale``.
+    """
+    return weibull_decay_offset(shape, kind) - shape * jnp.log(scale)
+
+
+def weibull_scale_from_decay(shape: Array, decay: Array, kind: Adstock) -> Array:
+    r"""Inverse of :func:`weibull_decay`: :math:`\lambda = \exp\big((c(k) - d)/k\big)`.
+
+    :math:`c(k)` is :func:`weibull_decay_offset`, and
+    :math:`|d\lambda / d\,d| = \lambda / k`.
+
+    Args:
+      shape: :math:`k > 0`, any shape.
+      decay: :math:`d`, real, broadcastable with ``shape``.
+      kind: ``Adstock.WEIBULL_CDF`` or ``Adstock.WEIBULL_PDF`` (static).
+
+    Returns:
+      :math:`\lambda > 0`, the broadcast shape.
+    """
+    return jnp.exp((weibull_decay_offset(shape, kind) - decay) / shape)
+
+
+def weibull_decay_offset(shape: Array, kind: Adstock) -> Array:
+    r""":math:`c(k)` of :math:`d = c(k) - k\log\lambda`: :math:`\log(2^k - 1)` (PDF), 0 (CDF).
+
+    Computed as :math:`\log\operatorname{expm1}(k \log 2)`, accurate for small :math:`k`.
+
+    Args:
+      shape: :math:`k > 0`, any shape.
+      kind: ``Adstock.WEIBULL_CDF`` or ``Adstock.WEIBULL_PDF`` (static).
+
+    Returns:
+      Same shape as ``shape``.
+    """
+    shape = jnp.asarray(shape)
+    shape = shape.astype(jnp.result_type(shape, float))
+    if kind is Adstock.WEIBULL_CDF:
+        return jnp.zeros_like(shape)
+    if kind is Adstock.WEIBULL_PDF:
+        return jnp.log(jnp.expm1(shape * math.log(2.0)))
     raise ValueError(f"kind must be Adstock.WEIBULL_CDF or Adstock.WEIBULL_PDF, got {kind!r}")
 
 

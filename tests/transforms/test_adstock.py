@@ -19,6 +19,9 @@ from mmm_jax.transforms.adstock import (
     geometric_adstock,
     geometric_adstock_associative,
     geometric_weights,
+    weibull_decay,
+    weibull_decay_offset,
+    weibull_scale_from_decay,
     weibull_weights,
 )
 from mmm_jax.transforms.conv import causal_convolve, convolve_media
@@ -219,6 +222,48 @@ def test_weibull_pdf_peak_is_delayed_for_large_shape():
     w = np.asarray(weibull_weights(k, lam, 20, Adstock.WEIBULL_PDF))
     assert abs((np.argmax(w) + 1) - mode) <= 1.0
     assert np.argmax(w) > 0
+
+
+@pytest.mark.parametrize("k,lam", WEIBULL_PARAMS)
+def test_weibull_decay_is_what_the_first_lags_say(k, lam):
+    # CDF: -log w_1 = (1/lam)^k = e^d. PDF: log(w_0 / w_1) = e^d - (k - 1) log 2.
+    w_cdf = np.asarray(weibull_weights(k, lam, 3, Adstock.WEIBULL_CDF, normalize=False), float)
+    w_pdf = scipy.stats.weibull_min.pdf([1.0, 2.0], k, scale=lam)
+    d_cdf = float(weibull_decay(k, lam, Adstock.WEIBULL_CDF))
+    d_pdf = float(weibull_decay(k, lam, Adstock.WEIBULL_PDF))
+    np.testing.assert_allclose(d_cdf, -k * np.log(lam), rtol=1e-6)
+    np.testing.assert_allclose(d_pdf, np.log(2.0**k - 1.0) - k * np.log(lam), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.exp(d_cdf), -np.log(w_cdf[1]), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.exp(d_pdf) - (k - 1.0) * np.log(2.0), np.log(w_pdf[0] / w_pdf[1]), rtol=1e-4, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("kind", [Adstock.WEIBULL_CDF, Adstock.WEIBULL_PDF])
+def test_weibull_decay_is_a_decreasing_bijection_of_scale(kind):
+    k = jnp.asarray([0.05, 0.4, 1.0, 2.5, 6.0])[:, None]
+    lam = jnp.geomspace(0.05, 50.0, 40)[None, :]
+    d = weibull_decay(k, lam, kind)
+    assert np.all(np.isfinite(d)) and np.all(np.diff(np.asarray(d), axis=1) < 0)
+    np.testing.assert_allclose(
+        weibull_scale_from_decay(k, d, kind), jnp.broadcast_to(lam, d.shape), rtol=2e-5
+    )
+    # dlambda/dd = -lambda / k, by autodiff
+    grad = jax.vmap(jax.grad(lambda kk, dd: weibull_scale_from_decay(kk, dd, kind), argnums=1))
+    kk, dd = jnp.broadcast_to(k, d.shape).ravel(), d.ravel()
+    np.testing.assert_allclose(
+        grad(kk, dd), -weibull_scale_from_decay(kk, dd, kind) / kk, rtol=1e-4
+    )
+
+
+def test_weibull_decay_offset_is_small_shape_accurate_and_checks_kind():
+    np.testing.assert_allclose(
+        weibull_decay_offset(1e-6, Adstock.WEIBULL_PDF), np.log(1e-6 * np.log(2.0)), rtol=1e-5
+    )
+    np.testing.assert_allclose(weibull_decay_offset(1.0, Adstock.WEIBULL_PDF), 0.0, atol=1e-7)
+    assert float(weibull_decay_offset(3.0, Adstock.WEIBULL_CDF)) == 0.0
+    with pytest.raises(ValueError, match="WEIBULL"):
+        weibull_decay_offset(1.0, Adstock.GEOMETRIC)
 
 
 @pytest.mark.parametrize("alpha,theta", [(0.5, 0.0), (0.8, 2.0), (0.3, 4.3), (0.95, 7.0)])
