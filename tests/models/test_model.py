@@ -415,3 +415,31 @@ def test_options_are_given_by_name_and_held_as_enums():
         GeoPooling(shapes="pooled")
     with pytest.raises(TypeError, match="size must be one of .* or their GeoSize members"):
         GeoPooling(size=3)
+
+
+@pytest.mark.parametrize("panel", [False, True], ids=["national_observed", "pooled_panel"])
+def test_model_sites_match_an_eager_trace(data, panel):
+    from mmm_jax.models import GeoPooling
+    from mmm_jax.models.mmm import model_sites
+
+    if panel:  # geo offsets, and the Weibull scale as a deterministic of media/decay
+        d = from_frame(small_frame(n=60, geos=["north", "south", "west"]), geo="geo")
+        config, y = ModelConfig(geo_pooling=GeoPooling(), weekly_order=0), None
+    else:
+        d, config = data, ModelConfig(synergy=SynergyPriors(), n_changepoints=2)
+        y = jnp.asarray(d.target_scaled)
+    inputs = build_inputs(d, config)
+    eager = trace(seed(mmm, 0)).get_trace(inputs, config, y)
+    sites = model_sites(inputs, config, y)
+    assert list(sites) == list(eager)
+    for name, site in eager.items():
+        got = sites[name]
+        assert got.type == site["type"], name
+        assert got.is_observed == bool(site.get("is_observed", False)), name
+        assert got.shape == np.shape(site["value"]), name
+    assert sites["y"].is_observed is (y is not None)
+    if panel:
+        assert (
+            sites["media/decay"].type == "sample" and sites["media/scale"].type == "deterministic"
+        )
+        assert sites["geo/media_offset"].shape == (3, 3)
