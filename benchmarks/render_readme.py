@@ -561,8 +561,12 @@ def sbc(name: str) -> str:
 
     row("convergence", "-", conv)
     s = d["settings"]
+    se = {
+        "design": "go-dark standard errors fixed by the design",
+        "relative": "go-dark standard errors relative to the true lift",
+    }[s.get("godark_se", "design")]
     first = (
-        f"`results/{name}`: family `{s['family']}`, NUTS {s['chains']} chains x {s['warmup']} "
+        f"`results/{name}`: family `{s['family']}`, {se}, NUTS {s['chains']} chains x {s['warmup']} "
         f"warmup + {s['draws']} draws, ranks among {s['rank_draws']} thinned draws, seeds from "
         f"{s['first_seed']}; {d.get('backend', '')} wall {num(d['wall_s'] / 3600, 2)} h."
         if "wall_s" in d
@@ -660,6 +664,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "svi": svi,
     "recovery_seeds": recovery_seeds,
     "sbc_generator": lambda: sbc("sbc_generator.json"),
+    "sbc_generator_relative_se": lambda: sbc("sbc_generator_relative_se.json"),
     "sbc_prior": lambda: sbc("sbc_prior.json"),
     "scale_cpu": lambda: scale("scale_cpu.json"),
     "scale_cpu_svi": lambda: scale("scale_cpu_svi.json"),

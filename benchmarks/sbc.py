@@ -44,7 +44,8 @@ Usage::
 
     python benchmarks/sbc.py --family prior --datasets 100
     python benchmarks/sbc.py --family generator --datasets 30
-        [--lift none,godark] [--chains 4 --warmup 500 --draws 500] [--out DIR]
+        [--godark-se design|relative] [--lift none,godark]
+        [--chains 4 --warmup 500 --draws 500] [--out DIR]
 
 Run as a script so that it can give JAX one CPU device per core for parallel chains.
 """
@@ -92,8 +93,19 @@ FAMILY = {
     "weibull_scale": "x LogU(0.6, 1.6)",
     "synergy_meta_google": "U(0, 0.2)",
     "lift_tests": "one go-dark test per channel: 6 weeks starting at 15/35/55/75% of the "
-    "window, a region of 20% of the market, relative standard error 0.15",
+    "window, a region of 20% of the market, the true lift plus normal noise of standard "
+    "error --godark-se says",
 }
+
+#: How a go-dark test's standard error is set (``--godark-se``). ``design``:
+#: 15% of the lift a ROAS of 1 would give, whatever the truth, as in the prior
+#: family and as in a real experiment, whose precision the region's revenue
+#: noise and the test's length fix before anyone knows the effect. ``relative``:
+#: 15% of the true lift, as ``make_truth.py`` writes ``lift_tests.csv``; a
+#: nearly worthless channel's test then claims a precision no experiment has
+#: (a lift of 0.001 +/- 0.00015 of revenue), and the standard error itself
+#: tells the fit the truth.
+GODARK_SE = ("design", "relative")
 
 #: Go-dark test design shared by both families: start (fraction of the window),
 #: length in days, the test region's market share.
@@ -162,15 +174,26 @@ class Dataset:
     info: dict
 
 
-def generator_dataset(mt, seed: int) -> Dataset:
-    """A dataset of the generator family, its truth from ``truth.json``'s definitions."""
+def generator_dataset(mt, seed: int, godark_se: str = "design") -> Dataset:
+    """A dataset of the generator family, its truth from ``truth.json``'s definitions.
+
+    The go-dark tests are the generator's (its true lifts); their standard
+    errors and noise are as ``godark_se`` says (:data:`GODARK_SE`).
+    """
     from mmm_jax.calibration import LiftTests
     from mmm_jax.data import from_frame
 
+    if godark_se not in GODARK_SE:
+        raise ValueError(f"godark_se must be one of {GODARK_SE}, got {godark_se!r}")
     rng = np.random.default_rng([seed, 17])
     cfg = generator_config(mt, rng)
     frame, lifts, truth = mt.generate(cfg, seed)
     data = from_frame(frame, controls=("organic_traffic",))
+    if godark_se == "design":
+        lifts = lifts.copy()
+        lifts["lift_se"] = GODARK_REL_SE * lifts["spend_delta"].abs()
+        noise = np.random.default_rng([seed, 23]).normal(size=len(lifts))
+        lifts["lift"] = lifts["true_lift"] + lifts["lift_se"] * noise
     lift = LiftTests.from_frame(lifts.drop(columns=["true_lift"]), data)
     ch = truth["channels"]
     return Dataset(
@@ -518,6 +541,7 @@ def settings(args) -> dict:
         "lift": args.lift,
         "media_priors": args.media_priors,
         "family_spec": FAMILY if args.family == "generator" else "the model's own prior",
+        "godark_se": args.godark_se if args.family == "generator" else "design",
     }
 
 
@@ -572,7 +596,7 @@ def run(args) -> dict:
         if args.family == "prior":
             ds = prior_dataset(mt, seed, config)
         else:
-            ds = generator_dataset(mt, seed)
+            ds = generator_dataset(mt, seed, args.godark_se)
         for with_lift in todo:
             rec = fit_and_score(ds, config, with_lift=with_lift, args=args, key_seed=seed)
             rec.update(seed=seed, info=ds.info)
@@ -660,6 +684,13 @@ def main(argv=None) -> int:
         "--media-priors",
         help='JSON overriding MediaPriors fields, e.g. \'{"relative_roas": {"dist": "Gamma", '
         '"params": {"concentration": 1.0, "rate": 2.5}}}\' (default: the default model)',
+    )
+    p.add_argument(
+        "--godark-se",
+        choices=GODARK_SE,
+        default="design",
+        help="generator family: a go-dark test's standard error fixed by design (15%% of the "
+        "lift of a ROAS of 1) or relative to the true lift, as make_truth.py writes it",
     )
     p.add_argument("--restart", action="store_true", help="ignore earlier results in OUT")
     args = p.parse_args(argv)

@@ -95,7 +95,17 @@ def test_generator_dataset_carries_the_generators_truth(sbc):
         s, e = (int(v[k]) for v in ds.lift.periods(ds.data))
         spent = sbc.GODARK_SHARE * ds.data.media[0, s : e + 1, names.index(c)].sum()
         assert ds.lift.spend_delta[k] == pytest.approx(-spent, rel=1e-6)
-    np.testing.assert_allclose(ds.lift.lift, lifts["lift"])
+    # standard errors fixed by the design: 15% of the lift a ROAS of 1 would give
+    np.testing.assert_allclose(ds.lift.lift_se, 0.15 * np.abs(ds.lift.spend_delta), rtol=1e-6)
+    z = (ds.lift.lift - lifts["true_lift"].to_numpy()) / ds.lift.lift_se
+    assert np.all(np.abs(z) < 5) and not np.allclose(z, 0)
+    # relative to the true lift: the generator's own tests, as lift_tests.csv holds them
+    rel = sbc.generator_dataset(mt, 3, godark_se="relative")
+    np.testing.assert_allclose(rel.lift.lift, lifts["lift"])
+    np.testing.assert_allclose(rel.lift.lift_se, lifts["lift_se"])
+    np.testing.assert_allclose(rel.data.target, ds.data.target)  # the same data either way
+    with pytest.raises(ValueError, match="godark_se"):
+        sbc.generator_dataset(mt, 3, godark_se="tiny")
 
 
 @needs_generator
