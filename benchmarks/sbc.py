@@ -531,7 +531,7 @@ def plot(runs: list[dict], summary: dict, path: Path, title: str, rank_draws: in
 # --------------------------------------------------------------------------- main
 def settings(args) -> dict:
     """What makes two runs comparable (a rerun resumes only on equal settings)."""
-    return {
+    out = {
         "family": args.family,
         "chains": args.chains,
         "warmup": args.warmup,
@@ -541,8 +541,10 @@ def settings(args) -> dict:
         "lift": args.lift,
         "media_priors": args.media_priors,
         "family_spec": FAMILY if args.family == "generator" else "the model's own prior",
-        "godark_se": args.godark_se if args.family == "generator" else "design",
     }
+    if args.family == "generator":  # the prior family's tests always have the design's
+        out["godark_se"] = args.godark_se
+    return out
 
 
 def model_config(media_priors: str | None):
