@@ -115,6 +115,11 @@ GODARK_SHARE = 0.2
 GODARK_REL_SE = 0.15
 
 
+def design_se(spend_delta) -> np.ndarray:
+    """A go-dark test's standard error by its design: 15% of the lift a ROAS of 1 would give."""
+    return GODARK_REL_SE * np.abs(np.asarray(spend_delta, dtype=float))
+
+
 def load_generator():
     """The shared generator as a module (numpy, pandas and scipy only)."""
     if not GENERATOR.is_file():
@@ -191,7 +196,7 @@ def generator_dataset(mt, seed: int, godark_se: str = "design") -> Dataset:
     data = from_frame(frame, controls=("organic_traffic",))
     if godark_se == "design":
         lifts = lifts.copy()
-        lifts["lift_se"] = GODARK_REL_SE * lifts["spend_delta"].abs()
+        lifts["lift_se"] = design_se(lifts["spend_delta"])
         noise = np.random.default_rng([seed, 23]).normal(size=len(lifts))
         lifts["lift"] = lifts["true_lift"] + lifts["lift_se"] * noise
     lift = LiftTests.from_frame(lifts.drop(columns=["true_lift"]), data)
@@ -304,7 +309,7 @@ def _godark_tests(data, observed):
         end=pd.DatetimeIndex([r[2] for r in rows]),
         spend_delta=delta,
         lift=delta if observed is None else observed,
-        lift_se=GODARK_REL_SE * np.abs(delta),
+        lift_se=design_se(delta),
         market_share=np.full(len(rows), GODARK_SHARE),
     )
 
