@@ -68,7 +68,9 @@ def _pipeline_outputs(tmp_path) -> dict:
     made and checked with XLA's default optimisation.
     """
     env = {**os.environ, FULL_OPT_ENV: "1"}
-    env["XLA_FLAGS"] = " ".join(f for f in env.get("XLA_FLAGS", "").split() if f != FAST_COMPILE)
+    env["XLA_FLAGS"] = " ".join(
+        f for f in env.get("XLA_FLAGS", "").split() if f not in FAST_COMPILE
+    )
     out = tmp_path / "outputs.json"
     cmd = [sys.executable, "-m", "tests.pinned.make_pins", "--outputs", str(out)]
     done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
