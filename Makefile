@@ -20,9 +20,10 @@ demo: $(STAMP)
 
 # One test process per core of CI's two (pytest-xdist), a test file per worker
 # at a time so each file's module fixtures are made once: compiling is
-# single-threaded, so two workers nearly halve the wall time.
+# single-threaded, so two workers nearly halve the wall time. Files go out in
+# collection order, which tests/conftest.py sorts longest first (LONGEST_FILES).
 TEST_WORKERS ?= 2
-XDIST := -n $(TEST_WORKERS) --dist loadfile
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: $(STAMP)
 	$(PY) -m pytest $(XDIST)
