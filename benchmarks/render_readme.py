@@ -666,6 +666,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "sbc_generator": lambda: sbc("sbc_generator.json"),
     "sbc_generator_relative_se": lambda: sbc("sbc_generator_relative_se.json"),
     "sbc_prior": lambda: sbc("sbc_prior.json"),
+    "sbc_prior_4chains": lambda: sbc("sbc_prior_4chains.json"),
     "scale_cpu": lambda: scale("scale_cpu.json"),
     "scale_cpu_svi": lambda: scale("scale_cpu_svi.json"),
     "scale_gpu": lambda: scale("scale_gpu.json"),
