@@ -383,3 +383,15 @@ def test_importing_mmm_jax_is_cheap_and_changes_no_jax_setting():
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report == {"heavy": [], "changed": []}
+
+
+def test_longest_files_name_test_files_that_exist():
+    # tests/conftest.py sorts these to the front of `make test`; a renamed or
+    # deleted file would silently drop out of the order.
+    from tests.conftest import LONGEST_FILES
+
+    root = Path(__file__).resolve().parents[1]
+    missing = [f for f in LONGEST_FILES if not (root / f).is_file()]
+    assert not missing, f"LONGEST_FILES names files that do not exist: {missing}"
+    assert len(set(LONGEST_FILES)) == len(LONGEST_FILES)
+    assert all(Path(f).name.startswith("test_") for f in LONGEST_FILES)
