@@ -650,6 +650,82 @@ def scale(name: str) -> str:
     )
 
 
+def meridian_geo(name: str = "meridian_geo_cpu.json") -> str:
+    d = load(name)
+    if d is None:
+        return missing(name)
+    s, ours = d["settings"], d.get("mmm_jax")
+    header = [
+        "",
+        "wall s",
+        "sampling s",
+        "min bulk ESS (all)",
+        "min bulk ESS (national)",
+        "ESS/s (wall)",
+        "max R-hat",
+        "divergences",
+        "true ROAS in 90% interval",
+        "max abs ROAS error",
+    ]
+    rows = []
+    if ours:
+        rows.append(
+            [
+                "**mmm_jax** geo model",
+                num(ours["wall_s"]),
+                num(ours["run_s"]),
+                f"{fixed(ours['min_ess_bulk'], 0)} (`{ours['min_ess_site']}`)"
+                if ours.get("min_ess_site")
+                else fixed(ours["min_ess_bulk"], 0),
+                fixed(ours["min_ess_bulk_global"], 0) if ours.get("min_ess_bulk_global") else "",
+                num(ours["ess_per_s_wall"]),
+                fixed(ours["r_hat_max"], 3),
+                str(ours.get("divergences", "")),
+                "4/4" if ours["all_true_roas_in_hdi"] else "no",
+                pct(ours["max_abs_roas_rel_error"], 1),
+            ]
+        )
+    inside = sum(v["in_ci"] for v in d["roas"].values())
+    rows.append(
+        [
+            f"Meridian {d['versions']['google-meridian']}, defaults",
+            num(d["build_s"] + d["fit_s"]),
+            num(d["fit_s"]),
+            f"{fixed(d['min_ess_bulk'], 0)} (`{d['min_ess_site']}`)",
+            fixed(d["min_ess_bulk_channel"], 0),
+            num(d["min_ess_bulk"] / (d["build_s"] + d["fit_s"])),
+            f"{fixed(d['r_hat_max'], 3)} (national {fixed(d['r_hat_max_channel'], 3)})",
+            str(d["divergences"]),
+            f"{inside}/{len(d['roas'])}",
+            pct(d["max_abs_roas_rel_error"], 1),
+        ]
+    )
+    lines = [
+        f"`results/{name}`: {d.get('processor', 'CPU')}; {d['n_geo']} geos; {s['chains']} chains x {s['n_adapt']} warm-up + "
+        f"{s['n_keep']} draws each; Meridian population: {s['population']}; "
+        f"TensorFlow {d['versions']['tensorflow']}. Meridian's sampling time includes its "
+        "tracing; mmm_jax's wall time includes its compile, its sampling time does not. "
+        "National: Meridian's `roi_m`, `alpha_m`, `ec_m`, `slope_m`; mmm_jax's global parameters.",
+        "",
+        table(header, "lrrrrrrrrr", rows),
+    ]
+    if "ratio_ess_per_s" in d:
+        r = d["ratio_ess_per_s"]
+        lines += [
+            "",
+            f"ESS/s ratio, mmm_jax to Meridian, over every parameter: "
+            f"**{r['mmm_jax_wall_over_meridian']:.0f}x** on wall time, "
+            f"{r['mmm_jax_run_over_meridian']:.0f}x on sampling time.",
+        ]
+    if "ratio_ess_per_s_national" in d:
+        r = d["ratio_ess_per_s_national"]
+        lines[-1] += (
+            f" Over the national parameters only: **{r['mmm_jax_wall_over_meridian']:.1f}x** "
+            f"on wall time, {r['mmm_jax_run_over_meridian']:.1f}x on sampling time."
+        )
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- driver
 
 TABLES: dict[str, Callable[[], str]] = {
@@ -670,6 +746,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "scale_cpu": lambda: scale("scale_cpu.json"),
     "scale_cpu_svi": lambda: scale("scale_cpu_svi.json"),
     "scale_gpu": lambda: scale("scale_gpu.json"),
+    "meridian_geo_cpu": meridian_geo,
 }
 
 
