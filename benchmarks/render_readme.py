@@ -745,6 +745,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "sbc_prior_4chains": lambda: sbc("sbc_prior_4chains.json"),
     "scale_cpu": lambda: scale("scale_cpu.json"),
     "scale_cpu_svi": lambda: scale("scale_cpu_svi.json"),
+    "scale_cpu_noncentred": lambda: scale("scale_cpu_noncentred.json"),
     "scale_gpu": lambda: scale("scale_gpu.json"),
     "meridian_geo_cpu": meridian_geo,
 }

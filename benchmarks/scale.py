@@ -61,6 +61,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BENCHDATA = ROOT.parent / "shared" / "benchdata"
 SEED = 20231  # the seed of beauty_geo_weekly
+#: ``--centring``: ``GeoPooling.centred`` for each form of the per-geo offsets
+#: ("default": whatever ``GeoPooling()`` has, :func:`_centred`).
+CENTRING = {"default": None, "auto": None, "centred": True, "noncentred": False}
+CENTRING_WORDS = {None: "partially centred", True: "centred", False: "non-centred"}
+
+
+def _centred(name: str) -> bool | None:
+    """``GeoPooling.centred`` for a ``--centring`` choice."""
+    if name == "default":
+        from mmm_jax.models import GeoPooling
+
+        return GeoPooling().centred
+    return CENTRING[name]
 
 
 def _generator(benchdata: Path):
@@ -190,7 +203,7 @@ def run_one(args) -> dict:
     from mmm_jax.models import GeoPooling, ModelConfig
 
     data, true_roas, source = _data(args.one, Path(args.benchdata), args.seed)
-    config = ModelConfig(geo_pooling=GeoPooling())
+    config = ModelConfig(geo_pooling=GeoPooling(centred=_centred(args.centring)))
     key = jax.random.PRNGKey(args.seed)
     shard = bool(args.shard)
     out = {"G": args.one, "method": args.method, "data": source}
@@ -252,7 +265,16 @@ def run_one(args) -> dict:
 
 def _child(args, g: int, method: str, timeout: float) -> dict:
     cmd = [sys.executable, __file__, "--one", str(g), "--method", method]
-    for name in ("chains", "warmup", "draws", "svi_steps", "seed", "guide", "benchdata"):
+    for name in (
+        "chains",
+        "warmup",
+        "draws",
+        "svi_steps",
+        "seed",
+        "guide",
+        "benchdata",
+        "centring",
+    ):
         cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     if args.chain_method:
         cmd += ["--chain-method", args.chain_method]
@@ -389,6 +411,13 @@ def main(argv=None):
     p.add_argument("--shard", action="store_true", help="shard geos over all devices")
     p.add_argument("--methods", default="nuts,svi")
     p.add_argument(
+        "--centring",
+        choices=tuple(CENTRING),
+        default="default",
+        help="the per-geo offsets' form: GeoPooling's default, 'auto' (partially centred by "
+        "each geo's information), centred or non-centred",
+    )
+    p.add_argument(
         "--max-seconds",
         type=float,
         default=3000.0,
@@ -409,6 +438,7 @@ def main(argv=None):
     import jax
 
     geos = sorted(int(g) for g in args.geos.split(","))
+    centred = _centred(args.centring)
     methods = [m for m in args.methods.split(",") if m]
     # Each G runs under a limit of --max-seconds. Cost does not fall with G, so
     # once a G exceeds the limit the larger ones are skipped.
@@ -433,8 +463,9 @@ def main(argv=None):
             "shard": args.shard,
             "max_seconds": args.max_seconds,
             "methods": methods,
-            "model": "ModelConfig(geo_pooling=GeoPooling()): sized geos, partially centred "
-            "offsets, baseline integrated out",
+            "centring": args.centring,
+            "model": f"ModelConfig(geo_pooling=GeoPooling(centred={centred})): "
+            f"sized geos, {CENTRING_WORDS[centred]} offsets, baseline integrated out",
         },
         "results": results,
     }
