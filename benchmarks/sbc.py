@@ -37,8 +37,12 @@ as ``summary.json``:
 
 Writes ``OUT/sbc_<family>.json`` (every fit's numbers and the summary) and
 ``OUT/sbc_<family>.png`` (rank histograms, coverage against nominal,
-estimate against truth). Results are appended after every fit, and a rerun
-with the same settings resumes where the last one stopped.
+estimate against truth). In the prior family every global parameter (at
+most :data:`MAX_PARAM_SIZE` values: a channel's curve, adstock and effect
+size, the noise) is ranked as well, with the coverage of its central
+intervals read off the ranks, in the JSON and in
+``OUT/sbc_prior_params.png``. Results are appended after every fit, and a
+rerun with the same settings resumes where the last one stopped.
 
 Usage::
 
@@ -113,6 +117,11 @@ GODARK_STARTS = (0.15, 0.35, 0.55, 0.75)
 GODARK_DAYS = 42
 GODARK_SHARE = 0.2
 GODARK_REL_SE = 0.15
+
+#: Prior family: every parameter of at most this many values (the global
+#: ones: a channel's curve, effect size and adstock, the noise) is ranked too,
+#: so a miscalibrated summary can be traced to the parameter behind it.
+MAX_PARAM_SIZE = 16
 
 
 def design_se(spend_delta) -> np.ndarray:
@@ -283,6 +292,11 @@ def prior_dataset(mt, seed: int, config) -> Dataset:
             "roas": contrib.roas[0],
             "marginal_roas": marginal_roas(truth_fit)[0],
             "baseline_share": float(contrib.baseline_share[0]),
+            "params": {
+                k: np.atleast_1d(v).astype(float)
+                for k, v in params.items()
+                if np.ndim(v) <= 1 and np.size(v) <= MAX_PARAM_SIZE
+            },
         },
         info={"seed": seed, "sigma": float(params["sigma"])},
     )
@@ -358,6 +372,13 @@ def fit_and_score(ds: Dataset, config, *, with_lift: bool, args, key_seed: int) 
             rec[f"hdi{round(level * 100)}"] = [lo.tolist(), hi.tolist()]
         rec["rank"] = sbc_rank(x, true, args.rank_draws).tolist()
         out[q] = rec
+    if "params" in ds.truth:
+        flat = fit.flat_draws()
+        out["param_ranks"] = {
+            k: sbc_rank(flat[k].reshape(flat[k].shape[0], -1), v, args.rank_draws).tolist()
+            for k, v in ds.truth["params"].items()
+            if k in flat and flat[k][0].size == v.size
+        }
     return out
 
 
@@ -451,7 +472,28 @@ def summarise(runs: list[dict], rank_draws: int, bins: int = 10) -> dict:
             "n_divergent_over_1pct": int(sum(r["divergences"] >= 0.01 * r["n_draws"] for r in rs)),
             "median_fit_s": float(np.median([r["fit_s"] for r in rs])),
         }
+        v["params"] = param_calibration(rs, rank_draws, bins)
         out["godark" if variant else "none"] = v
+    return out
+
+
+def param_calibration(runs: list[dict], rank_draws: int, bins: int = 10) -> dict:
+    """Per parameter (prior family): rank uniformity and central-interval coverage from ranks.
+
+    A truth of rank ``r`` among ``n`` draws lies inside the central ``q``
+    interval when ``|(r + 1/2) / (n + 1) - 1/2| <= q / 2``.
+    """
+    names = sorted({k for r in runs for k in r.get("param_ranks", {})})
+    out = {}
+    for k in names:
+        ranks = np.concatenate([r["param_ranks"][k] for r in runs if k in r.get("param_ranks", {})])
+        u = (ranks + 0.5) / (rank_draws + 1)
+        out[k] = {
+            "ranks": chi2_uniform(ranks, rank_draws, bins),
+            "central_coverage": {
+                str(level): float(np.mean(np.abs(u - 0.5) <= level / 2)) for level in LEVELS
+            },
+        }
     return out
 
 
@@ -531,6 +573,53 @@ def plot(runs: list[dict], summary: dict, path: Path, title: str, rank_draws: in
     fig.tight_layout()
     fig.savefig(path, dpi=110, facecolor="white")
     plt.close(fig)
+
+
+def plot_params(summary: dict, path: Path, title: str) -> bool:
+    """Per global parameter: central-interval coverage at each level, red where ranks fail.
+
+    Returns False (and draws nothing) when no parameter was ranked (the generator family).
+    """
+    variants = [k for k, v in summary.items() if v.get("params")]
+    if not variants:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({k for v in variants for k in summary[v]["params"]})
+    fig, axes = plt.subplots(
+        1, len(variants), figsize=(6.0 * len(variants), 0.32 * len(names) + 1.6), squeeze=False
+    )
+    for ax, variant in zip(axes[0], variants):
+        params = summary[variant]["params"]
+        y = np.arange(len(names))
+        for level, marker in zip(LEVELS, ("o", "s", "D")):
+            cov = [
+                params[k]["central_coverage"][str(level)] if k in params else np.nan for k in names
+            ]
+            ax.axvspan(level - 0.05, level + 0.05, color="grey", alpha=0.12, lw=0)
+            bad = [k in params and params[k]["ranks"]["p_value"] < 0.01 for k in names]
+            ax.scatter(
+                cov,
+                y,
+                marker=marker,
+                s=18,
+                c=["#c44e52" if b else "#4c72b0" for b in bad],
+                label=f"{level:.0%}",
+            )
+        ax.set_yticks(y)
+        ax.set_yticklabels(names, fontsize=7)
+        ax.set_xlim(0.3, 1.0)
+        ax.set_xlabel("coverage of central intervals (bands: nominal +/-5 points)")
+        ax.set_title(f"{variant}: per parameter (red: rank chi-square p < 0.01)", fontsize=9)
+        ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, facecolor="white")
+    plt.close(fig)
+    return True
 
 
 # --------------------------------------------------------------------------- main
@@ -638,8 +727,10 @@ def run(args) -> dict:
         f"{args.chains} x ({args.warmup} + {args.draws})",
         args.rank_draws,
     )
+    params_png = out_dir / f"{name}_params.png"
+    drew = plot_params(report["summary"], params_png, f"{args.family} family: global parameters")
     print_summary(report["summary"])
-    print(f"wrote {path} and {path.with_suffix('.png')}")
+    print(f"wrote {path} and {path.with_suffix('.png')}" + (f" and {params_png}" if drew else ""))
     return report
 
 
@@ -668,6 +759,10 @@ def print_summary(summary: dict) -> None:
             f"  waste flags: {det} of {w['n_true_mroas_below_0_8']} with true mROAS < 0.8, "
             f"false positives {fp} of {w['n_true_mroas_above_1_2']} with true mROAS > 1.2"
         )
+        for k, pc in v.get("params", {}).items():
+            cov = "  ".join(f"{float(q):.0%}: {cv:.1%}" for q, cv in pc["central_coverage"].items())
+            p_value = pc["ranks"]["p_value"]
+            print(f"  param {k:<22} central {cov}   rank chi2 p = {p_value:.3f}")
         print(
             f"  convergence: max R-hat {c['r_hat_max']:.3f}, {c['n_r_hat_over_1_01']} fits "
             f">= 1.01, {c['n_divergent_over_1pct']} with >= 1% divergences, "

@@ -80,6 +80,36 @@ def test_summary_scores_coverage_error_low_roas_and_waste(sbc):
     assert w["n_true_mroas_above_1_2"] == 2 and w["false_positive_rate"] == 0.5
 
 
+def test_param_calibration_reads_coverage_and_uniformity_off_the_ranks(sbc):
+    rng = np.random.default_rng(1)
+    n_rep, n_draw = 800, 400
+    truth = rng.normal(size=(n_rep, 2))
+    x = truth + rng.normal(size=(n_rep, 2))
+    calibrated = x / 2 + math.sqrt(0.5) * rng.normal(size=(n_draw, n_rep, 2))
+    narrow = x / 2 + 0.5 * math.sqrt(0.5) * rng.normal(size=(n_draw, n_rep, 2))
+    runs = [
+        {
+            "param_ranks": {
+                "good": sbc.sbc_rank(calibrated[:, i], truth[i], 99).tolist(),
+                "narrow": sbc.sbc_rank(narrow[:, i], truth[i], 99).tolist(),
+            }
+        }
+        for i in range(n_rep)
+    ]
+    out = sbc.param_calibration(runs, 99)
+    assert set(out) == {"good", "narrow"}
+    good, narrow = out["good"], out["narrow"]
+    assert good["ranks"]["p_value"] > 0.01 and narrow["ranks"]["p_value"] < 1e-6
+    for level in sbc.LEVELS:
+        # 1600 ranks: the binomial se is at most 1.25 points
+        assert abs(good["central_coverage"][str(level)] - level) < 0.04
+    # half the width: a normal's central 90% interval shrinks to one of about 59%
+    assert narrow["central_coverage"]["0.9"] == pytest.approx(0.59, abs=0.04)
+    # a truth of rank 0 of 99 draws lies outside every central interval; rank 49, inside all
+    edge = sbc.param_calibration([{"param_ranks": {"p": [0, 49]}}], 99)["p"]
+    assert edge["central_coverage"] == {"0.5": 0.5, "0.8": 0.5, "0.9": 0.5}
+
+
 @needs_generator
 def test_generator_dataset_carries_the_generators_truth(sbc):
     mt = sbc.load_generator()
@@ -126,6 +156,12 @@ def test_prior_dataset_truth_is_the_prior_draw(sbc):
     inputs = build_inputs(ds.data, config, lift=ds.lift)
     prior = Predictive(mmm, num_samples=1)(key_prior, inputs, config)
     np.testing.assert_allclose(ds.truth["roas"], prior["media/roas"][0], rtol=1e-4)
+    # Each global parameter's true value is kept, to be ranked among the posterior draws.
+    params = ds.truth["params"]
+    np.testing.assert_allclose(params["media/slope"], prior["media/slope"][0], rtol=1e-6)
+    np.testing.assert_allclose(params["sigma"], np.atleast_1d(prior["sigma"][0]), rtol=1e-6)
+    assert params["media/slope"].shape == (ds.data.n_channel,)
+    assert all(v.size <= sbc.MAX_PARAM_SIZE for v in params.values())
     np.testing.assert_allclose(
         ds.data.target_scaled, np.asarray(prior["y"][0], dtype=np.float64), rtol=1e-6
     )
@@ -147,6 +183,7 @@ def test_small_run_end_to_end(sbc, tmp_path):
     assert sbc.main(args) == 0
     report = json.loads((tmp_path / "sbc_prior.json").read_text())
     assert len(report["runs"]) == 6 and (tmp_path / "sbc_prior.png").is_file()
+    assert (tmp_path / "sbc_prior_params.png").is_file()
     runs = report["runs"]
     s = report["summary"]
     for variant, with_lift in (("none", False), ("godark", True)):
@@ -157,6 +194,10 @@ def test_small_run_end_to_end(sbc, tmp_path):
         got = s[variant]["roas"]["coverage"]["0.9"]["coverage"]
         assert got == pytest.approx(np.mean((lo <= true) & (true <= hi)))
         assert sum(s[variant]["roas"]["ranks"]["counts"]) == true.size
+        # every global parameter ranked too: the slope once per channel and fit
+        slope = s[variant]["params"]["media/slope"]
+        assert sum(slope["ranks"]["counts"]) == 4 * len(rs)
+        assert all(len(r["param_ranks"]["media/slope"]) == 4 for r in rs)
     # the tests inform: the go-dark fits are narrower
     width = {
         v: np.mean(
