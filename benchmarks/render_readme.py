@@ -654,7 +654,7 @@ def meridian_geo(name: str = "meridian_geo_cpu.json") -> str:
     d = load(name)
     if d is None:
         return missing(name)
-    s, ours = d["settings"], d.get("mmm_jax")
+    s = d["settings"]
     header = [
         "",
         "wall s",
@@ -668,21 +668,27 @@ def meridian_geo(name: str = "meridian_geo_cpu.json") -> str:
         "max abs ROAS error",
     ]
     rows = []
-    if ours:
+    for key, label in (
+        ("mmm_jax", "**mmm_jax** geo model"),
+        ("mmm_jax_partially_centred", "mmm_jax, offsets partially centred (`auto`)"),
+    ):
+        o = d.get(key)
+        if not o:
+            continue
         rows.append(
             [
-                "**mmm_jax** geo model",
-                num(ours["wall_s"]),
-                num(ours["run_s"]),
-                f"{fixed(ours['min_ess_bulk'], 0)} (`{ours['min_ess_site']}`)"
-                if ours.get("min_ess_site")
-                else fixed(ours["min_ess_bulk"], 0),
-                fixed(ours["min_ess_bulk_global"], 0) if ours.get("min_ess_bulk_global") else "",
-                num(ours["ess_per_s_wall"]),
-                fixed(ours["r_hat_max"], 3),
-                str(ours.get("divergences", "")),
-                "4/4" if ours["all_true_roas_in_hdi"] else "no",
-                pct(ours["max_abs_roas_rel_error"], 1),
+                label,
+                num(o["wall_s"]),
+                num(o["run_s"]),
+                f"{fixed(o['min_ess_bulk'], 0)} (`{o['min_ess_site']}`)"
+                if o.get("min_ess_site")
+                else fixed(o["min_ess_bulk"], 0),
+                fixed(o["min_ess_bulk_global"], 0) if o.get("min_ess_bulk_global") else "",
+                num(o["ess_per_s_wall"]),
+                fixed(o["r_hat_max"], 3),
+                str(o.get("divergences", "")),
+                "4/4" if o["all_true_roas_in_hdi"] else "no",
+                pct(o["max_abs_roas_rel_error"], 1),
             ]
         )
     inside = sum(v["in_ci"] for v in d["roas"].values())
@@ -745,7 +751,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "sbc_prior_4chains": lambda: sbc("sbc_prior_4chains.json"),
     "scale_cpu": lambda: scale("scale_cpu.json"),
     "scale_cpu_svi": lambda: scale("scale_cpu_svi.json"),
-    "scale_cpu_noncentred": lambda: scale("scale_cpu_noncentred.json"),
+    "scale_cpu_auto": lambda: scale("scale_cpu_auto.json"),
     "scale_gpu": lambda: scale("scale_gpu.json"),
     "meridian_geo_cpu": meridian_geo,
 }

@@ -10,7 +10,8 @@ benchdata folder is missing (a bare checkout on a lent GPU) the data come from
 says so.
 
 The model is ``ModelConfig(geo_pooling=GeoPooling())``: per-geo effects tied to
-geo size, partially centred offsets, the baseline integrated out geo by geo.
+geo size, non-centred offsets (``--centring`` picks another form), the
+baseline integrated out geo by geo.
 NUTS uses ``fit_nuts``'s default structured mass matrix (dense over the global
 parameters, diagonal over the per-geo offsets). SVI fits the same collapsed
 model (the baseline integrated out; the guide covers the media parameters,

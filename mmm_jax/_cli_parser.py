@@ -138,14 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--geo-pooling",
         nargs="?",
-        const="auto",
+        const="noncentred",
         default=None,
         choices=GEO_POOLING_FORMS,
         help="on a panel, per-geo media effects tied to each geo's size (its population with "
         "--population, else its mean revenue), partially pooled across geos (the default; no "
         "effect on a single series). The form says how the per-geo offsets are sampled: "
-        "'auto' (default) centres each as far as its geo's own data pin it, 'centred' or "
-        "'noncentred' forces one form; 'none' fits one media effect shared by every geo",
+        "'noncentred' (default) or 'centred' for every offset, 'auto' centres each as far as "
+        "its geo's own data pin it; 'none' fits one media effect shared by every geo",
     )
     fit.add_argument(
         "--population",

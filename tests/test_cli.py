@@ -321,8 +321,9 @@ def test_error_report_missing_run(tmp_path, capsys):
 @pytest.mark.parametrize(
     "flags, centred",
     [
-        ([], None),  # geo pooling by default, offsets centred as each geo's data warrant
-        (["--geo-pooling"], None),
+        ([], False),  # geo pooling by default, offsets non-centred
+        (["--geo-pooling"], False),
+        (["--geo-pooling", "auto"], None),  # centred as far as each geo's data pin them
         (["--geo-pooling", "centred"], True),
         (["--geo-pooling", "noncentred"], False),
         (["--geo-pooling", "none"], "off"),

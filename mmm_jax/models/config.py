@@ -325,13 +325,20 @@ class GeoPooling:
     population. The prior on ROAS stays a prior on the **national** ROAS: its
     normaliser sums :math:`\beta_{gc} S_c` over every geo and period.
 
-    The offsets are sampled **partially centred**, per geo and channel
-    (Papaspiliopoulos, Roberts and Sköld, 2007): the site ``geo/media_offset``
-    is :math:`v_{gc} \sim N(0, \tau_c^{w_{gc}})` and
+    The site ``geo/media_offset`` is
+    :math:`v_{gc} \sim N(0, \tau_c^{w_{gc}})` and
     :math:`u_{gc} = \tau_c^{1 - w_{gc}} v_{gc}`, so :math:`w = 1` is the
     centred form (best when a geo's own data pin its effect) and :math:`w = 0`
-    the non-centred one (best when they say little). With ``centred=None``
-    (default) :math:`w_{gc} = \hat\tau^2 / (\hat\tau^2 + s_{gc}^2)`, the weight
+    the non-centred one (best when they say little); every form is the same
+    model, only NUTS's geometry differs. By default (``centred=False``) every
+    offset is non-centred: on beauty_geo_weekly's generator at G = 50 (two
+    datasets) it gave 1.8x the minimum ESS of partial centring for 11-28%
+    more leapfrog steps, and no divergences at G = 5 where partial centring
+    had 2.4% (``benchmarks/scale.py --centring``; CHANGELOG.md has the
+    figures, G = 10 and 25 included, where neither form always wins). With
+    ``centred=None`` the offsets are **partially centred** per geo and
+    channel (Papaspiliopoulos, Roberts and Sköld, 2007),
+    :math:`w_{gc} = \hat\tau^2 / (\hat\tau^2 + s_{gc}^2)`, the weight
     that makes the offset's conditional spread independent of :math:`\tau` in
     a normal model, with :math:`s_{gc}` the standard error of geo
     :math:`g`'s own least-squares estimate of channel :math:`c`'s effect
@@ -347,9 +354,9 @@ class GeoPooling:
         every geo. Set, it makes the baseline non-linear, so it is sampled.
       shapes: Adstock and saturation shapes shared by every geo (default) or
         sampled per geo.
-      centred: ``None`` (default) centres each offset as its geo's data
-        warrant; ``True`` samples every offset centred (:math:`w = 1`),
-        ``False`` non-centred (:math:`w = 0`).
+      centred: ``False`` (default) samples every offset non-centred
+        (:math:`w = 0`), ``True`` centred (:math:`w = 1`); ``None`` centres
+        each offset as far as its geo's own data pin it.
       size: What sets each geo's size (:class:`GeoSize`).
       noise_by_size: Noise scale :math:`\sigma n_g` in geo :math:`g` (revenue
         noise grows with the geo); ``False`` gives every geo the same
@@ -359,7 +366,7 @@ class GeoPooling:
     media_spread: dist.Distribution = field(default_factory=lambda: dist.HalfNormal(0.3))
     seasonality_spread: dist.Distribution | None = None
     shapes: GeoShapes = GeoShapes.SHARED
-    centred: bool | None = None
+    centred: bool | None = False
     size: GeoSize = GeoSize.AUTO
     noise_by_size: bool = True
 

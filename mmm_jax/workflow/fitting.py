@@ -325,7 +325,7 @@ def model_config(
     if synergy:
         changes["synergy"] = config.synergy or SynergyPriors()
     if geo_pooling is None and not prior_config:
-        geo_pooling = "auto"  # with one geo GeoPooling leaves its terms out: the national model
+        geo_pooling = GeoPooling()  # with one geo it leaves its terms out: the national model
     if isinstance(geo_pooling, GeoPooling) or geo_pooling == "none":
         changes["geo_pooling"] = None if geo_pooling == "none" else geo_pooling
     elif geo_pooling is not None:

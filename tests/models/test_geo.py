@@ -82,7 +82,7 @@ def test_geo_sites_shapes_and_prior_predictive(geo_data, shapes):
     s = _shapes(tr)
     g, c = 4, 3
     assert s["geo/media_spread"] == (c,)
-    assert s["geo/media_offset"] == (g, c)  # partially centred offsets are the sampled sites
+    assert s["geo/media_offset"] == (g, c)  # the offsets (non-centred by default) are sampled
     assert tr["geo/media_offset"]["type"] == "sample"
     assert tr["geo/media_multiplier"]["type"] == "deterministic"
     assert not any(k.startswith("geo/seasonality") for k in s)  # one relative seasonality
@@ -143,7 +143,7 @@ def test_centring_follows_how_much_each_geo_says(sized_data):
     """Long, quiet data pin each geo's effect (w near 1); a few noisy periods do not (w near 0)."""
     from mmm_jax.models.geo import geo_inputs
 
-    config = ModelConfig(geo_pooling=GeoPooling())
+    config = ModelConfig(geo_pooling=GeoPooling(centred=None))
     # a year of daily data with little noise (the gauge's adstock guess, not the
     # noise, then limits how well each geo's effect is pinned)
     quiet = from_frame(
@@ -169,6 +169,8 @@ def test_centring_follows_how_much_each_geo_says(sized_data):
     assert np.all(
         geo_inputs(sized_data, ModelConfig(geo_pooling=GeoPooling(centred=False))).centring == 0
     )
+    # the default form is non-centred
+    assert np.all(geo_inputs(quiet, ModelConfig(geo_pooling=GeoPooling())).centring == 0)
 
 
 def test_geo_mu_is_sized_baseline_plus_per_geo_coefficients_times_curves(sized_data):
@@ -241,7 +243,7 @@ def test_geo_pooling_config_round_trip_and_checks():
     assert back.geo_pooling.seasonality_spread is None
     assert float(back.geo_pooling.media_spread.scale) == pytest.approx(0.3)
     default = config_from_dict(config_to_dict(ModelConfig(geo_pooling=GeoPooling())))
-    assert default.geo_pooling.centred is None and default.geo_pooling.size is GeoSize.AUTO
+    assert default.geo_pooling.centred is False and default.geo_pooling.size is GeoSize.AUTO
     old = config_to_dict(ModelConfig())
     del old["geo_pooling"]  # a config saved before the option existed
     assert config_from_dict(old).geo_pooling is None

@@ -155,6 +155,7 @@ def run_pipeline(work: Path) -> dict:
             "--geo",
             "geo",
             "--geo-pooling",
+            "auto",  # partially centred offsets, as when these pins were made
             "--controls",
             "organic_traffic",
             "--method",
