@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/recovery_seeds.py
 	$(PY) benchmarks/optimize_speed.py
 	$(PY) benchmarks/optimize_end_to_end.py
+	$(PY) benchmarks/rhat_floor.py --fit-json benchmarks/results/scale_cpu.json
 	$(PY) benchmarks/render_readme.py
 
 lint: $(STAMP)

@@ -462,6 +462,28 @@ def _mark(ok: bool, text: str) -> str:
     return text if ok else f"**{text}** (not met)"
 
 
+def _seeds(d: dict) -> str:
+    """Which seeds a result holds (and which files it pools)."""
+    seeds = sorted({r["seed"] for r in d.get("runs", [])})
+    if not seeds:
+        return f"seeds from {d['settings']['first_seed']}"
+    span = (
+        f"seeds {seeds[0]}-{seeds[-1]}"
+        if seeds == list(range(seeds[0], seeds[-1] + 1))
+        else (f"{len(seeds)} seeds from {seeds[0]}")
+    )
+    if d.get("merged_from"):
+        span += ", pooled from " + " and ".join(f"`{m}`" for m in d["merged_from"])
+    return span
+
+
+def _ci(interval: list | None) -> str:
+    """`` [low, high]`` in percent, or nothing when the result predates the intervals."""
+    if not interval or interval[0] is None:
+        return ""
+    return f" [{fixed(100 * interval[0], 1)}, {fixed(100 * interval[1], 1)}]"
+
+
 def sbc(name: str) -> str:
     d = load(name)
     if d is None:
@@ -488,7 +510,11 @@ def sbc(name: str) -> str:
             def cov(v, _variant, q=q, level=level, nominal=nominal):
                 c = v[q]["coverage"][level]
                 off = round(100 * (c["coverage"] - nominal), 1)
-                return _mark(abs(off) <= 5, f"{pct(c['coverage'], 1)}") + f" (n {c['n']})"
+                return (
+                    _mark(abs(off) <= 5, f"{pct(c['coverage'], 1)}")
+                    + _ci(c.get("ci95"))
+                    + (f" (n {c['n']})")
+                )
 
             row(f"{qname}: {pct(nominal)} interval covers", f"{pct(nominal)} +/- 5 points", cov)
     for q, qname in QUANTITY.items():
@@ -539,13 +565,13 @@ def sbc(name: str) -> str:
     def detect(v, _variant):
         w = v["waste_flags"]
         return _mark(w["detection_rate"] >= 0.80, pct(w["detection_rate"], 1)) + (
-            f" of {w['n_true_mroas_below_0_8']}"
+            f"{_ci(w.get('detection_ci95'))} of {w['n_true_mroas_below_0_8']}"
         )
 
     def fp(v, _variant):
         w = v["waste_flags"]
         return _mark(w["false_positive_rate"] <= 0.05, pct(w["false_positive_rate"], 1)) + (
-            f" of {w['n_true_mroas_above_1_2']}"
+            f"{_ci(w.get('false_positive_ci95'))} of {w['n_true_mroas_above_1_2']}"
         )
 
     row("waste flag when true mROAS < 0.8 (detection)", ">= 80%", detect)
@@ -567,12 +593,131 @@ def sbc(name: str) -> str:
     }[s.get("godark_se", "design")]
     first = (
         f"`results/{name}`: family `{s['family']}`, {se}, NUTS {s['chains']} chains x {s['warmup']} "
-        f"warmup + {s['draws']} draws, ranks among {s['rank_draws']} thinned draws, seeds from "
-        f"{s['first_seed']}; {d.get('backend', '')} wall {num(d['wall_s'] / 3600, 2)} h."
+        f"warmup + {s['draws']} draws, ranks among {s['rank_draws']} thinned draws, "
+        f"{_seeds(d)}; {d.get('backend', '')} wall {num(d['wall_s'] / 3600, 2)} h. "
+        "In brackets: 95% intervals from resampling whole fits."
         if "wall_s" in d
         else f"`results/{name}`: family `{s['family']}`."
     )
     return "\n".join([first, "", table(header, "ll" + "l" * len(variants), rows)])
+
+
+def sbc_params(name: str) -> str:
+    """Per global parameter of a prior-family SBC run: rank uniformity and central coverage."""
+    d = load(name)
+    if d is None:
+        return missing(name)
+    summary = d.get("summary") or {}
+    variants = [v for v in summary if summary[v].get("params")]
+    if not variants:
+        return f"*`results/{name}` holds no per-parameter ranks (run `sbc.py --family prior`).*"
+    blocks = []
+    for variant in variants:
+        params = summary[variant]["params"]
+        n_tests = len(params)
+        rows = []
+        for k, pc in params.items():
+            r = pc["ranks"]
+            cov = [pct(pc["central_coverage"][lv], 1) for lv in ("0.5", "0.8", "0.9")]
+            p = r["p_value"]
+            flag = _mark(p >= 0.01, f"p = {num(p, 2)}")
+            rows.append([f"`{k}`", num(int(sum(r["counts"])))] + cov + [flag])
+        ranked = sum(
+            1
+            for r in d.get("runs", [])
+            if r.get("param_ranks") and r["lift"] == (variant == "godark")
+        )
+        blocks.append(
+            f"{VARIANT.get(variant, variant)} ({ranked} fits with parameter ranks, "
+            f"{n_tests} parameters; at p < 0.01 each, {num(0.01 * n_tests, 2)} false alarms "
+            "expected by chance):\n\n"
+            + table(
+                [
+                    "parameter",
+                    "ranks",
+                    "central 50%",
+                    "central 80%",
+                    "central 90%",
+                    "rank chi-square",
+                ],
+                "lrrrrr",
+                rows,
+            )
+        )
+    s = d["settings"]
+    first = (
+        f"`results/{name}`: family `{s['family']}`, NUTS {s['chains']} chains x {s['warmup']} "
+        f"warmup + {s['draws']} draws, ranks among {s['rank_draws']} thinned draws, "
+        f"{_seeds(d)}; a vector parameter's elements (one per channel) are pooled."
+    )
+    return "\n\n".join([first, *blocks])
+
+
+def rhat_floor(name: str = "rhat_floor.json") -> str:
+    """The max R-hat of faultless chains by ESS and number of parameters, and the fits' floors."""
+    d = load(name)
+    if d is None:
+        return missing(name)
+    counts = sorted({r["params"] for r in d["grid"]})
+    by = {(r["ess"], r["params"]): r for r in d["grid"]}
+    rows = []
+    for ess in sorted({r["ess"] for r in d["grid"]}):
+        cells = []
+        for k in counts:
+            r = by.get((ess, k))
+            cells.append(
+                f"{fixed(r['median'], 4)} ({pct(r['p_below_bar'])})" if r is not None else ""
+            )
+        rows.append([num(ess)] + cells)
+    bar = d["bar"]
+    parts = [
+        f"`results/{name}`: AR(1) chains stationary from the first draw, {d['chains']} x "
+        f"{d['draws']} draws, each parameter at the given bulk ESS; ArviZ rank-normalised split "
+        f"R-hat; {d['reps']} repetitions. Cells: median max R-hat (share of repetitions below "
+        f"{bar}).",
+        "",
+        table(
+            ["bulk ESS"] + [f"max over {k} parameter{'s' if k > 1 else ''}" for k in counts],
+            "r" + "r" * len(counts),
+            rows,
+        ),
+    ]
+    if d["fits"]:
+        fit_rows = [
+            [
+                f"`{f['source']}`",
+                str(f["G"]),
+                str(f["params"]),
+                num(f["min_ess"]),
+                num(f["median_ess"]),
+                f"**{fixed(f['measured_r_hat_max'], 4)}**",
+                f"{fixed(f['median'], 4)} [{fixed(f['q05'], 4)}, {fixed(f['q95'], 4)}]",
+                pct(f["p_below_bar"]),
+                pct(f["measured_quantile"]),
+            ]
+            for f in d["fits"]
+        ]
+        parts += [
+            "",
+            "The same for fitted models, each parameter at its own measured ESS:",
+            "",
+            table(
+                [
+                    "result",
+                    "G",
+                    "params",
+                    "min ESS",
+                    "median ESS",
+                    "measured max R-hat",
+                    "floor: median [5%, 95%]",
+                    f"floor below {bar}",
+                    "measured at floor quantile",
+                ],
+                "lrrrrrrrr",
+                fit_rows,
+            ),
+        ]
+    return "\n".join(parts)
 
 
 # --------------------------------------------------------------------------- scale
@@ -749,9 +894,12 @@ TABLES: dict[str, Callable[[], str]] = {
     "sbc_generator_relative_se": lambda: sbc("sbc_generator_relative_se.json"),
     "sbc_prior": lambda: sbc("sbc_prior.json"),
     "sbc_prior_4chains": lambda: sbc("sbc_prior_4chains.json"),
+    "sbc_prior_pooled": lambda: sbc("sbc_prior_pooled.json"),
+    "sbc_prior_pooled_params": lambda: sbc_params("sbc_prior_pooled.json"),
     "scale_cpu": lambda: scale("scale_cpu.json"),
     "scale_cpu_svi": lambda: scale("scale_cpu_svi.json"),
     "scale_cpu_auto": lambda: scale("scale_cpu_auto.json"),
+    "rhat_floor": rhat_floor,
     "scale_gpu": lambda: scale("scale_gpu.json"),
     "meridian_geo_cpu": meridian_geo,
 }

@@ -44,9 +44,17 @@ intervals read off the ranks, in the JSON and in
 ``OUT/sbc_prior_params.png``. Results are appended after every fit, and a
 rerun with the same settings resumes where the last one stopped.
 
+Each coverage comes with a 95% interval from resampling whole fits
+(:func:`bootstrap_interval`): one dataset's channels share its data, so the
+binomial error over channels is too small. ``--merge A.json B.json`` pools the
+fits of runs made with the same settings on other seeds (``--first-seed``)
+into one summary, fitting nothing.
+
 Usage::
 
     python benchmarks/sbc.py --family prior --datasets 100
+    python benchmarks/sbc.py --merge results/sbc_prior_4chains.json \
+        results/sbc_prior_params.json --tag _pooled
     python benchmarks/sbc.py --family generator --datasets 30
         [--godark-se design|relative] [--lift none,godark]
         [--chains 4 --warmup 500 --draws 500] [--out DIR]
@@ -65,6 +73,7 @@ import gc
 import importlib.util
 import json
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -414,6 +423,35 @@ def chi2_uniform(ranks: np.ndarray, n_ranks: int, bins: int) -> dict:
     }
 
 
+BOOTSTRAP = 2000  # resamples of the fits for the coverage intervals
+
+
+def bootstrap_interval(hits: list[np.ndarray], level: float = 0.95, seed: int = 0) -> list:
+    """Interval of a rate over fits, resampling whole fits (datasets) with replacement.
+
+    A fit's channels share its data, so their hits are not independent; the
+    binomial standard error over channels understates the spread. Resampling
+    the fits keeps each fit's channels together.
+
+    Args:
+      hits: One boolean array per fit (its channels' hits).
+      level: Interval probability.
+      seed: Seed of the resampling.
+
+    Returns:
+      ``[low, high]`` (equal-tailed percentiles of the resampled rate).
+    """
+    hits = [np.asarray(h, dtype=float) for h in hits if np.size(h)]
+    if not hits:
+        return [None, None]
+    sums = np.array([h.sum() for h in hits])
+    sizes = np.array([h.size for h in hits])
+    idx = np.random.default_rng(seed).integers(0, len(hits), size=(BOOTSTRAP, len(hits)))
+    rates = sums[idx].sum(axis=1) / sizes[idx].sum(axis=1)
+    tail = (1.0 - level) / 2
+    return [float(np.quantile(rates, tail)), float(np.quantile(rates, 1.0 - tail))]
+
+
 def summarise(runs: list[dict], rank_draws: int, bins: int = 10) -> dict:
     """Coverage, rank uniformity, ROAS error and waste-flag rates, per lift variant."""
     out = {}
@@ -426,14 +464,18 @@ def summarise(runs: list[dict], rank_draws: int, bins: int = 10) -> dict:
             cov = {}
             for level in LEVELS:
                 name = f"hdi{round(level * 100)}"
-                lo = np.concatenate([r[q][name][0] for r in rs])
-                hi = np.concatenate([r[q][name][1] for r in rs])
-                hit = (lo <= true) & (true <= hi)
+                per_fit = [
+                    (np.asarray(r[q][name][0]) <= np.asarray(r[q]["true"]))
+                    & (np.asarray(r[q]["true"]) <= np.asarray(r[q][name][1]))
+                    for r in rs
+                ]
+                hit = np.concatenate(per_fit)
                 cov[str(level)] = {
                     "coverage": float(hit.mean()),
                     "n": int(hit.size),
                     # binomial standard error at the nominal rate
                     "se_at_nominal": float(math.sqrt(level * (1 - level) / hit.size)),
+                    "ci95": bootstrap_interval(per_fit),
                 }
             v[q] = {"coverage": cov, "ranks": chi2_uniform(ranks, rank_draws, bins)}
         true = np.concatenate([r["roas"]["true"] for r in rs])
@@ -460,11 +502,17 @@ def summarise(runs: list[dict], rank_draws: int, bins: int = 10) -> dict:
         mtrue = np.concatenate([r["marginal_roas"]["true"] for r in rs])
         flag = np.concatenate([r["wasteful"] for r in rs]).astype(bool)
         waste, good = mtrue < 0.8, mtrue > 1.2
+        per_fit = [
+            (np.asarray(r["wasteful"], dtype=bool), np.asarray(r["marginal_roas"]["true"]))
+            for r in rs
+        ]
         v["waste_flags"] = {
             "n_true_mroas_below_0_8": int(waste.sum()),
             "detection_rate": float(flag[waste].mean()) if waste.any() else None,
+            "detection_ci95": bootstrap_interval([f[t < 0.8] for f, t in per_fit]),
             "n_true_mroas_above_1_2": int(good.sum()),
             "false_positive_rate": float(flag[good].mean()) if good.any() else None,
+            "false_positive_ci95": bootstrap_interval([f[t > 1.2] for f, t in per_fit]),
         }
         v["convergence"] = {
             "r_hat_max": float(max(r["r_hat_max"] for r in rs)),
@@ -715,23 +763,81 @@ def run(args) -> dict:
         # memory again); without this a long run runs out of mappable memory.
         jax.clear_caches()
         gc.collect()
-    report["summary"] = summarise(report["runs"], args.rank_draws)
     report["wall_s"] = time.perf_counter() - start
     report["backend"] = jax.default_backend()
+    return finish(report, path)
+
+
+def finish(report: dict, path: Path) -> dict:
+    """Summarises ``report``'s fits and writes the JSON, the figures and the printed table."""
+    s = report["settings"]
+    report["summary"] = summarise(report["runs"], s["rank_draws"])
     path.write_text(json.dumps(report, indent=1))
     plot(
         report["runs"],
         report["summary"],
-        out_dir / f"{name}.png",
-        f"{args.family} family: {len({r['seed'] for r in report['runs']})} datasets, NUTS "
-        f"{args.chains} x ({args.warmup} + {args.draws})",
-        args.rank_draws,
+        path.with_suffix(".png"),
+        f"{s['family']} family: {len({r['seed'] for r in report['runs']})} datasets, NUTS "
+        f"{s['chains']} x ({s['warmup']} + {s['draws']})",
+        s["rank_draws"],
     )
-    params_png = out_dir / f"{name}_params.png"
-    drew = plot_params(report["summary"], params_png, f"{args.family} family: global parameters")
+    params_png = path.with_name(f"{path.stem}_params.png")
+    drew = plot_params(report["summary"], params_png, f"{s['family']} family: global parameters")
     print_summary(report["summary"])
     print(f"wrote {path} and {path.with_suffix('.png')}" + (f" and {params_png}" if drew else ""))
     return report
+
+
+def _comparable(report: dict) -> tuple:
+    """What must agree for two result files to be pooled: settings but the seeds, the model."""
+    settings = {k: v for k, v in report["settings"].items() if k not in ("first_seed", "lift")}
+    # the config's repr names distributions by their memory address
+    config = re.sub(r" at 0x[0-9a-f]+", "", report.get("config", ""))
+    return json.dumps(settings, sort_keys=True), config
+
+
+def merge(paths: list[Path], out: Path) -> dict:
+    """Pools the fits of several result files made with the same settings on other seeds.
+
+    Raises:
+      ValueError: a file is unfinished, the files differ in settings or model,
+        or two files fitted the same seed and variant.
+    """
+    reports = []
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        if "summary" not in report:
+            raise ValueError(f"{path}: unfinished (no summary): let its run end first")
+        reports.append(report)
+    keys = {_comparable(r) for r in reports}
+    if len(keys) > 1:
+        raise ValueError(
+            "the files differ in settings or model (only the seeds and the lift variants may "
+            "differ): " + ", ".join(str(p) for p in paths)
+        )
+    runs, seen = [], set()
+    for path, report in zip(paths, reports):
+        for r in report["runs"]:
+            key = (r["seed"], r["lift"])
+            if key in seen:
+                raise ValueError(f"{path}: seed {r['seed']} (lift={r['lift']}) is in two files")
+            seen.add(key)
+            runs.append(r)
+    settings = dict(reports[0]["settings"])
+    settings["first_seed"] = min(r["seed"] for r in runs)
+    lifts = [x for r in reports for x in r["settings"]["lift"].split(",")]
+    settings["lift"] = ",".join(dict.fromkeys(lifts))  # first-seen order, no repeats
+    pooled = {
+        "settings": settings,
+        "config": reports[0].get("config"),
+        "runs": runs,
+        "wall_s": sum(r.get("wall_s", 0.0) for r in reports),
+        "backend": reports[0].get("backend", ""),
+    }
+    if len(paths) > 1:
+        pooled["merged_from"] = [Path(p).name for p in paths]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return finish(pooled, out)
 
 
 def print_summary(summary: dict) -> None:
@@ -795,7 +901,25 @@ def main(argv=None) -> int:
         "lift of a ROAS of 1) or relative to the true lift, as make_truth.py writes it",
     )
     p.add_argument("--restart", action="store_true", help="ignore earlier results in OUT")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="fit nothing: pool finished result files (same settings, other seeds) into "
+        "OUT/sbc_<family><tag>.json, or re-summarise one file with this version's summary",
+    )
     args = p.parse_args(argv)
+    if args.merge:
+        missing = [str(m) for m in args.merge if not m.is_file()]
+        if missing:
+            p.error(f"--merge: no such file: {', '.join(missing)}")
+        family = json.loads(args.merge[0].read_text())["settings"]["family"]
+        try:
+            merge(args.merge, Path(args.out) / f"sbc_{family}{args.tag}.json")
+        except ValueError as e:
+            p.error(str(e))
+        return 0
     bad = set(args.lift.split(",")) - {"none", "godark"}
     if bad:
         p.error(f"--lift takes none and/or godark, got {sorted(bad)}")

@@ -22,7 +22,8 @@ Measured per G, each in its own subprocess (so peak memory is that run's):
 * wall time, compile time (a 1-step fit of the same model, timed after one
   that absorbs the process's one-time costs) and ``run_s = wall - compile``;
 * NUTS: max R-hat and min bulk ESS over **every** latent parameter (the global
-  ones and each geo's offsets), min bulk ESS over the global ones apart,
+  ones and each geo's offsets; each parameter's own in ``per_parameter``, which
+  ``rhat_floor.py`` reads), min bulk ESS over the global ones apart,
   ``ESS/s = min ESS / run_s``, run seconds per effective draw, leapfrog steps
   per draw, divergences;
 * ROAS recovery: posterior mean and 90% HDI of each channel's counterfactual
@@ -138,6 +139,15 @@ def _convergence(fit, sites) -> dict:
         "min_ess_bulk": per_site[worst],
         "min_ess_site": worst,
         "min_ess_bulk_global": min(per_site[k] for k in global_sites),
+        # Every scalar parameter's bulk ESS and R-hat, for rhat_floor.py: the
+        # max R-hat that chains mixing this well would give with no other fault.
+        "per_parameter": {
+            k: {
+                "ess_bulk": np.round(np.ravel(ess[k].values), 1).tolist(),
+                "r_hat": np.round(np.ravel(rhat[k].values), 5).tolist(),
+            }
+            for k in latent
+        },
     }
 
 

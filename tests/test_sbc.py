@@ -213,3 +213,86 @@ def test_small_run_end_to_end(sbc, tmp_path):
     # a rerun with the same settings resumes: nothing left to fit
     assert sbc.main(args) == 0
     assert len(json.loads((tmp_path / "sbc_prior.json").read_text())["runs"]) == 6
+
+
+def test_bootstrap_interval_resamples_whole_fits(sbc):
+    rng = np.random.default_rng(4)
+    assert sbc.bootstrap_interval([np.ones(4, bool)] * 10) == [1.0, 1.0]
+    assert sbc.bootstrap_interval([np.zeros(0, bool)]) == [None, None]
+    # 200 fits of 4 channels each, every channel covered with probability 0.5:
+    # independent channels give the binomial spread of 800 values; channels
+    # that hit or miss together (one shared dataset) give that of 200.
+    independent = [rng.random(4) < 0.5 for _ in range(200)]
+    together = [np.full(4, rng.random() < 0.5) for _ in range(200)]
+    binomial = 2 * 1.96 * math.sqrt(0.25 / 800)
+    lo, hi = sbc.bootstrap_interval(independent)
+    assert hi - lo == pytest.approx(binomial, rel=0.2)
+    assert lo < np.mean(np.concatenate(independent)) < hi
+    lo, hi = sbc.bootstrap_interval(together)
+    assert hi - lo == pytest.approx(2 * binomial, rel=0.2)  # sqrt(800 / 200) = 2
+
+
+def test_merge_pools_runs_on_other_seeds_and_refuses_what_does_not_pool(sbc, tmp_path):
+    rng = np.random.default_rng(5)
+
+    def fit(seed, lift):
+        true = rng.gamma(2.0, 0.5, size=3)
+        rec = {"seed": seed, "lift": lift, "channels": ["a", "b", "c"], "fit_s": 1.0}
+        rec.update(r_hat_max=1.0, divergences=0, n_draws=100, wasteful=[False, True, False])
+        for q, k in (("roas", 3), ("marginal_roas", 3), ("baseline_share", 1)):
+            t = true[:k]
+            lo = t - rng.uniform(-0.3, 1, k)  # some intervals miss the truth
+            hi = lo + rng.uniform(0.1, 1.5, k)
+            rec[q] = {"true": t.tolist(), "mean": ((lo + hi) / 2).tolist(), "sd": [0.1] * k}
+            rec[q].update({f"hdi{p}": [lo.tolist(), hi.tolist()] for p in (50, 80, 90)})
+            rec[q]["rank"] = rng.integers(0, 100, k).tolist()
+        rec["param_ranks"] = {"sigma": rng.integers(0, 100, 1).tolist()}
+        return rec
+
+    base = {"family": "prior", "chains": 4, "warmup": 500, "draws": 500, "rank_draws": 99}
+    config = "ModelConfig(noise=<HalfNormal object at 0x7f01>)"
+
+    def report(first, seeds, lift="none", **changed):
+        runs = [fit(s, False) for s in seeds]
+        settings = {**base, "first_seed": first, "lift": lift, **changed}
+        rep = {"settings": settings, "config": config, "runs": runs, "wall_s": 10.0}
+        rep["summary"] = sbc.summarise(runs, 99)
+        return rep
+
+    a, b = report(1, range(1, 21)), report(21, range(21, 41))
+    b["config"] = config.replace("0x7f01", "0x55aa")  # another process, same model
+    paths = []
+    for name, rep in (("a.json", a), ("b.json", b)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(json.dumps(rep))
+    out = tmp_path / "pooled.json"
+    pooled = sbc.merge(paths, out)
+    assert json.loads(out.read_text())["merged_from"] == ["a.json", "b.json"]
+    assert out.with_suffix(".png").is_file()
+    s = pooled["summary"]["none"]
+    assert s["n_fits"] == 40 and pooled["settings"]["first_seed"] == 1
+    for level in ("0.5", "0.9"):
+        both = [a["summary"]["none"]["roas"]["coverage"][level], b["summary"]["none"]]
+        expected = (both[0]["coverage"] + both[1]["roas"]["coverage"][level]["coverage"]) / 2
+        assert s["roas"]["coverage"][level]["coverage"] == pytest.approx(expected)
+        lo, hi = s["roas"]["coverage"][level]["ci95"]
+        assert lo <= s["roas"]["coverage"][level]["coverage"] <= hi
+    assert sum(s["params"]["sigma"]["ranks"]["counts"]) == 40
+    assert pooled["wall_s"] == 20.0
+
+    clash = tmp_path / "clash.json"
+    clash.write_text(json.dumps(report(15, range(15, 25))))
+    with pytest.raises(ValueError, match="seed 15"):
+        sbc.merge([paths[0], clash], tmp_path / "x.json")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(report(41, range(41, 45), chains=2)))
+    with pytest.raises(ValueError, match="differ in settings"):
+        sbc.merge([paths[0], other], tmp_path / "x.json")
+    unfinished = tmp_path / "unfinished.json"
+    unfinished.write_text(json.dumps({k: v for k, v in b.items() if k != "summary"}))
+    with pytest.raises(ValueError, match="unfinished"):
+        sbc.merge([paths[0], unfinished], tmp_path / "x.json")
+    assert not (tmp_path / "x.json").exists()  # nothing written on refusal
+    # the command line says so in one line, without a traceback
+    with pytest.raises(SystemExit):
+        sbc.main(["--merge", str(paths[0]), str(tmp_path / "missing.json")])
