@@ -801,8 +801,11 @@ def merge(paths: list[Path], out: Path) -> dict:
 
     Raises:
       ValueError: a file is unfinished, the files differ in settings or model,
-        or two files fitted the same seed and variant.
+        two files fitted the same seed and variant, or ``out`` is one of
+        several files to pool.
     """
+    if len(paths) > 1 and Path(out).resolve() in {Path(p).resolve() for p in paths}:
+        raise ValueError(f"{out} is one of the files to pool: pick another --tag")
     reports = []
     for path in paths:
         report = json.loads(Path(path).read_text())

@@ -292,6 +292,8 @@ def test_merge_pools_runs_on_other_seeds_and_refuses_what_does_not_pool(sbc, tmp
     unfinished.write_text(json.dumps({k: v for k, v in b.items() if k != "summary"}))
     with pytest.raises(ValueError, match="unfinished"):
         sbc.merge([paths[0], unfinished], tmp_path / "x.json")
+    with pytest.raises(ValueError, match="one of the files"):
+        sbc.merge(paths, paths[1])
     assert not (tmp_path / "x.json").exists()  # nothing written on refusal
     # the command line says so in one line, without a traceback
     with pytest.raises(SystemExit):
