@@ -728,10 +728,12 @@ def run(args) -> dict:
         old = json.loads(path.read_text())
         if old.get("settings") == report["settings"]:
             report["runs"] = old["runs"]
+            # the wall time of earlier sessions of this run, kept across resumes
+            report["wall_s"] = old.get("wall_s", 0.0)
     done = {(r["seed"], r["lift"]) for r in report["runs"]}
     mt = load_generator()
     variants = [v == "godark" for v in args.lift.split(",")]
-    start = time.perf_counter()
+    start, earlier = time.perf_counter(), report.get("wall_s", 0.0)
     for i in range(args.datasets):
         seed = args.first_seed + i
         todo = [v for v in variants if (seed, v) not in done]
@@ -745,6 +747,7 @@ def run(args) -> dict:
             rec = fit_and_score(ds, config, with_lift=with_lift, args=args, key_seed=seed)
             rec.update(seed=seed, info=ds.info)
             report["runs"].append(rec)
+            report["wall_s"] = earlier + time.perf_counter() - start
             path.write_text(json.dumps(report, indent=1))
             r = rec["roas"]
             print(
@@ -763,7 +766,7 @@ def run(args) -> dict:
         # memory again); without this a long run runs out of mappable memory.
         jax.clear_caches()
         gc.collect()
-    report["wall_s"] = time.perf_counter() - start
+    report["wall_s"] = earlier + time.perf_counter() - start
     report["backend"] = jax.default_backend()
     return finish(report, path)
 

@@ -210,9 +210,12 @@ def test_small_run_end_to_end(sbc, tmp_path):
         for v, w in (("none", False), ("godark", True))
     }
     assert width["godark"] < 0.7 * width["none"]
-    # a rerun with the same settings resumes: nothing left to fit
+    # a rerun with the same settings resumes: nothing left to fit, the wall
+    # time of the first session kept
     assert sbc.main(args) == 0
-    assert len(json.loads((tmp_path / "sbc_prior.json").read_text())["runs"]) == 6
+    again = json.loads((tmp_path / "sbc_prior.json").read_text())
+    assert len(again["runs"]) == 6
+    assert again["wall_s"] >= report["wall_s"] >= sum(r["fit_s"] for r in runs)
 
 
 def test_bootstrap_interval_resamples_whole_fits(sbc):
