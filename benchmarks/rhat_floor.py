@@ -227,9 +227,14 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.chains < 2 or args.draws < 4 or args.reps < 20:
         p.error("need at least 2 chains, 4 draws and 20 repetitions")
-    for path in args.fit_json:
+    for path in args.fit_json:  # checked before the grid's minutes of work
         if not path.is_file():
             p.error(f"--fit-json {path}: no such file")
+        try:
+            head = json.loads(path.read_text())
+            head["settings"]["chains"], head["settings"]["draws"], head["results"]
+        except (KeyError, TypeError, json.JSONDecodeError) as e:
+            p.error(f"--fit-json {path}: not a scale.py result ({type(e).__name__}: {e})")
     t = time.perf_counter()
     print(f"noise floor of the max R-hat, {args.chains} chains x {args.draws} draws:")
     out = {

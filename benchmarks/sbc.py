@@ -920,9 +920,11 @@ def main(argv=None) -> int:
         missing = [str(m) for m in args.merge if not m.is_file()]
         if missing:
             p.error(f"--merge: no such file: {', '.join(missing)}")
-        family = json.loads(args.merge[0].read_text())["settings"]["family"]
         try:
+            family = json.loads(args.merge[0].read_text())["settings"]["family"]
             merge(args.merge, Path(args.out) / f"sbc_{family}{args.tag}.json")
+        except (KeyError, TypeError, json.JSONDecodeError) as e:
+            p.error(f"--merge: not an sbc.py result file ({type(e).__name__}: {e})")
         except ValueError as e:
             p.error(str(e))
         return 0

@@ -75,3 +75,8 @@ def test_main_writes_json_and_figure_and_rejects_bad_input(tmp_path, capsys):
     with pytest.raises(SystemExit):
         rf.main(["--fit-json", str(tmp_path / "missing.json")])
     assert "missing.json" in capsys.readouterr().err
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"summary": {}}))
+    with pytest.raises(SystemExit):
+        rf.main(["--reps", "20", "--fit-json", str(wrong), "--out", str(out)])
+    assert "not a scale.py result" in capsys.readouterr().err

@@ -301,3 +301,7 @@ def test_merge_pools_runs_on_other_seeds_and_refuses_what_does_not_pool(sbc, tmp
     # the command line says so in one line, without a traceback
     with pytest.raises(SystemExit):
         sbc.main(["--merge", str(paths[0]), str(tmp_path / "missing.json")])
+    not_sbc = tmp_path / "scale.json"
+    not_sbc.write_text(json.dumps({"results": []}))
+    with pytest.raises(SystemExit):
+        sbc.main(["--merge", str(not_sbc), "--out", str(tmp_path)])
