@@ -712,11 +712,18 @@ def check_holdout(
 
 
 # ------------------------------------------------------------------ prior to posterior
+#: Sampled sites that only change NUTS's coordinates, read as the parameter they stand for.
+_READ_AS = {"media/slope_probit": "media/slope"}
+
+
 def _sampled_sites(fit: FitLike) -> list[str]:
     sites = model_sites(fit.inputs(), fit.config)
-    return [
-        k for k, s in sites.items() if s.type == "sample" and not s.is_observed and k in fit.draws
+    names = [
+        _READ_AS.get(k, k)
+        for k, s in sites.items()
+        if s.type == "sample" and not s.is_observed and k in fit.draws
     ]
+    return [k for k in names if k in fit.draws]
 
 
 def prior_posterior_shift(

@@ -30,6 +30,7 @@ from mmm_jax.inference._common import geo_from_info
 from mmm_jax.models import ModelConfig, build_inputs, mmm
 from mmm_jax.models.config import config_from_dict, config_to_dict
 from mmm_jax.models.mmm import ModelInputs, TimeFrame
+from mmm_jax.models.terms import samples_slope_probit
 
 __all__ = ["FORMAT_VERSION", "Fit", "FitFileError"]
 
@@ -315,7 +316,9 @@ class Fit:
             )
         fit = cls(
             method=meta["method"],
-            draws={k[6:]: v for k, v in contents.items() if k.startswith("draws/")},
+            draws=_with_slope_probit(
+                {k[6:]: v for k, v in contents.items() if k.startswith("draws/")}, config
+            ),
             data=fit_data,
             config=config,
             frame=frame,
@@ -325,6 +328,24 @@ class Fit:
             lift_tests=lift_tests,
         )
         return fit, checksum
+
+
+def _with_slope_probit(draws: dict, config: ModelConfig) -> dict:
+    """Adds ``media/slope_probit`` to draws saved before the slope was sampled through it.
+
+    Predictions substitute the sampled sites only, so a fit saved by an
+    earlier version (``media/slope`` sampled directly) would otherwise have its
+    slope redrawn from the prior. The map is one to one: nothing is lost.
+    """
+    if "media/slope" not in draws or "media/slope_probit" in draws:
+        return draws
+    if not samples_slope_probit(config):
+        return draws
+    support = config.media.slope.support
+    low, high = np.asarray(support.lower_bound), np.asarray(support.upper_bound)
+    slope = np.asarray(draws["media/slope"])
+    z = jax.scipy.special.ndtri(jnp.asarray((slope - low) / (high - low), slope.dtype))
+    return {**draws, "media/slope_probit": np.asarray(z, slope.dtype)}
 
 
 @functools.lru_cache(maxsize=16)

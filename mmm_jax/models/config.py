@@ -178,8 +178,12 @@ class MediaPriors:
     from 1): concave like Michaelis-Menten at 1, S-shaped above. A slope below
     1 would make the first dollar's return infinite (:math:`S'(0) = \infty`)
     and let the model claim any ROAS for a channel whose marginal ROAS the
-    data pin; the bound also cuts NUTS's leapfrog steps. The cost: the slope
-    mixes more slowly near the bound (CHANGELOG.md has the measurements).
+    data pin; the bound also cuts NUTS's leapfrog steps. A posterior piled
+    against the bound mixed slowly in NumPyro's logit coordinates, so a slope
+    prior on a bounded interval is sampled in probit coordinates instead
+    (site ``slope_probit``, ``slope`` deterministic:
+    :func:`mmm_jax.models.terms.sample_slope_probit`); the prior is unchanged
+    (CHANGELOG.md has the measurements).
 
     It is also at most 10, where the curve is a step already: the prior puts
     2e-9 of its mass above 10, but the bound changes what NUTS samples, from

@@ -179,6 +179,70 @@ class _ScaleToDecay(Transform):
         return (self.k, self.c), (("k", "c"), {})
 
 
+class _IntervalToProbit(Transform):
+    r"""A bounded value to probit coordinates, :math:`s \mapsto z = \Phi^{-1}\big((s - a) / (b - a)\big)`.
+
+    Maps the interval :math:`(a, b)` onto the reals;
+    :math:`\log|\partial z / \partial s| = -\log(b - a) - \log\varphi(z)`.
+    """
+
+    def __init__(self, low: Array, high: Array):
+        self.low = low
+        self.high = high
+
+    @property
+    def domain(self):
+        return constraints.interval(self.low, self.high)
+
+    @property
+    def codomain(self):
+        return constraints.real
+
+    def __call__(self, x):
+        u = (x - self.low) / (self.high - self.low)
+        info = jnp.finfo(jnp.result_type(u))
+        # a value on the bound itself (a float32 prior draw can land there) stays finite
+        return jax.scipy.special.ndtri(jnp.clip(u, info.tiny, 1.0 - info.epsneg))
+
+    def _inverse(self, y):
+        return self.low + (self.high - self.low) * jax.scipy.special.ndtr(y)
+
+    def log_abs_det_jacobian(self, x, y, intermediates=None):
+        return 0.5 * y**2 + 0.5 * jnp.log(2.0 * jnp.pi) - jnp.log(self.high - self.low)
+
+    def tree_flatten(self):
+        return (self.low, self.high), (("low", "high"), {})
+
+
+def samples_slope_probit(config: ModelConfig) -> bool:
+    r"""Whether :func:`media_term` samples the Hill slope in probit coordinates (site ``slope_probit``).
+
+    It does when the slope's prior lives on a bounded interval, as the default
+    ``TruncatedNormal(1, 1.5, low=1, high=10)`` does.
+    """
+    support = config.media.slope.support
+    return isinstance(support, constraints._Interval) and not isinstance(
+        support, constraints._IntegerInterval
+    )
+
+
+def sample_slope_probit(prior: dist.Distribution) -> Array:
+    r"""Samples the Hill slope :math:`s \in (a, b)` as :math:`z = \Phi^{-1}((s - a)/(b - a))`.
+
+    The sampled site is ``slope_probit``, whose density is the configured
+    prior pushed through exactly; :math:`s` is recorded as the deterministic
+    site ``slope``. NumPyro's default coordinates for an interval are the
+    logit, in which a posterior that piles against the lower bound
+    :math:`s = 1` (a curve the data cannot tell from Michaelis-Menten) has an
+    exponential tail, :math:`p(u) \propto e^{u}`: NUTS crawls down it. In
+    probit coordinates that tail is Gaussian.
+    """
+    support = prior.support
+    transform = _IntervalToProbit(support.lower_bound, support.upper_bound)
+    z = numpyro.sample("slope_probit", dist.TransformedDistribution(prior, transform))
+    return numpyro.deterministic("slope", transform.inv(z))
+
+
 def samples_decay(config: ModelConfig, n_geo: int, n_channel: int) -> bool:
     r"""Whether :func:`media_term` samples the Weibull scale as a decay (site ``decay``).
 
@@ -290,6 +354,8 @@ def media_term(
             if n == "scale" and decay:  # after "shape": the decay's Jacobian needs k
                 kinds = config.adstock_kinds(n_channel)
                 params[n] = sample_scale_as_decay(config.media.scale, params["shape"], kinds)
+            elif n == "slope" and samples_slope_probit(config):
+                params[n] = sample_slope_probit(config.media.slope)
             else:
                 params[n] = numpyro.sample(n, getattr(config.media, n))
         return params
