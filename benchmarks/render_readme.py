@@ -895,7 +895,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "sbc_prior": lambda: sbc("sbc_prior.json"),
     "sbc_prior_4chains": lambda: sbc("sbc_prior_4chains.json"),
     "sbc_prior_pooled": lambda: sbc("sbc_prior_pooled.json"),
-    "sbc_prior_godark_4chains": lambda: sbc("sbc_prior_godark_4chains.json"),
+    "sbc_prior_godark_pooled": lambda: sbc("sbc_prior_godark_pooled.json"),
     "sbc_prior_pooled_params": lambda: sbc_params("sbc_prior_pooled.json"),
     "scale_cpu": lambda: scale("scale_cpu.json"),
     "scale_cpu_svi": lambda: scale("scale_cpu_svi.json"),
