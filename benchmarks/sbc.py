@@ -133,6 +133,11 @@ GODARK_REL_SE = 0.15
 MAX_PARAM_SIZE = 16
 
 
+#: Sampled sites that are only NUTS's coordinates for a parameter ranked
+#: under its own name (a monotone map: the same ranks twice).
+COORDINATE_SITES = frozenset({"media/slope_probit"})
+
+
 def design_se(spend_delta) -> np.ndarray:
     """A go-dark test's standard error by its design: 15% of the lift a ROAS of 1 would give."""
     return GODARK_REL_SE * np.abs(np.asarray(spend_delta, dtype=float))
@@ -304,7 +309,7 @@ def prior_dataset(mt, seed: int, config) -> Dataset:
             "params": {
                 k: np.atleast_1d(v).astype(float)
                 for k, v in params.items()
-                if np.ndim(v) <= 1 and np.size(v) <= MAX_PARAM_SIZE
+                if np.ndim(v) <= 1 and np.size(v) <= MAX_PARAM_SIZE and k not in COORDINATE_SITES
             },
         },
         info={"seed": seed, "sigma": float(params["sigma"])},
@@ -531,7 +536,7 @@ def param_calibration(runs: list[dict], rank_draws: int, bins: int = 10) -> dict
     A truth of rank ``r`` among ``n`` draws lies inside the central ``q``
     interval when ``|(r + 1/2) / (n + 1) - 1/2| <= q / 2``.
     """
-    names = sorted({k for r in runs for k in r.get("param_ranks", {})})
+    names = sorted({k for r in runs for k in r.get("param_ranks", {}) if k not in COORDINATE_SITES})
     out = {}
     for k in names:
         ranks = np.concatenate([r["param_ranks"][k] for r in runs if k in r.get("param_ranks", {})])

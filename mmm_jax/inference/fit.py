@@ -30,7 +30,7 @@ from mmm_jax.inference._common import geo_from_info
 from mmm_jax.models import ModelConfig, build_inputs, mmm
 from mmm_jax.models.config import config_from_dict, config_to_dict
 from mmm_jax.models.mmm import ModelInputs, TimeFrame
-from mmm_jax.models.terms import samples_slope_probit
+from mmm_jax.models.terms import samples_slope_probit, slope_probit_transform
 
 __all__ = ["FORMAT_VERSION", "Fit", "FitFileError"]
 
@@ -335,16 +335,16 @@ def _with_slope_probit(draws: dict, config: ModelConfig) -> dict:
 
     Predictions substitute the sampled sites only, so a fit saved by an
     earlier version (``media/slope`` sampled directly) would otherwise have its
-    slope redrawn from the prior. The map is one to one: nothing is lost.
+    slope redrawn from the prior. The map is one to one inside the bounds; a
+    draw on a bound itself (float32 rounding) gets a finite coordinate that
+    maps back to within float precision of it.
     """
     if "media/slope" not in draws or "media/slope_probit" in draws:
         return draws
     if not samples_slope_probit(config):
         return draws
-    support = config.media.slope.support
-    low, high = np.asarray(support.lower_bound), np.asarray(support.upper_bound)
     slope = np.asarray(draws["media/slope"])
-    z = jax.scipy.special.ndtri(jnp.asarray((slope - low) / (high - low), slope.dtype))
+    z = slope_probit_transform(config.media.slope)(jnp.asarray(slope))
     return {**draws, "media/slope_probit": np.asarray(z, slope.dtype)}
 
 

@@ -221,9 +221,18 @@ def samples_slope_probit(config: ModelConfig) -> bool:
     ``TruncatedNormal(1, 1.5, low=1, high=10)`` does.
     """
     support = config.media.slope.support
-    return isinstance(support, constraints._Interval) and not isinstance(
+    if not isinstance(support, constraints._Interval) or isinstance(
         support, constraints._IntegerInterval
-    )
+    ):
+        return False
+    bounds = np.asarray(support.lower_bound), np.asarray(support.upper_bound)
+    return bool(np.all(np.isfinite(bounds[0])) and np.all(np.isfinite(bounds[1])))
+
+
+def slope_probit_transform(prior: dist.Distribution) -> Transform:
+    """The map from a bounded slope prior's support to its probit coordinate."""
+    support = prior.support
+    return _IntervalToProbit(support.lower_bound, support.upper_bound)
 
 
 def sample_slope_probit(prior: dist.Distribution) -> Array:
@@ -236,9 +245,14 @@ def sample_slope_probit(prior: dist.Distribution) -> Array:
     :math:`s = 1` (a curve the data cannot tell from Michaelis-Menten) has an
     exponential tail, :math:`p(u) \propto e^{u}`: NUTS crawls down it. In
     probit coordinates that tail is Gaussian.
+
+    The posterior is the same, but a mode is not: a MAP fit
+    (:func:`mmm_jax.inference.fit_map`) finds the mode in :math:`z`, where the
+    logit's was the mode in :math:`s`, which for a slope the data do not pin
+    sat on the bound 1. To condition on or initialise the slope, use the site
+    ``slope_probit``; ``substitute`` on ``slope`` still sets the value.
     """
-    support = prior.support
-    transform = _IntervalToProbit(support.lower_bound, support.upper_bound)
+    transform = slope_probit_transform(prior)
     z = numpyro.sample("slope_probit", dist.TransformedDistribution(prior, transform))
     return numpyro.deterministic("slope", transform.inv(z))
 

@@ -131,3 +131,12 @@ def test_fit_saved_before_the_probit_gets_its_coordinates_back():
     # an unbounded slope prior samples the slope itself: nothing to add
     unbounded = ModelConfig(media=MediaPriors(slope=dist.LogNormal(0.3, 0.5)))
     assert "media/slope_probit" not in _with_slope_probit(old, unbounded)
+
+
+def test_slope_prior_with_an_infinite_bound_keeps_the_slope_sampled(national):
+    """A probit needs two finite bounds; a one-sided truncation stays in NumPyro's coordinates."""
+    prior = dist.TruncatedNormal(1.0, 1.5, low=1.0, high=jnp.inf)
+    config = ModelConfig(media=MediaPriors(slope=prior))
+    assert not samples_slope_probit(config)
+    sites = _media_sites(national, config)
+    assert sites["media/slope"]["type"] == "sample" and "media/slope_probit" not in sites
