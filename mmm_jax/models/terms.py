@@ -217,8 +217,9 @@ class _IntervalToProbit(Transform):
 def samples_slope_probit(config: ModelConfig) -> bool:
     r"""Whether :func:`media_term` samples the Hill slope in probit coordinates (site ``slope_probit``).
 
-    It does when the slope's prior lives on a bounded interval, as the default
-    ``TruncatedNormal(1, 1.5, low=1, high=10)`` does.
+    It does when the slope's prior lives on an interval with two finite
+    bounds, as the default ``TruncatedNormal(1, 1.5, low=1, high=10)`` does;
+    a one-sided or unbounded prior keeps NumPyro's own coordinates.
     """
     support = config.media.slope.support
     if not isinstance(support, constraints._Interval) or isinstance(
