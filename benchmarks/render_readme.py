@@ -574,8 +574,10 @@ def sbc(name: str) -> str:
             f"{_ci(w.get('false_positive_ci95'))} of {w['n_true_mroas_above_1_2']}"
         )
 
-    row("waste flag when true mROAS < 0.8 (detection)", ">= 80%", detect)
-    row("waste flag when true mROAS > 1.2 (false positive)", "<= 5%", fp)
+    level = {f"{v['waste_flags'].get('prob', 0.9):.2f}" for v in summary.values()}
+    at = f" at P(mROAS < 1) >= {', '.join(sorted(level))}"
+    row(f"waste flag{at} when true mROAS < 0.8 (detection)", ">= 80%", detect)
+    row(f"waste flag{at} when true mROAS > 1.2 (false positive)", "<= 5%", fp)
 
     def conv(v, _variant):
         c = v["convergence"]
@@ -600,6 +602,47 @@ def sbc(name: str) -> str:
         else f"`results/{name}`: family `{s['family']}`."
     )
     return "\n".join([first, "", table(header, "ll" + "l" * len(variants), rows)])
+
+
+#: The families the waste flag's operating curve is read on: (file, variant, label).
+WASTE_FAMILIES = (
+    ("sbc_prior_pooled.json", "none", "prior, no tests"),
+    ("sbc_prior_godark_pooled.json", "godark", "prior, go-dark tests"),
+    ("sbc_generator.json", "none", "generator, no tests"),
+    ("sbc_generator.json", "godark", "generator, go-dark tests"),
+)
+
+
+def waste_curve() -> str:
+    """Detection / false positives of the waste flag against its probability level, per family."""
+    cols, curves, flag = [], [], set()
+    for name, variant, label in WASTE_FAMILIES:
+        d = load(name)
+        v = (d or {}).get("summary", {}).get(variant)
+        curve = (v or {}).get("waste_flags", {}).get("operating_curve")
+        if curve is None:
+            return (
+                f"*`results/{name}` holds no operating curve for `{variant}` "
+                "(re-summarise it: `sbc.py --merge` it).*"
+            )
+        cols.append(
+            f"{label} ({v['n_fits']} fits; {v['waste_flags']['n_true_mroas_below_0_8']} / "
+            f"{v['waste_flags']['n_true_mroas_above_1_2']} channels)"
+        )
+        curves.append({c["prob"]: c for c in curve})
+        flag.add(v["waste_flags"]["prob"])  # the level the summary flags at
+    rows = []
+    for prob in sorted(curves[0]):
+
+        def cell(c):
+            det, fp = c["detection_rate"], c["false_positive_rate"]
+            ok = det >= 0.80 and fp <= 0.05
+            text = f"{pct(det, 1)} / {pct(fp, 1)}"
+            return text if ok else f"**{text}**"
+
+        label = f"{prob:.2f}" + (" (the flag)" if prob in flag else "")
+        rows.append([label] + [cell(c[prob]) if prob in c else "" for c in curves])
+    return table(["P(mROAS < 1) >="] + cols, "l" + "r" * len(cols), rows)
 
 
 def sbc_params(name: str) -> str:
@@ -897,6 +940,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "sbc_prior_pooled": lambda: sbc("sbc_prior_pooled.json"),
     "sbc_prior_godark_pooled": lambda: sbc("sbc_prior_godark_pooled.json"),
     "sbc_prior_pooled_params": lambda: sbc_params("sbc_prior_pooled.json"),
+    "waste_curve": waste_curve,
     "scale_cpu": lambda: scale("scale_cpu.json"),
     "scale_cpu_svi": lambda: scale("scale_cpu_svi.json"),
     "scale_cpu_auto": lambda: scale("scale_cpu_auto.json"),

@@ -33,7 +33,9 @@ as ``summary.json``:
 * for channels with true ROAS < 0.3, how often the 90% HDI excludes it;
 * waste flags (``summary.json``'s ``wasteful``) against the true marginal
   ROAS: detection rate of channels with true mROAS < 0.8, false-positive
-  rate among channels with true mROAS > 1.2.
+  rate among channels with true mROAS > 1.2, at the library's flag level
+  (``WASTE_PROB``) and, as an operating curve, at the levels
+  :data:`WASTE_CURVE` (read off each fit's recorded probability; no refit).
 
 Writes ``OUT/sbc_<family>.json`` (every fit's numbers and the summary) and
 ``OUT/sbc_<family>.png`` (rank histograms, coverage against nominal,
@@ -86,9 +88,13 @@ if __name__ == "__main__":
 import numpy as np
 import pandas as pd
 
+from mmm_jax.diagnostics.metrics import WASTE_PROB
+
 ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = ROOT.parent / "shared" / "benchdata" / "make_truth.py"
 LEVELS = (0.5, 0.8, 0.9)
+#: Posterior probabilities at which the waste flag's operating curve is read.
+WASTE_CURVE = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 QUANTITIES = ("roas", "marginal_roas", "baseline_share")
 
 #: The generator family: how each dataset's mechanics depart from
@@ -457,6 +463,38 @@ def bootstrap_interval(hits: list[np.ndarray], level: float = 0.95, seed: int = 
     return [float(np.quantile(rates, tail)), float(np.quantile(rates, 1.0 - tail))]
 
 
+def waste_rates(runs: list[dict], prob: float) -> dict:
+    """Detection and false-positive rates of the waste flag at posterior probability ``prob``.
+
+    A channel is flagged when its posterior probability of a marginal ROAS
+    below 1 (``prob_mroas_below_1``, recorded per fit) is at least ``prob``,
+    the rule of :func:`mmm_jax.diagnostics.metrics.waste_flags`; a fit
+    recorded without those probabilities keeps the flags it was scored with.
+    Detection is over channels with true marginal ROAS below 0.8, false
+    positives over those above 1.2 (#17's bars), each with a 95% interval from
+    resampling whole fits.
+    """
+    per_fit = []
+    for r in runs:
+        if "prob_mroas_below_1" in r:
+            flag = np.asarray(r["prob_mroas_below_1"], dtype=float) >= prob
+        else:
+            flag = np.asarray(r["wasteful"], dtype=bool)
+        per_fit.append((flag, np.asarray(r["marginal_roas"]["true"], dtype=float)))
+    flag = np.concatenate([f for f, _ in per_fit])
+    mtrue = np.concatenate([t for _, t in per_fit])
+    waste, good = mtrue < 0.8, mtrue > 1.2
+    return {
+        "prob": prob,
+        "n_true_mroas_below_0_8": int(waste.sum()),
+        "detection_rate": float(flag[waste].mean()) if waste.any() else None,
+        "detection_ci95": bootstrap_interval([f[t < 0.8] for f, t in per_fit]),
+        "n_true_mroas_above_1_2": int(good.sum()),
+        "false_positive_rate": float(flag[good].mean()) if good.any() else None,
+        "false_positive_ci95": bootstrap_interval([f[t > 1.2] for f, t in per_fit]),
+    }
+
+
 def summarise(runs: list[dict], rank_draws: int, bins: int = 10) -> dict:
     """Coverage, rank uniformity, ROAS error and waste-flag rates, per lift variant."""
     out = {}
@@ -504,21 +542,9 @@ def summarise(runs: list[dict], rank_draws: int, bins: int = 10) -> dict:
             else None,
             "mean_estimate": float(mean[low].mean()) if low.any() else None,
         }
-        mtrue = np.concatenate([r["marginal_roas"]["true"] for r in rs])
-        flag = np.concatenate([r["wasteful"] for r in rs]).astype(bool)
-        waste, good = mtrue < 0.8, mtrue > 1.2
-        per_fit = [
-            (np.asarray(r["wasteful"], dtype=bool), np.asarray(r["marginal_roas"]["true"]))
-            for r in rs
-        ]
-        v["waste_flags"] = {
-            "n_true_mroas_below_0_8": int(waste.sum()),
-            "detection_rate": float(flag[waste].mean()) if waste.any() else None,
-            "detection_ci95": bootstrap_interval([f[t < 0.8] for f, t in per_fit]),
-            "n_true_mroas_above_1_2": int(good.sum()),
-            "false_positive_rate": float(flag[good].mean()) if good.any() else None,
-            "false_positive_ci95": bootstrap_interval([f[t > 1.2] for f, t in per_fit]),
-        }
+        v["waste_flags"] = waste_rates(rs, WASTE_PROB)
+        if all("prob_mroas_below_1" in r for r in rs):
+            v["waste_flags"]["operating_curve"] = [waste_rates(rs, p) for p in WASTE_CURVE]
         v["convergence"] = {
             "r_hat_max": float(max(r["r_hat_max"] for r in rs)),
             "n_r_hat_over_1_01": int(sum(r["r_hat_max"] >= 1.01 for r in rs)),
@@ -873,9 +899,19 @@ def print_summary(summary: dict) -> None:
         det = "n/a" if w["detection_rate"] is None else f"{w['detection_rate']:.1%}"
         fp = "n/a" if w["false_positive_rate"] is None else f"{w['false_positive_rate']:.1%}"
         print(
-            f"  waste flags: {det} of {w['n_true_mroas_below_0_8']} with true mROAS < 0.8, "
+            f"  waste flags at P(mROAS < 1) >= {w.get('prob', 0.9):.2f}: {det} of "
+            f"{w['n_true_mroas_below_0_8']} with true mROAS < 0.8, "
             f"false positives {fp} of {w['n_true_mroas_above_1_2']} with true mROAS > 1.2"
         )
+        if w.get("operating_curve"):
+            print(
+                "    operating curve (probability: detection / false positives): "
+                + ", ".join(
+                    f"{c['prob']:.2f}: {c['detection_rate'] or 0:.1%} / "
+                    f"{c['false_positive_rate'] or 0:.1%}"
+                    for c in w["operating_curve"]
+                )
+            )
         for k, pc in v.get("params", {}).items():
             cov = "  ".join(f"{float(q):.0%}: {cv:.1%}" for q, cv in pc["central_coverage"].items())
             p_value = pc["ranks"]["p_value"]

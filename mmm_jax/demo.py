@@ -22,7 +22,7 @@ is written and the estimates are printed against the truth:
 * per channel, the estimated ROAS with its 90% HDI against the true ROAS;
 * the baseline share against the true share;
 * the channels flagged wasteful (marginal ROAS below 1 with probability
-  >= 0.9) against the channels whose true marginal ROAS is below 1;
+  >= 0.8) against the channels whose true marginal ROAS is below 1;
 * the share of the truly attainable uplift the recommendation captures:
 
   .. math::

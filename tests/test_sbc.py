@@ -80,6 +80,37 @@ def test_summary_scores_coverage_error_low_roas_and_waste(sbc):
     assert w["n_true_mroas_above_1_2"] == 2 and w["false_positive_rate"] == 0.5
 
 
+def test_waste_flags_are_read_at_the_librarys_level_and_along_the_operating_curve(sbc):
+    from mmm_jax.diagnostics.metrics import WASTE_PROB
+
+    def run(prob, mroas_true, wasteful):
+        rec = {"lift": False, "wasteful": wasteful, "prob_mroas_below_1": prob}
+        rec["marginal_roas"] = {"true": mroas_true}
+        return rec
+
+    # Recorded flags (made at 0.9) are ignored where the probabilities are there:
+    # true mROAS 0.5 at P 0.85 and 0.95, 0.6 at P 0.6; 1.5 at P 0.82 and 0.1.
+    runs = [
+        run([0.85, 0.82], [0.5, 1.5], [False, False]),
+        run([0.95, 0.6, 0.1], [0.5, 0.6, 1.5], [True, False, False]),
+    ]
+    w = sbc.waste_rates(runs, WASTE_PROB)
+    assert WASTE_PROB == 0.8 and w["prob"] == 0.8
+    assert w["n_true_mroas_below_0_8"] == 3 and math.isclose(w["detection_rate"], 2 / 3)
+    assert w["n_true_mroas_above_1_2"] == 2 and w["false_positive_rate"] == 0.5
+    assert sbc.waste_rates(runs, 0.9)["detection_rate"] == pytest.approx(1 / 3)
+    assert sbc.waste_rates(runs, 0.9)["false_positive_rate"] == 0.0
+    # A fit recorded without the probabilities keeps the flags it was scored with.
+    old = [{k: v for k, v in r.items() if k != "prob_mroas_below_1"} for r in runs]
+    assert sbc.waste_rates(old, 0.5)["detection_rate"] == pytest.approx(1 / 3)
+    # The curve: lower levels flag more of both kinds.
+    curve = [sbc.waste_rates(runs, p) for p in sbc.WASTE_CURVE]
+    det = [c["detection_rate"] for c in curve]
+    fp = [c["false_positive_rate"] for c in curve]
+    assert det == sorted(det, reverse=True) and fp == sorted(fp, reverse=True)
+    assert det[0] == 1.0 and det[-1] == pytest.approx(1 / 3) and fp[-1] == 0.0
+
+
 def test_param_calibration_reads_coverage_and_uniformity_off_the_ranks(sbc):
     rng = np.random.default_rng(1)
     n_rep, n_draw = 800, 400

@@ -122,7 +122,8 @@ class Analysis:
         window, carry-over included as far as the data reach, ``(draw, channel)``.
       steady_marginal_roas: Slope of the steady-state response at historical
         spend per period, the marginal return the optimiser sees, ``(draw, channel)``.
-      wasteful: Marginal ROAS below 1 with probability >= 0.9, ``(channel,)``.
+      wasteful: Marginal ROAS below 1 with probability >= :data:`~mmm_jax.diagnostics.metrics.WASTE_PROB`
+        (0.8), ``(channel,)``.
       saturation_spend: Steady-state spend per period beyond which the marginal
         ROAS stays below 1, ``(draw, channel)``, or ``None``.
       curves: Steady-state response curves, ``{"spend": (grid, channel),

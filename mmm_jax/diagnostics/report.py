@@ -301,7 +301,7 @@ def _channel_table(summary: Mapping[str, Any], truth: Mapping[str, Any] | None) 
         "<p class='sub'>Mean with its 90% highest-density interval underneath. Spend and "
         "contribution are totals over the fit window; contribution is counterfactual (revenue "
         "with the channel minus revenue without it). A channel is flagged wasteful when its "
-        "1% bump marginal ROAS is below 1 with probability ≥ 90%. Saturation spend is "
+        f"1% bump marginal ROAS is below 1 with probability ≥ {metrics.WASTE_PROB:.0%}. Saturation spend is "
         f"steady state, {_esc(_per_period(summary))}.</p>"
         + (f"<p class='sub'>{_esc(MARGINAL_ROAS_NOTE)}</p>" if has_steady else "")
     )

@@ -49,7 +49,9 @@ def summarize(fit: FitLike | Analysis, *, with_saturation: bool = True) -> dict[
     use; the two differ when spend varies over time, the curve being concave),
     ``saturation_spend`` is the steady-state spend per period (summed over
     geos) beyond which the marginal ROAS stays below 1, and ``wasteful`` is
-    true when the marginal ROAS is below 1 with posterior probability >= 0.9.
+    true when the marginal ROAS is below 1 with posterior probability >= 0.8
+    (:data:`~mmm_jax.diagnostics.metrics.WASTE_PROB`; the probability itself is
+    ``prob_marginal_roas_below_1``).
 
     Args:
       fit: A fitted model, or its `Analysis` (whose numbers are then reused).
