@@ -30,7 +30,12 @@ from mmm_jax.inference._common import geo_from_info
 from mmm_jax.models import ModelConfig, build_inputs, mmm
 from mmm_jax.models.config import config_from_dict, config_to_dict
 from mmm_jax.models.mmm import ModelInputs, TimeFrame
-from mmm_jax.models.terms import samples_slope_probit, slope_probit_transform
+from mmm_jax.models.terms import (
+    samples_decay,
+    samples_slope_probit,
+    scale_to_decay,
+    slope_probit_transform,
+)
 
 __all__ = ["FORMAT_VERSION", "Fit", "FitFileError"]
 
@@ -316,8 +321,10 @@ class Fit:
             )
         fit = cls(
             method=meta["method"],
-            draws=_with_slope_probit(
-                {k[6:]: v for k, v in contents.items() if k.startswith("draws/")}, config
+            draws=_with_current_coordinates(
+                {k[6:]: v for k, v in contents.items() if k.startswith("draws/")},
+                config,
+                fit_data,
             ),
             data=fit_data,
             config=config,
@@ -330,22 +337,37 @@ class Fit:
         return fit, checksum
 
 
-def _with_slope_probit(draws: dict, config: ModelConfig) -> dict:
-    """Adds ``media/slope_probit`` to draws saved before the slope was sampled through it.
+def _with_current_coordinates(draws: dict, config: ModelConfig, data: MMMData) -> dict:
+    """Adds the sampled sites that draws saved by an earlier version lack.
 
-    Predictions substitute the sampled sites only, so a fit saved by an
-    earlier version (``media/slope`` sampled directly) would otherwise have its
-    slope redrawn from the prior. The map is one to one inside the bounds; a
-    draw on a bound itself (float32 rounding) gets a finite coordinate that
-    maps back to within float precision of it.
+    Predictions substitute the sampled sites only, so a fit saved before a
+    parameter was sampled through other coordinates would otherwise have that
+    parameter redrawn from the prior. Two such changes, each one to one:
+
+    * ``media/slope_probit`` from ``media/slope`` (the Hill slope on a bounded
+      prior, :func:`~mmm_jax.models.terms.samples_slope_probit`). A draw on a
+      bound itself (float32 rounding) gets a finite coordinate that maps back
+      to within float precision of it.
+    * ``media/decay`` from ``media/scale`` and ``media/shape`` (the Weibull
+      scale on a pooled geo panel, :func:`~mmm_jax.models.terms.samples_decay`).
     """
-    if "media/slope" not in draws or "media/slope_probit" in draws:
-        return draws
-    if not samples_slope_probit(config):
-        return draws
-    slope = np.asarray(draws["media/slope"])
-    z = slope_probit_transform(config.media.slope)(jnp.asarray(slope))
-    return {**draws, "media/slope_probit": np.asarray(z, slope.dtype)}
+    out = dict(draws)
+    if "media/slope" in out and "media/slope_probit" not in out and samples_slope_probit(config):
+        slope = np.asarray(out["media/slope"])
+        z = slope_probit_transform(config.media.slope)(jnp.asarray(slope))
+        out["media/slope_probit"] = np.asarray(z, slope.dtype)
+    if (
+        "media/scale" in out
+        and "media/shape" in out
+        and "media/decay" not in out
+        and samples_decay(config, data.n_geo, data.n_channel)
+    ):
+        scale = np.asarray(out["media/scale"])
+        to_decay = scale_to_decay(
+            jnp.asarray(out["media/shape"]), config.adstock_kinds(data.n_channel)
+        )
+        out["media/decay"] = np.asarray(to_decay(jnp.asarray(scale)), scale.dtype)
+    return out
 
 
 @functools.lru_cache(maxsize=16)

@@ -277,6 +277,18 @@ def samples_decay(config: ModelConfig, n_geo: int, n_channel: int) -> bool:
     )
 
 
+def scale_to_decay(shape: Array, kinds: tuple) -> Transform:
+    r"""The map :math:`\lambda \mapsto d` of the ``decay`` site for Weibull shapes ``shape``.
+
+    ``shape`` is :math:`k`, ``(..., channel)``; ``kinds`` the adstock kind of
+    every channel (the PDF form's offset :math:`\log(2^k - 1)`, 0 otherwise).
+    """
+    batch = jnp.shape(shape)
+    is_pdf = jnp.broadcast_to(jnp.asarray([k is Adstock.WEIBULL_PDF for k in kinds]), batch)
+    c = jnp.where(is_pdf, weibull_decay_offset(shape, Adstock.WEIBULL_PDF), 0.0)
+    return _ScaleToDecay(shape, c)
+
+
 def sample_scale_as_decay(prior: dist.Distribution, shape: Array, kinds: tuple) -> Array:
     r"""Samples the Weibull scale :math:`\lambda` in decay coordinates; returns :math:`\lambda`.
 
@@ -307,9 +319,7 @@ def sample_scale_as_decay(prior: dist.Distribution, shape: Array, kinds: tuple) 
       :math:`\lambda`, the shape of ``shape``.
     """
     batch = jnp.shape(shape)
-    is_pdf = jnp.broadcast_to(jnp.asarray([k is Adstock.WEIBULL_PDF for k in kinds]), batch)
-    c = jnp.where(is_pdf, weibull_decay_offset(shape, Adstock.WEIBULL_PDF), 0.0)
-    transform = _ScaleToDecay(shape, c)
+    transform = scale_to_decay(shape, kinds)
     base = prior if tuple(prior.batch_shape) == batch else prior.expand(batch)
     decay = numpyro.sample("decay", dist.TransformedDistribution(base, transform))
     return numpyro.deterministic("scale", transform.inv(decay))

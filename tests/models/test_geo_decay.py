@@ -193,3 +193,44 @@ def test_nuts_fit_records_scale_from_decay(panel):
     assert lam.shape == d.shape == (1, 10, 4, 3)
     np.testing.assert_allclose(lam, weibull_scale_from_decay(k, d, Adstock.WEIBULL_PDF), rtol=1e-4)
     assert np.all(np.isfinite(lam)) and np.all(lam > 0)
+
+
+@pytest.mark.parametrize("shapes", list(GeoShapes))
+def test_panel_fit_saved_before_the_decay_loads_with_the_same_predictions(shapes, panel, tmp_path):
+    """A pooled panel's fit.npz from before ``media/decay`` holds ``media/scale`` sampled.
+
+    Loading it must restore ``media/decay`` (and the Hill slope's probit
+    coordinate): predictions substitute the sampled sites, so without them
+    the Weibull scale would be redrawn from the prior. Mixed kinds, so that
+    the PDF form's offset and the channels without a scale are both covered.
+    """
+    import dataclasses
+
+    from mmm_jax.inference import Fit, fit_nuts
+
+    config = ModelConfig(
+        adstock=KINDS["mixed"],
+        media=MediaPriors(retention=dist.Uniform(0.05, 0.95)),  # see the test above
+        geo_pooling=GeoPooling(shapes=shapes),
+        max_lag=4,
+    )
+    fit = fit_nuts(
+        panel,
+        config,
+        key=jax.random.PRNGKey(1),
+        num_warmup=10,
+        num_samples=6,
+        num_chains=1,
+        progress_bar=False,
+    )
+    old_draws = {
+        k: v for k, v in fit.draws.items() if k not in ("media/decay", "media/slope_probit")
+    }
+    old = dataclasses.replace(fit, draws=old_draws)
+    # the gap this closes: without the decay the scale is redrawn, so predictions move
+    assert not np.allclose(old.predict()["mu"], fit.predict()["mu"], rtol=1e-3)
+    back = Fit.load(old.save(tmp_path / "old.npz"), data=panel)
+    np.testing.assert_allclose(
+        back.draws["media/decay"], fit.draws["media/decay"], rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(back.predict()["mu"], fit.predict()["mu"], rtol=1e-4, atol=1e-5)

@@ -117,20 +117,20 @@ def test_nuts_initialisation_starts_from_the_probit_site(national):
     assert "media/slope_probit" in params and "media/slope" not in params
 
 
-def test_fit_saved_before_the_probit_gets_its_coordinates_back():
+def test_fit_saved_before_the_probit_gets_its_coordinates_back(national):
     """An older fit.npz holds `media/slope` only; loading restores `media/slope_probit` exactly."""
-    from mmm_jax.inference.fit import _with_slope_probit
+    from mmm_jax.inference.fit import _with_current_coordinates
 
     z = np.random.default_rng(0).normal(-1.3, 0.8, size=(2, 50, 3)).astype(np.float32)
     slope = (1.0 + 9.0 * scipy.stats.norm.cdf(z)).astype(np.float32)
     old = {"media/slope": slope, "sigma": np.ones((2, 50), np.float32)}
-    back = _with_slope_probit(old, ModelConfig())
+    back = _with_current_coordinates(old, ModelConfig(), national)
     assert back["media/slope_probit"].dtype == np.float32
     np.testing.assert_allclose(back["media/slope_probit"], z, atol=2e-4)
     assert "media/slope_probit" not in old  # the caller's dict is left alone
     # an unbounded slope prior samples the slope itself: nothing to add
     unbounded = ModelConfig(media=MediaPriors(slope=dist.LogNormal(0.3, 0.5)))
-    assert "media/slope_probit" not in _with_slope_probit(old, unbounded)
+    assert "media/slope_probit" not in _with_current_coordinates(old, unbounded, national)
 
 
 def test_slope_prior_with_an_infinite_bound_keeps_the_slope_sampled(national):
