@@ -141,7 +141,7 @@ MAX_PARAM_SIZE = 16
 
 #: Sampled sites that are only NUTS's coordinates for a parameter ranked
 #: under its own name (a monotone map: the same ranks twice).
-COORDINATE_SITES = frozenset({"media/slope_probit"})
+COORDINATE_SITES = frozenset({"media/slope_normal", "media/slope_probit"})
 
 
 def design_se(spend_delta) -> np.ndarray:

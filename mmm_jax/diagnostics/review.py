@@ -713,7 +713,7 @@ def check_holdout(
 
 # ------------------------------------------------------------------ prior to posterior
 #: Sampled sites that only change NUTS's coordinates, read as the parameter they stand for.
-_READ_AS = {"media/slope_probit": "media/slope"}
+_READ_AS = {"media/slope_normal": "media/slope", "media/slope_probit": "media/slope"}
 
 
 def _sampled_sites(fit: FitLike) -> list[str]:

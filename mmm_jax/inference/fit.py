@@ -32,9 +32,11 @@ from mmm_jax.models.config import config_from_dict, config_to_dict
 from mmm_jax.models.mmm import ModelInputs, TimeFrame
 from mmm_jax.models.terms import (
     samples_decay,
+    samples_slope_normal,
     samples_slope_probit,
     scale_to_decay,
     slope_probit_transform,
+    slope_to_normal,
 )
 
 __all__ = ["FORMAT_VERSION", "Fit", "FitFileError"]
@@ -342,19 +344,31 @@ def _with_current_coordinates(draws: dict, config: ModelConfig, data: MMMData) -
 
     Predictions substitute the sampled sites only, so a fit saved before a
     parameter was sampled through other coordinates would otherwise have that
-    parameter redrawn from the prior. Two such changes, each one to one:
+    parameter redrawn from the prior. The changes, each one to one:
 
-    * ``media/slope_probit`` from ``media/slope`` (the Hill slope on a bounded
-      prior, :func:`~mmm_jax.models.terms.samples_slope_probit`). A draw on a
-      bound itself (float32 rounding) gets a finite coordinate that maps back
-      to within float precision of it.
+    * the Hill slope on a bounded prior: ``media/slope_normal`` (its prior's normal
+      score, :func:`~mmm_jax.models.terms.samples_slope_normal`) or
+      ``media/slope_probit`` (:func:`~mmm_jax.models.terms.samples_slope_probit`)
+      from ``media/slope``; a coordinate of the other kind, saved by the
+      version between, is dropped. A draw on a bound itself (float32
+      rounding) gets a finite coordinate that maps back to within float
+      precision of it.
     * ``media/decay`` from ``media/scale`` and ``media/shape`` (the Weibull
       scale on a pooled geo panel, :func:`~mmm_jax.models.terms.samples_decay`).
     """
     out = dict(draws)
-    if "media/slope" in out and "media/slope_probit" not in out and samples_slope_probit(config):
+    prior = config.media.slope
+    if "media/slope" in out and samples_slope_normal(config) and "media/slope_normal" not in out:
         slope = np.asarray(out["media/slope"])
-        z = slope_probit_transform(config.media.slope)(jnp.asarray(slope))
+        out.pop("media/slope_probit", None)
+        with jax.numpy_rank_promotion(
+            "allow"
+        ):  # draws (chain, draw, ...) against the prior's batch
+            z = slope_to_normal(prior, jnp.asarray(slope))
+        out["media/slope_normal"] = np.asarray(z, slope.dtype)
+    if "media/slope" in out and samples_slope_probit(config) and "media/slope_probit" not in out:
+        slope = np.asarray(out["media/slope"])
+        z = slope_probit_transform(prior)(jnp.asarray(slope))
         out["media/slope_probit"] = np.asarray(z, slope.dtype)
     if (
         "media/scale" in out
@@ -363,9 +377,8 @@ def _with_current_coordinates(draws: dict, config: ModelConfig, data: MMMData) -
         and samples_decay(config, data.n_geo, data.n_channel)
     ):
         scale = np.asarray(out["media/scale"])
-        to_decay = scale_to_decay(
-            jnp.asarray(out["media/shape"]), config.adstock_kinds(data.n_channel)
-        )
+        kinds = config.adstock_kinds(data.n_channel)
+        to_decay = scale_to_decay(jnp.asarray(out["media/shape"]), kinds)
         out["media/decay"] = np.asarray(to_decay(jnp.asarray(scale)), scale.dtype)
     return out
 

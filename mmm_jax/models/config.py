@@ -180,10 +180,11 @@ class MediaPriors:
     and let the model claim any ROAS for a channel whose marginal ROAS the
     data pin; the bound also cuts NUTS's leapfrog steps. A posterior piled
     against the bound mixed slowly in NumPyro's logit coordinates, so a slope
-    prior on a bounded interval is sampled in probit coordinates instead
-    (site ``slope_probit``, ``slope`` deterministic:
-    :func:`mmm_jax.models.terms.sample_slope_probit`); the prior is unchanged
-    (CHANGELOG.md has the measurements).
+    prior on a bounded interval is sampled as its normal score instead
+    (site ``slope_normal``, ``slope`` deterministic:
+    :func:`mmm_jax.models.terms.sample_slope_normal`; a bounded prior without a
+    quantile function in probit coordinates, site ``slope_probit``); the prior
+    is unchanged (CHANGELOG.md has the measurements).
 
     It is also at most 10, where the curve is a step already: the prior puts
     2e-9 of its mass above 10, but the bound changes what NUTS samples, from

@@ -264,9 +264,9 @@ def test_prior_shift_closed_forms(fit):
     assert implied == pytest.approx(0.04 * (1.0 - 2.0 / np.pi), rel=0.1)
     labels = shift["media/relative_roas"]["labels"]
     assert labels == [f"media/relative_roas[{n}]" for n in fit.data.channels]
-    # the Hill slope is sampled in probit coordinates but judged as the slope itself
-    assert "media/slope_probit" in post  # the default Hill prior is bounded
-    assert "media/slope" in shift and "media/slope_probit" not in shift
+    # the Hill slope is sampled as its normal score but judged as the slope itself
+    assert "media/slope_normal" in post  # the default Hill prior is bounded
+    assert "media/slope" in shift and "media/slope_normal" not in shift
     c = shift["media/slope"]["contraction"]
     prior = Predictive(mmm, num_samples=4000, return_sites=["media/slope"])(
         jax.random.PRNGKey(4), fit.inputs(), fit.config

@@ -209,29 +209,29 @@ def test_save_load_round_trip(nuts_fit, tmp_path):
     np.testing.assert_array_equal(back.predict()["mu"], nuts_fit.predict()["mu"])
 
 
-def test_fit_saved_before_the_slope_probit_loads_with_the_same_predictions(nuts_fit, tmp_path):
-    """A fit.npz from before the Hill slope's probit coordinates holds `media/slope` only.
+def test_fit_saved_before_the_slope_coordinate_loads_with_the_same_predictions(nuts_fit, tmp_path):
+    """A fit.npz from before the Hill slope's normal score holds `media/slope` only.
 
-    Loading it must restore `media/slope_probit`: predictions substitute the
+    Loading it must restore `media/slope_normal`: predictions substitute the
     sampled sites, so without it the slope would be redrawn from the prior.
     One draw is put exactly on the bound 1, where float32 draws can land.
     """
     slope = np.array(nuts_fit.draws["media/slope"])
     slope[0, 0, 0] = 1.0
-    old_draws = {k: v for k, v in nuts_fit.draws.items() if k != "media/slope_probit"}
+    old_draws = {k: v for k, v in nuts_fit.draws.items() if k != "media/slope_normal"}
     old_draws["media/slope"] = slope
     old = dataclasses.replace(nuts_fit, draws=old_draws)
     back = Fit.load(old.save(tmp_path / "old.npz"), data=nuts_fit.data)
-    z = back.draws["media/slope_probit"]
+    z = back.draws["media/slope_normal"]
     assert z.shape == slope.shape and np.all(np.isfinite(z))
     np.testing.assert_allclose(
         z.reshape(-1)[1:],
-        np.asarray(nuts_fit.draws["media/slope_probit"]).reshape(-1)[1:],
+        np.asarray(nuts_fit.draws["media/slope_normal"]).reshape(-1)[1:],
         atol=1e-3,
     )
     # the predictions are those of the saved slopes, draw for draw
     want = dataclasses.replace(nuts_fit, draws={**nuts_fit.draws, "media/slope": slope})
-    want = dataclasses.replace(want, draws={**want.draws, "media/slope_probit": z})
+    want = dataclasses.replace(want, draws={**want.draws, "media/slope_normal": z})
     np.testing.assert_allclose(back.predict()["mu"], want.predict()["mu"], rtol=1e-5, atol=1e-6)
     away = nuts_fit.predict()["mu"][1:]  # every draw but the one moved to the bound
     np.testing.assert_allclose(back.predict()["mu"][1:], away, rtol=1e-4, atol=1e-5)

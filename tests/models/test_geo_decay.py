@@ -224,7 +224,7 @@ def test_panel_fit_saved_before_the_decay_loads_with_the_same_predictions(shapes
         progress_bar=False,
     )
     old_draws = {
-        k: v for k, v in fit.draws.items() if k not in ("media/decay", "media/slope_probit")
+        k: v for k, v in fit.draws.items() if k not in ("media/decay", "media/slope_normal")
     }
     old = dataclasses.replace(fit, draws=old_draws)
     # the gap this closes: without the decay the scale is redrawn, so predictions move
