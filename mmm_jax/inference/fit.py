@@ -361,9 +361,8 @@ def _with_current_coordinates(draws: dict, config: ModelConfig, data: MMMData) -
     if "media/slope" in out and samples_slope_normal(config) and "media/slope_normal" not in out:
         slope = np.asarray(out["media/slope"])
         out.pop("media/slope_probit", None)
-        with jax.numpy_rank_promotion(
-            "allow"
-        ):  # draws (chain, draw, ...) against the prior's batch
+        # draws (chain, draw, ...) against the prior's batch shape
+        with jax.numpy_rank_promotion("allow"):
             z = slope_to_normal(prior, jnp.asarray(slope))
         out["media/slope_normal"] = np.asarray(z, slope.dtype)
     if "media/slope" in out and samples_slope_probit(config) and "media/slope_probit" not in out:
