@@ -350,9 +350,11 @@ def _with_current_coordinates(draws: dict, config: ModelConfig, data: MMMData) -
       score, :func:`~mmm_jax.models.terms.samples_slope_normal`) or
       ``media/slope_probit`` (:func:`~mmm_jax.models.terms.samples_slope_probit`)
       from ``media/slope``; a coordinate of the other kind, saved by the
-      version between, is dropped. A draw on a bound itself (float32
+      version between, is dropped. A draw on the lower bound itself (float32
       rounding) gets a finite coordinate that maps back to within float
-      precision of it.
+      precision of it. In float32 the normal score cannot tell the default
+      prior's top 1e-7 of mass apart (slopes above about 8.7): such a draw
+      maps back to about 8.7.
     * ``media/decay`` from ``media/scale`` and ``media/shape`` (the Weibull
       scale on a pooled geo panel, :func:`~mmm_jax.models.terms.samples_decay`).
     """
