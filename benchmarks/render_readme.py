@@ -588,6 +588,21 @@ def sbc(name: str) -> str:
         )
 
     row("convergence", "-", conv)
+
+    def passed(v, _variant):
+        p = v.get("sampler_not_failed")
+        if p is None:
+            return "not recorded (re-summarise: `sbc.py --merge`)"
+        if not p["n_fits"]:
+            return "none"
+        cells = [
+            f"{qname} "
+            + "/".join(fixed(100 * p[q][level]["coverage"], 1) for level in ("0.5", "0.8", "0.9"))
+            for q, qname in QUANTITY.items()
+        ]
+        return f"{p['n_fits']} fits: " + "; ".join(cells) + " %"
+
+    row("coverage 50/80/90% over the fits whose sampler the review does not fail", "-", passed)
     s = d["settings"]
     se = {
         "design": "go-dark standard errors fixed by the design",

@@ -80,6 +80,36 @@ def test_summary_scores_coverage_error_low_roas_and_waste(sbc):
     assert w["n_true_mroas_above_1_2"] == 2 and w["false_positive_rate"] == 0.5
 
 
+def test_coverage_is_repeated_over_the_fits_the_review_does_not_fail(sbc):
+    def run(hit, r_hat=1.0, ess=1000.0, divergences=0):
+        lo, hi = (0.0, 1.0) if hit else (0.6, 1.0)
+        rec = {"lift": False, "channels": ["a"], "wasteful": [False], "fit_s": 1.0}
+        rec.update(r_hat_max=r_hat, ess_bulk_min=ess, divergences=divergences, n_draws=2000)
+        for q in sbc.QUANTITIES:
+            rec[q] = {
+                "true": [0.5],
+                "mean": [0.5],
+                "rank": [50],
+                **{f"hdi{p}": [[lo], [hi]] for p in (50, 80, 90)},
+            }
+        return rec
+
+    # The review fails R-hat >= 1.05, bulk ESS < 100 and a divergent share >= 1%;
+    # it only warns at R-hat 1.02, ESS 150 or 10 divergences in 2000 draws.
+    failing = [run(False, r_hat=1.06), run(False, ess=50.0), run(True, divergences=20)]
+    warned = [run(True, r_hat=1.02), run(True, ess=150.0), run(False, divergences=10)]
+    assert [sbc.sampler_failed(r) for r in failing] == [True, True, True]
+    assert [sbc.sampler_failed(r) for r in warned + [run(True)]] == [False] * 4
+    s = sbc.summarise(failing + warned + [run(True)], 99)["none"]
+    assert s["roas"]["coverage"]["0.8"]["coverage"] == pytest.approx(4 / 7)
+    passed = s["sampler_not_failed"]
+    assert passed["n_fits"] == 4
+    for q in sbc.QUANTITIES:
+        assert passed[q]["0.5"]["coverage"] == 0.75 and passed[q]["0.9"]["n"] == 4
+    # Nothing passes: the count says so and no coverage is made up.
+    assert sbc.summarise(failing, 99)["none"]["sampler_not_failed"] == {"n_fits": 0}
+
+
 def test_waste_flags_are_read_at_the_librarys_level_and_along_the_operating_curve(sbc):
     from mmm_jax.diagnostics.metrics import WASTE_PROB
 
