@@ -352,10 +352,29 @@ def _godark_tests(data, observed):
 
 
 # --------------------------------------------------------------------------- fit and score
-def fit_and_score(ds: Dataset, config, *, with_lift: bool, args, key_seed: int) -> dict:
-    """Fits one dataset with NUTS and scores every quantity against its truth."""
+#: The stream of :func:`fit_key` (0 and 1 are the truth's and the tests').
+FIT_STREAM = 2
+
+
+def fit_key(seed: int):
+    """The PRNG key of dataset ``seed``'s fit, a stream of its own.
+
+    :func:`prior_dataset` draws the truth and the tests with
+    ``jax.random.split(PRNGKey(seed))``. Fitted with ``PRNGKey(seed)`` itself,
+    the chains' keys (``split(key, chains)``) would be those very keys: with
+    JAX's partitionable Threefry, ``split(key, n)[i]`` is ``fold_in(key, i)``
+    whatever ``n``, so chain 0 ran on the truth's key and chain 1 (and the
+    baseline's conditional draws, ``fold_in(key, 1)``) on the tests' noise
+    key. The fit's randomness must be independent of the truth; ``fold_in(key,
+    FIT_STREAM)`` starts a tree of keys that neither of those reaches.
+    """
     import jax
 
+    return jax.random.fold_in(jax.random.PRNGKey(seed), FIT_STREAM)
+
+
+def fit_and_score(ds: Dataset, config, *, with_lift: bool, args, key) -> dict:
+    """Fits one dataset with NUTS and scores every quantity against its truth."""
     from mmm_jax.diagnostics import hdi
     from mmm_jax.diagnostics.metrics import contributions, marginal_roas, waste_flags
     from mmm_jax.diagnostics.summary import convergence
@@ -364,7 +383,7 @@ def fit_and_score(ds: Dataset, config, *, with_lift: bool, args, key_seed: int) 
     fit = fit_nuts(
         ds.data,
         config,
-        key=jax.random.PRNGKey(key_seed),
+        key=key,
         num_warmup=args.warmup,
         num_samples=args.draws,
         num_chains=args.chains,
@@ -821,8 +840,8 @@ def run(args) -> dict:
         else:
             ds = generator_dataset(mt, seed, args.godark_se)
         for with_lift in todo:
-            rec = fit_and_score(ds, config, with_lift=with_lift, args=args, key_seed=seed)
-            rec.update(seed=seed, info=ds.info)
+            rec = fit_and_score(ds, config, with_lift=with_lift, args=args, key=fit_key(seed))
+            rec.update(seed=seed, info=ds.info, fit_key=f"fold_in(PRNGKey(seed), {FIT_STREAM})")
             report["runs"].append(rec)
             report["wall_s"] = earlier + time.perf_counter() - start
             path.write_text(json.dumps(report, indent=1))

@@ -110,6 +110,29 @@ def test_coverage_is_repeated_over_the_fits_the_review_does_not_fail(sbc):
     assert sbc.summarise(failing, 99)["none"]["sampler_not_failed"] == {"n_fits": 0}
 
 
+def test_the_fit_draws_on_keys_the_truth_and_the_tests_never_used(sbc):
+    import jax
+
+    seed = 138
+    root = jax.random.PRNGKey(seed)
+    data_keys = jax.random.split(root)  # prior_dataset's: the truth's and the tests' keys
+    baseline = jax.random.fold_in(root, 1)
+    # The bug this guards against: fitted with PRNGKey(seed), chain i ran on split(root, 4)[i],
+    # which under partitionable Threefry is the truth's key (i = 0) and the tests' (i = 1).
+    if jax.config.jax_threefry_partitionable:
+        old_chains = np.asarray(jax.random.split(root, 4))
+        assert (old_chains[0] == np.asarray(data_keys[0])).all()
+        assert (old_chains[1] == np.asarray(baseline)).all()
+    key = sbc.fit_key(seed)
+    fit_side = [key, *jax.random.split(key, 4), jax.random.fold_in(key, 1)]
+    used = [root, *data_keys, baseline]
+    for a in fit_side:
+        for b in used:
+            assert not (np.asarray(a) == np.asarray(b)).all()
+    assert (np.asarray(sbc.fit_key(seed)) == np.asarray(key)).all()  # reproducible
+    assert not (np.asarray(sbc.fit_key(seed + 1)) == np.asarray(key)).all()
+
+
 def test_waste_flags_are_read_at_the_librarys_level_and_along_the_operating_curve(sbc):
     from mmm_jax.diagnostics.metrics import WASTE_PROB
 
