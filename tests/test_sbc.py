@@ -282,6 +282,10 @@ def test_small_run_end_to_end(sbc, tmp_path):
         slope = s[variant]["params"]["media/slope"]
         assert sum(slope["ranks"]["counts"]) == 4 * len(rs)
         assert all(len(r["param_ranks"]["media/slope"]) == 4 for r in rs)
+        passed = [r for r in rs if not sbc.sampler_failed(r)]
+        assert s[variant]["sampler_not_failed"]["n_fits"] == len(passed)
+    # every fit on its own key stream, recorded
+    assert {r["fit_key"] for r in runs} == {f"fold_in(PRNGKey(seed), {sbc.FIT_STREAM})"}
     # the tests inform: the go-dark fits are narrower
     width = {
         v: np.mean(
