@@ -527,6 +527,21 @@ def sbc(name: str) -> str:
 
         row(f"{qname}: rank histogram chi-square", "p >= 0.01", rank)
 
+    for q, qname in QUANTITY.items():
+
+        def central(v, _variant, q=q):
+            c = v[q].get("central_from_ranks")
+            if c is None:
+                return "not recorded (re-summarise: `sbc.py --merge`)"
+            cov = "/".join(fixed(100 * c[level]["coverage"], 1) for level in ("0.5", "0.8", "0.9"))
+            gap = c["0.5"]
+            return (
+                f"{cov}%; 50% HDI minus central: {fixed(100 * gap['hdi_minus_central'], 1)} "
+                f"points{_ci(gap['ci95'])}"
+            )
+
+        row(f"{qname}: central 50/80/90% intervals from the ranks", "-", central)
+
     # #17 sets the error and low-ROAS targets on the generator family only.
     judged = d["settings"]["family"] == "generator"
 

@@ -110,6 +110,30 @@ def test_coverage_is_repeated_over_the_fits_the_review_does_not_fail(sbc):
     assert sbc.summarise(failing, 99)["none"]["sampler_not_failed"] == {"n_fits": 0}
 
 
+def test_central_intervals_are_read_off_the_ranks_beside_the_hdis(sbc):
+    def run(rank, hdi_hit):
+        lo, hi = (0.0, 1.0) if hdi_hit else (0.6, 1.0)
+        return {"baseline_share": {
+            "true": [0.5], "rank": [rank], **{f"hdi{p}": [[lo], [hi]] for p in (50, 80, 90)},
+        }}  # fmt: skip
+
+    # Among 99 draws, rank 49 is the median: inside every central interval;
+    # rank 5 is inside the central 90% (u = 0.055) only, rank 0 inside none.
+    runs = [run(49, True), run(49, False), run(5, True), run(0, False)]
+    c = sbc.central_from_ranks(runs, "baseline_share", 99)
+    assert [c[k]["coverage"] for k in ("0.5", "0.8", "0.9")] == [0.5, 0.5, 0.75]
+    # The HDIs cover 2 of 4 at every level.
+    assert [c[k]["hdi_minus_central"] for k in ("0.5", "0.8", "0.9")] == [0.0, 0.0, -0.25]
+    lo, hi = c["0.9"]["ci95"]
+    assert -1.0 <= lo <= -0.25 <= hi <= 0.0
+    # With exact draws the ranks are uniform and the central coverage nominal.
+    rng = np.random.default_rng(3)
+    uniform = [run(int(r), True) for r in rng.integers(0, 100, size=4000)]
+    c = sbc.central_from_ranks(uniform, "baseline_share", 99)
+    for level in ("0.5", "0.8", "0.9"):
+        assert c[level]["coverage"] == pytest.approx(float(level), abs=0.025)
+
+
 def test_the_fit_draws_on_keys_the_truth_and_the_tests_never_used(sbc):
     import jax
 
