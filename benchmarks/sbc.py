@@ -38,7 +38,9 @@ as ``summary.json``:
   :data:`WASTE_CURVE` (read off each fit's recorded probability; no refit);
 * the coverage again over the fits whose sampler the library's review does
   not fail (:func:`sampler_failed`), the intervals a user who heeds the
-  review would report.
+  review would report;
+* the coverage of central intervals read off the ranks, and how far the
+  HDIs' falls from it on the same fits (:func:`central_from_ranks`).
 
 Writes ``OUT/sbc_<family>.json`` (every fit's numbers and the summary) and
 ``OUT/sbc_<family>.png`` (rank histograms, coverage against nominal,
@@ -564,9 +566,11 @@ def central_from_ranks(runs: list[dict], q: str, rank_draws: int, seed: int = 0)
     ``level`` interval when ``|(r + 1/2) / (n + 1) - 1/2| <= level / 2``; with
     exact posterior draws that happens at exactly the nominal rate. The HDI
     is estimated from all the draws instead. Both intervals hold ``level`` of
-    the posterior, so a gap between their coverages on the same fits
-    (``hdi_minus_central``, with a 95% interval from resampling whole fits)
-    is in how an interval is estimated, not in the posterior.
+    the posterior, so a calibrated posterior covers at that rate with either,
+    and a gap between their coverages on the same fits (``hdi_minus_central``,
+    with a 95% interval from resampling whole fits) comes from estimating the
+    HDI from the draws, or from a miscalibration that depends on the
+    posterior's shape (its skew, say), which ranks pooled over fits do not see.
     """
     out = {}
     for level in LEVELS:
