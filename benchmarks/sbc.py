@@ -559,37 +559,42 @@ def coverage(runs: list[dict], q: str) -> dict:
     return cov
 
 
-def central_from_ranks(runs: list[dict], q: str, rank_draws: int, seed: int = 0) -> dict:
+def inside_central(ranks, rank_draws: int, level: float) -> np.ndarray:
+    """Whether each truth of rank ``r`` among ``n`` draws lies in the central ``level`` interval.
+
+    ``|(r + 1/2) / (n + 1) - 1/2| <= level / 2``: with exact posterior draws
+    that happens at exactly the nominal rate.
+    """
+    u = (np.asarray(ranks, dtype=float) + 0.5) / (rank_draws + 1)
+    return np.abs(u - 0.5) <= level / 2
+
+
+def central_from_ranks(runs: list[dict], q: str, rank_draws: int) -> dict:
     """Coverage of ``q``'s central intervals read off the ranks, and its gap to the HDIs'.
 
-    A truth of rank ``r`` among ``n`` thinned draws lies inside the central
-    ``level`` interval when ``|(r + 1/2) / (n + 1) - 1/2| <= level / 2``; with
-    exact posterior draws that happens at exactly the nominal rate. The HDI
-    is estimated from all the draws instead. Both intervals hold ``level`` of
-    the posterior, so a calibrated posterior covers at that rate with either,
-    and a gap between their coverages on the same fits (``hdi_minus_central``,
-    with a 95% interval from resampling whole fits) comes from estimating the
-    HDI from the draws, or from a miscalibration that depends on the
-    posterior's shape (its skew, say), which ranks pooled over fits do not see.
+    The central intervals come from the thinned draws' ranks
+    (:func:`inside_central`); the HDI is estimated from all the draws. Both
+    hold ``level`` of the posterior, so a calibrated posterior covers at that
+    rate with either, and a gap between their coverages on the same fits
+    (``hdi_minus_central``, with a 95% interval from resampling whole fits)
+    comes from estimating the HDI from the draws, or from a miscalibration
+    that depends on the posterior's shape (its skew, say), which ranks pooled
+    over fits do not see.
     """
     out = {}
     for level in LEVELS:
         name = f"hdi{round(level * 100)}"
-        gaps = []
+        central, gap = [], []
         for r in runs:
             true = np.asarray(r[q]["true"], dtype=float)
             hit = (np.asarray(r[q][name][0]) <= true) & (true <= np.asarray(r[q][name][1]))
-            u = (np.asarray(r[q]["rank"], dtype=float) + 0.5) / (rank_draws + 1)
-            central = np.abs(u - 0.5) <= level / 2
-            gaps.append((hit.mean() - central.mean(), hit.size, central.sum()))
-        gap = np.array([g[0] for g in gaps])
-        sizes = np.array([g[1] for g in gaps], dtype=float)
-        idx = np.random.default_rng(seed).integers(0, len(runs), size=(BOOTSTRAP, len(runs)))
-        resampled = (gap[idx] * sizes[idx]).sum(axis=1) / sizes[idx].sum(axis=1)
+            inside = inside_central(r[q]["rank"], rank_draws, level)
+            central.append(inside)
+            gap.append(hit.astype(float) - inside)
         out[str(level)] = {
-            "coverage": float(sum(g[2] for g in gaps) / sizes.sum()),
-            "hdi_minus_central": float((gap * sizes).sum() / sizes.sum()),
-            "ci95": [float(np.quantile(resampled, 0.025)), float(np.quantile(resampled, 0.975))],
+            "coverage": float(np.concatenate(central).mean()),
+            "hdi_minus_central": float(np.concatenate(gap).mean()),
+            "ci95": bootstrap_interval(gap),
         }
     return out
 
@@ -652,20 +657,16 @@ def summarise(runs: list[dict], rank_draws: int, bins: int = 10) -> dict:
 
 
 def param_calibration(runs: list[dict], rank_draws: int, bins: int = 10) -> dict:
-    """Per parameter (prior family): rank uniformity and central-interval coverage from ranks.
-
-    A truth of rank ``r`` among ``n`` draws lies inside the central ``q``
-    interval when ``|(r + 1/2) / (n + 1) - 1/2| <= q / 2``.
-    """
+    """Per parameter (prior family): rank uniformity and central coverage (:func:`inside_central`)."""
     names = sorted({k for r in runs for k in r.get("param_ranks", {}) if k not in COORDINATE_SITES})
     out = {}
     for k in names:
         ranks = np.concatenate([r["param_ranks"][k] for r in runs if k in r.get("param_ranks", {})])
-        u = (ranks + 0.5) / (rank_draws + 1)
         out[k] = {
             "ranks": chi2_uniform(ranks, rank_draws, bins),
             "central_coverage": {
-                str(level): float(np.mean(np.abs(u - 0.5) <= level / 2)) for level in LEVELS
+                str(level): float(np.mean(inside_central(ranks, rank_draws, level)))
+                for level in LEVELS
             },
         }
     return out
