@@ -40,7 +40,10 @@ as ``summary.json``:
   not fail (:func:`sampler_failed`), the intervals a user who heeds the
   review would report;
 * the coverage of central intervals read off the ranks, and how far the
-  HDIs' falls from it on the same fits (:func:`central_from_ranks`).
+  HDIs' falls from it on the same fits (:func:`central_from_ranks`);
+* per fit, quantity and channel, the posterior's skewness and bulk ESS
+  (:func:`skewness`, :func:`ess_bulk`), to split coverage by the posterior's
+  shape and information.
 
 Writes ``OUT/sbc_<family>.json`` (every fit's numbers and the summary) and
 ``OUT/sbc_<family>.png`` (rank histograms, coverage against nominal,
@@ -410,7 +413,13 @@ def fit_and_score(ds: Dataset, config, *, with_lift: bool, args, key) -> dict:
     }
     for q, x in draws.items():
         true = np.atleast_1d(np.asarray(ds.truth[q], dtype=float))
-        rec = {"true": true.tolist(), "mean": x.mean(0).tolist(), "sd": x.std(0).tolist()}
+        rec = {
+            "true": true.tolist(),
+            "mean": x.mean(0).tolist(),
+            "sd": x.std(0).tolist(),
+            "skew": skewness(x).tolist(),
+            "ess_bulk": ess_bulk(x, args.chains).tolist(),
+        }
         for level in LEVELS:
             lo, hi = hdi(x, level)
             rec[f"hdi{round(level * 100)}"] = [lo.tolist(), hi.tolist()]
@@ -424,6 +433,21 @@ def fit_and_score(ds: Dataset, config, *, with_lift: bool, args, key) -> dict:
             if k in flat and flat[k][0].size == v.size
         }
     return out
+
+
+def skewness(x: np.ndarray) -> np.ndarray:
+    """Sample skewness of ``(sample, k)`` draws, per column (0 where they are constant)."""
+    d = x - x.mean(0)
+    sd = np.sqrt(np.mean(d**2, 0))
+    return np.where(sd > 0, np.mean(d**3, 0) / np.where(sd > 0, sd, 1.0) ** 3, 0.0)
+
+
+def ess_bulk(x: np.ndarray, chains: int) -> np.ndarray:
+    """Bulk ESS per column of ``(sample, k)`` draws whose chains follow one another."""
+    import arviz as az
+
+    per_chain = x.reshape(chains, -1, x.shape[1])
+    return np.array([az.ess(per_chain[..., j], method="bulk") for j in range(x.shape[1])])
 
 
 def sbc_rank(draws: np.ndarray, true: np.ndarray, n: int) -> np.ndarray:

@@ -157,6 +157,23 @@ def test_the_fit_draws_on_keys_the_truth_and_the_tests_never_used(sbc):
     assert not (np.asarray(sbc.fit_key(seed + 1)) == np.asarray(key)).all()
 
 
+def test_each_fit_records_the_shape_and_the_ess_of_every_quantity(sbc):
+    rng = np.random.default_rng(3)
+    n = 4000
+    independent = rng.normal(size=n)
+    walk = np.cumsum(rng.normal(size=n))  # four chains of a random walk: almost no information
+    gamma = rng.gamma(2.0, size=n)
+    x = np.c_[independent, gamma, -gamma, walk]
+    skew = sbc.skewness(x)
+    assert abs(skew[0]) < 0.15
+    assert skew[1] == pytest.approx(2 / math.sqrt(2.0), abs=0.25)  # a gamma(2)'s skew is sqrt 2
+    assert skew[2] == pytest.approx(-skew[1])
+    assert sbc.skewness(np.ones((10, 1)))[0] == 0.0
+    ess = sbc.ess_bulk(x, chains=4)
+    assert ess.shape == (4,)
+    assert ess[0] > 0.7 * n and ess[3] < 0.02 * n
+
+
 def test_waste_flags_are_read_at_the_librarys_level_and_along_the_operating_curve(sbc):
     from mmm_jax.diagnostics.metrics import WASTE_PROB
 
@@ -306,6 +323,9 @@ def test_small_run_end_to_end(sbc, tmp_path):
         slope = s[variant]["params"]["media/slope"]
         assert sum(slope["ranks"]["counts"]) == 4 * len(rs)
         assert all(len(r["param_ranks"]["media/slope"]) == 4 for r in rs)
+        for r in rs:  # the posterior's shape and information, per quantity and channel
+            assert len(r["roas"]["skew"]) == len(r["roas"]["ess_bulk"]) == 4
+            assert 0 < r["baseline_share"]["ess_bulk"][0] <= 2 * r["n_draws"]
         passed = [r for r in rs if not sbc.sampler_failed(r)]
         assert s[variant]["sampler_not_failed"]["n_fits"] == len(passed)
     # every fit on its own key stream, recorded
