@@ -14,3 +14,19 @@ BENCHDATA = Path(os.environ.get("MMM_BENCHDATA", ROOT.parent / "shared" / "bench
 
 #: The checked-in tiny posterior: a real NUTS run folder (``tests/decisions/make_run.py``).
 TINY_RUN = ROOT / "tests" / "decisions" / "unconverged_run"
+
+
+def load_script(path: Path, name: str):
+    """The module of a script outside the package (a benchmark, an experiment), freshly run.
+
+    Registered in ``sys.modules`` under ``name`` first, as dataclasses defined in
+    it look their module up there.
+    """
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -4,19 +4,17 @@ After rerunning a benchmark, run ``python benchmarks/render_readme.py``; this
 test fails while the README shows figures the JSON files no longer hold.
 """
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+
+from tests._paths import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "render_readme.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("render_readme", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "render_readme")
 
 
 def test_readme_tables_match_results():

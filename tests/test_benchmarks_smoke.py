@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests._paths import load_script
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "kernels.py"
 
 
@@ -51,13 +53,8 @@ def test_kernel_benchmark_quick(tmp_path):
 
 
 def _load_script(name: str):
-    import importlib.util
-
     path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path, f"bench_{name}")
 
 
 def test_recovery_seeds_summary_scores_coverage_and_error():

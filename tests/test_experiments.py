@@ -9,13 +9,13 @@ spends exactly the budget within the bounds and captures a share of the truly
 attainable uplift that is at most one.
 """
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests._paths import load_script
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
@@ -24,11 +24,7 @@ pytestmark = pytest.mark.slow  # two short NUTS runs and one SVI: about a minute
 
 def _load(name):
     path = EXPERIMENTS / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"experiment_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path, f"experiment_{name}")
 
 
 def _run(name, argv):

@@ -1,25 +1,19 @@
 """benchmarks/meridian_geo.py: what it reads of mmm_jax's own scale run (Meridian itself is
 not installed here; its side is measured by running the script in Meridian's own venv)."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests._paths import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def mg():
-    spec = importlib.util.spec_from_file_location(
-        "bench_meridian_geo", ROOT / "benchmarks" / "meridian_geo.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "meridian_geo.py", "bench_meridian_geo")
 
 
 def _scale_report(rows):

@@ -1,22 +1,18 @@
 """benchmarks/rhat_floor.py: the max R-hat of chains with no fault but their ESS."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests._paths import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location(
-        "rhat_floor", ROOT / "benchmarks" / "rhat_floor.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "rhat_floor.py", "rhat_floor")
 
 
 rf = _module()

@@ -1,26 +1,21 @@
 """benchmarks/scale.py: the offsets' form it is asked for reaches the model of each child run."""
 
 import argparse
-import importlib.util
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mmm_jax.models import GeoPooling
+from tests._paths import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def scale():
-    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "benchmarks" / "scale.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "scale.py", "bench_scale")
 
 
 def test_centring_choices_map_to_geo_pooling(scale):

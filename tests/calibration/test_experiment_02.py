@@ -1,6 +1,4 @@
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -8,15 +6,13 @@ import pytest
 
 import jax
 
+from tests._paths import load_script
+
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "02_lift_test_calibration.py"
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("experiment_02", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "experiment_02")
 
 
 def test_quick_simulated_run_writes_numbers_and_figures(tmp_path):
