@@ -1,16 +1,14 @@
 """benchmarks/sbc.py: the datasets carry the truth they claim, and the scoring computes
 what it reports (ranks, coverage, errors, waste-flag rates); a small run end to end (slow)."""
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests._paths import BENCHDATA
+from tests._paths import BENCHDATA, load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = BENCHDATA / "make_truth.py"
@@ -19,11 +17,7 @@ needs_generator = pytest.mark.skipif(not GENERATOR.is_file(), reason="shared gen
 
 @pytest.fixture(scope="module")
 def sbc():
-    spec = importlib.util.spec_from_file_location("bench_sbc", ROOT / "benchmarks" / "sbc.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "sbc.py", "bench_sbc")
 
 
 def test_ranks_are_uniform_for_a_calibrated_posterior_and_not_for_a_biased_one(sbc):
@@ -132,6 +126,38 @@ def test_central_intervals_are_read_off_the_ranks_beside_the_hdis(sbc):
     c = sbc.central_from_ranks(uniform, "baseline_share", 99)
     for level in ("0.5", "0.8", "0.9"):
         assert c[level]["coverage"] == pytest.approx(float(level), abs=0.025)
+
+
+def test_rank_against_skew_finds_a_tail_pooled_ranks_cannot_see(sbc):
+    rng = np.random.default_rng(4)
+
+    def run(lean, u):
+        # a posterior of gamma draws leaning right (lean 1) or left (-1), the
+        # truth at its quantile u
+        draws = lean * rng.gamma(1.5, size=(2000, 1))
+        true = np.quantile(draws, u, axis=0)
+        return {"q": {
+            "true": true.tolist(), "skew": sbc.skewness(draws).tolist(),
+            "rank": sbc.sbc_rank(draws, true, 99).tolist(),
+        }}  # fmt: skip
+
+    leans = rng.choice([-1, 1], size=600)
+    calibrated = [run(s, rng.uniform()) for s in leans]
+    # the truth in the long tail more often than the posterior says: u with
+    # density 2u toward the tail, so ranks pooled over both leans stay uniform
+    tail = np.sqrt(rng.uniform(size=leans.size))
+    wrong = [run(s, t if s > 0 else 1 - t) for s, t in zip(leans, tail)]
+    pooled = np.concatenate([r["q"]["rank"] for r in wrong])
+    assert sbc.chi2_uniform(pooled, 99, 10)["p_value"] > 0.01
+    ok = sbc.rank_vs_skew(calibrated, "q", 99)
+    assert ok["n"] == ok["n_fits"] == 600
+    assert ok["p_value"] > 0.01 and abs(ok["spearman"]) < 0.12
+    bad = sbc.rank_vs_skew(wrong, "q", 99)
+    assert bad["spearman"] > 0.3 and bad["p_value"] < 1e-6
+    # fits recorded before the skewness was are left out
+    old = [{"q": {k: v for k, v in r["q"].items() if k != "skew"}} for r in wrong[:5]]
+    assert sbc.rank_vs_skew(old + wrong, "q", 99)["n_fits"] == 600
+    assert sbc.rank_vs_skew(old, "q", 99)["spearman"] is None
 
 
 def test_the_fit_draws_on_keys_the_truth_and_the_tests_never_used(sbc):
