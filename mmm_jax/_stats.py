@@ -10,6 +10,9 @@ def hdi(x, prob: float = HDI_PROB) -> tuple[np.ndarray, np.ndarray]:
     """Highest-density interval over the first axis (shortest window of sorted draws).
 
     The window holds ``floor(prob * n) + 1`` of the ``n`` sorted draws, as ArviZ's does.
+    Being the shortest, it favours a stretch where the draws happen to bunch, so
+    it holds slightly less of the posterior than of the draws: read off 2,000
+    draws of a fit, 0.5-0.9 points less at 50-90% (``benchmarks/hdi_mass.py``).
 
     Args:
       x: Draws, shape ``(sample, ...)``.
