@@ -585,7 +585,7 @@ def sbc(name: str) -> str:
         lr = v["low_roas"]
         ok = not judged or lr["hdi90_excludes_truth"] <= 0.10
         return _mark(ok, pct(lr["hdi90_excludes_truth"], 1)) + (
-            f" of {lr['n']}; mean estimate {num(lr['mean_estimate'], 2)}"
+            f" of {lr['n']}; median estimate {num(lr['median_estimate'], 2)}"
         )
 
     row(
@@ -1035,6 +1035,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "sbc_generator_relative_se": lambda: sbc("sbc_generator_relative_se.json"),
     "sbc_prior": lambda: sbc("sbc_prior.json"),
     "sbc_prior_4chains": lambda: sbc("sbc_prior_4chains.json"),
+    "sbc_prior_4chains_f": lambda: sbc("sbc_prior_4chains_f.json"),
     "sbc_prior_pooled": lambda: sbc("sbc_prior_pooled.json"),
     "sbc_prior_godark_pooled": lambda: sbc("sbc_prior_godark_pooled.json"),
     "sbc_prior_pooled_params": lambda: sbc_params("sbc_prior_pooled.json"),

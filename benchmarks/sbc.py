@@ -691,7 +691,9 @@ def summarise(runs: list[dict], rank_draws: int, bins: int = 10) -> dict:
             "hdi90_excludes_truth": float(np.mean(~((lo90 <= true) & (true <= hi90))[low]))
             if low.any()
             else None,
-            "mean_estimate": float(mean[low].mean()) if low.any() else None,
+            # the median: one fit whose chains disagree by orders of magnitude (the review
+            # fails it) would otherwise set the figure for all
+            "median_estimate": float(np.median(mean[low])) if low.any() else None,
         }
         v["waste_flags"] = waste_rates(rs, WASTE_PROB)
         if all("prob_mroas_below_1" in r for r in rs):
@@ -1052,7 +1054,7 @@ def print_summary(summary: dict) -> None:
         if lo["n"]:
             print(
                 f"  true ROAS < 0.3 ({lo['n']}): 90% HDI excludes the truth in "
-                f"{lo['hdi90_excludes_truth']:.1%}, mean estimate {lo['mean_estimate']:.2f}"
+                f"{lo['hdi90_excludes_truth']:.1%}, median estimate {lo['median_estimate']:.2f}"
             )
         det = "n/a" if w["detection_rate"] is None else f"{w['detection_rate']:.1%}"
         fp = "n/a" if w["false_positive_rate"] is None else f"{w['false_positive_rate']:.1%}"

@@ -68,10 +68,14 @@ def test_summary_scores_coverage_error_low_roas_and_waste(sbc):
     assert s["baseline_share"]["coverage"]["0.9"]["coverage"] == 0.5
     assert math.isclose(s["roas_error"]["median_rel_error"], 0.2)  # |+10%|, |-30%|
     assert s["roas_error"]["n_channels_true_roas_ge_0_3"] == 2
-    assert s["low_roas"] == {"n": 2, "hdi90_excludes_truth": 0.5, "mean_estimate": 0.425}
+    assert s["low_roas"] == {"n": 2, "hdi90_excludes_truth": 0.5, "median_estimate": 0.425}
     w = s["waste_flags"]
     assert w["n_true_mroas_below_0_8"] == 2 and w["detection_rate"] == 0.5
     assert w["n_true_mroas_above_1_2"] == 2 and w["false_positive_rate"] == 0.5
+    # A third fit whose chains disagree wildly (b read at 10^5) leaves the low-ROAS
+    # channels' typical estimate at the middle one, where a mean would read 33,000.
+    wild = run(False, [2.0, 0.15], [2.0, 1e5], [1.0, 0.0], [3.0, 9e5], [1.5, 0.5], [True, True])
+    assert sbc.summarise([*runs, wild], 99)["none"]["low_roas"]["median_estimate"] == 0.6
 
 
 def test_coverage_is_repeated_over_the_fits_the_review_does_not_fail(sbc):
